@@ -1,0 +1,45 @@
+# workerctl: every target installs what it needs on a fresh clone.
+NODE_MODULES_STAMP := node_modules/.package-lock.json
+BUILD_STAMP := dist/.build-stamp
+SOURCES := $(shell find controller test bench -name '*.ts' 2>/dev/null) tsconfig.json
+
+.PHONY: all install build check lint format typecheck test run bench clean
+
+all: build
+
+# npm ci when node_modules is missing or older than the lock file.
+$(NODE_MODULES_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(NODE_MODULES_STAMP)
+
+install: $(NODE_MODULES_STAMP)
+
+$(BUILD_STAMP): $(NODE_MODULES_STAMP) $(SOURCES)
+	npx tsc -p tsconfig.json
+	@touch $(BUILD_STAMP)
+
+build: $(BUILD_STAMP)
+
+typecheck: install
+	npx tsc -p tsconfig.json --noEmit
+
+lint: install
+	npx eslint .
+
+format: install
+	npx prettier --write .
+
+check: install typecheck lint
+	npx prettier --check .
+
+test: build
+	npx mocha
+
+run: build
+	node dist/controller/main.js run -f examples/ --simulate
+
+bench: build
+	node dist/bench/run.js
+
+clean:
+	rm -rf dist .workerctl

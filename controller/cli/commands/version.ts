@@ -1,0 +1,22 @@
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../paths.js';
+
+export function workerctlVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function register(program: Command): void {
+  program.version(workerctlVersion(), '-V, --version');
+  program
+    .command('version')
+    .description('print the workerctl version and the Node.js version')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action((opts: { output: string }) => {
+      const info = { workerctl: workerctlVersion(), node: process.version };
+      if (opts.output === 'json') process.stdout.write(JSON.stringify(info) + '\n');
+      else process.stdout.write(`workerctl ${info.workerctl} (node ${info.node})\n`);
+    });
+}

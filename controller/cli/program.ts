@@ -1,0 +1,45 @@
+/**
+ * The workerctl command line. Each command lives in cli/commands/<name>.ts and exports
+ * `register(program)`; this file only assembles them and maps errors to exit codes.
+ *
+ * Exit codes: 0 success; 1 failure (invalid manifests, errors talking to Proxmox); 2 usage error,
+ * or for `plan`, changes pending (Terraform's detailed exit code).
+ */
+import { Command, CommanderError } from 'commander';
+import { UsageError, errorMessage } from '../errors.js';
+import { redactText } from '../redact.js';
+import { register as registerVersion } from './commands/version.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export function buildProgram(): Command {
+  const program = new Command('workerctl')
+    .description('declarative controller for Proxmox VE backup and restore worker VMs')
+    .showHelpAfterError('(run workerctl --help for usage)')
+    .exitOverride();
+  registerVersion(program);
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code (never calls process.exit itself). */
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK;
+      if (err.code === 'commander.help') return EXIT_OK;
+      return EXIT_USAGE;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`workerctl: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`workerctl: ${redactText(errorMessage(err))}\n`);
+    return EXIT_FAILURE;
+  }
+}

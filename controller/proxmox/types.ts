@@ -1,0 +1,146 @@
+/** Proxmox VE objects in our own shapes: parsed leniently from PVE's mixed wire types. */
+
+export interface PveVersion {
+  version: string;
+  release: string;
+  repoid?: string;
+}
+
+export interface PveNode {
+  node: string;
+  status: 'online' | 'offline' | 'unknown';
+  /** SHA-256, colon-separated hex bytes. */
+  sslFingerprint?: string;
+  maxcpu?: number;
+  maxmem?: number;
+}
+
+export interface PveStorage {
+  storage: string;
+  type: string;
+  content: string[];
+  shared: boolean;
+  active: boolean;
+  enabled: boolean;
+  total?: number;
+  used?: number;
+  avail?: number;
+}
+
+/** One entry of GET /cluster/resources?type=vm. name and status may lag (API-NOTES §6). */
+export interface VmResource {
+  vmid: number;
+  node: string;
+  type: 'qemu' | 'lxc';
+  /** running | stopped | unknown (fresh VM) | ... */
+  status: string;
+  name?: string;
+  template: boolean;
+  /** Normalised tag list (lower-case, sorted). */
+  tags: string[];
+  lock?: string;
+  maxcpu?: number;
+  maxmem?: number;
+  maxdisk?: number;
+  uptime?: number;
+}
+
+/** A VM config as read: every value as a string (numbers too), plus the digest. */
+export interface VmConfig {
+  values: Record<string, string>;
+  digest: string;
+}
+
+/** Changes for a config write: keys to set and keys to delete. */
+export interface VmConfigChange {
+  set: Record<string, string | number | boolean>;
+  delete?: string[];
+  /** Refuse the write if the config changed since it was read. */
+  digest?: string;
+}
+
+export interface VmStatus {
+  vmid: number;
+  status: 'running' | 'stopped' | string;
+  qmpstatus?: string;
+  name?: string;
+  lock?: string;
+  /** The agent is configured (not: is answering). */
+  agent: boolean;
+  uptime: number;
+  tags: string[];
+}
+
+/** A started PVE task. */
+export interface TaskRef {
+  upid: string;
+  node: string;
+}
+
+export interface TaskStatus {
+  upid: string;
+  node: string;
+  type: string;
+  id: string;
+  user: string;
+  status: 'running' | 'stopped';
+  /** Present once stopped: OK, WARNINGS: n, or the error text. */
+  exitStatus?: string;
+  /** stopped with OK or WARNINGS: n. */
+  succeeded?: boolean;
+  warnings?: number;
+  startTime: number;
+}
+
+export interface TaskLog {
+  lines: string[];
+  total: number;
+}
+
+export interface GuestIpAddress {
+  address: string;
+  prefix: number;
+  type: 'ipv4' | 'ipv6';
+}
+
+export interface GuestInterface {
+  name: string;
+  hardwareAddress?: string;
+  ipAddresses: GuestIpAddress[];
+}
+
+export interface GuestExecStatus {
+  exited: boolean;
+  exitCode?: number;
+  signal?: number;
+  outData?: string;
+  errData?: string;
+}
+
+export interface CloneOptions {
+  newid: number;
+  name?: string;
+  description?: string;
+  full?: boolean;
+  storage?: string;
+  format?: 'raw' | 'qcow2' | 'vmdk';
+  target?: string;
+  pool?: string;
+}
+
+export interface ShutdownOptions {
+  /** Seconds. */
+  timeout?: number;
+  forceStop?: boolean;
+}
+
+export interface DeleteOptions {
+  purge?: boolean;
+  destroyUnreferencedDisks?: boolean;
+}
+
+export interface WaitOptions {
+  signal?: AbortSignal;
+  /** Give up waiting (the task keeps running) after this long. */
+  timeoutMs?: number;
+}

@@ -1,0 +1,43 @@
+/**
+ * The configuration database: worker records (spec, generation, status, history, intent) and
+ * sessions. Reads come from memory and return copies; durable writes resolve once on disk; status
+ * writes are coalesced so a burst of updates is one file write.
+ */
+import type { SessionRecord, WorkerRecord, WorkerStatus } from '../types.js';
+
+export const STORE_SCHEMA_VERSION = 1;
+/** Entries kept in a worker's history. */
+export const HISTORY_LIMIT = 50;
+
+export interface StoreData {
+  schemaVersion: number;
+  workers: Record<string, WorkerRecord>;
+  sessions: Record<string, SessionRecord>;
+  /** Small key/value space for controller-wide facts (e.g. last full observation). */
+  meta: Record<string, unknown>;
+}
+
+export interface Store {
+  /** Loads (and migrates) the data; takes the state directory's lock. */
+  open(): Promise<void>;
+  /** Flushes pending writes and releases the lock. */
+  close(): Promise<void>;
+  /** Resolves when every write so far is on disk. */
+  flush(): Promise<void>;
+
+  getWorker(name: string): WorkerRecord | undefined;
+  listWorkers(): WorkerRecord[];
+  /** Durable: resolves once written (use before a mutating Proxmox call). */
+  saveWorker(record: WorkerRecord): Promise<void>;
+  /** Coalesced: replaces the status; written with the next flush. */
+  saveStatus(name: string, status: WorkerStatus): void;
+  deleteWorker(name: string): Promise<void>;
+
+  getSession(id: string): SessionRecord | undefined;
+  listSessions(): SessionRecord[];
+  saveSession(session: SessionRecord): Promise<void>;
+  deleteSession(id: string): Promise<void>;
+
+  getMeta<T>(key: string): T | undefined;
+  setMeta(key: string, value: unknown): Promise<void>;
+}

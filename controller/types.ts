@@ -1,0 +1,207 @@
+/**
+ * Domain types shared by every part of workerctl. No wire JSON here: the Proxmox client maps PVE's
+ * shapes to the types in proxmox/types.ts, and the loader maps YAML to WorkerSpec.
+ */
+
+/** Static IPv4 addressing of one network. */
+export interface StaticIpv4 {
+  /** Address in CIDR form, e.g. 10.0.20.15/24. */
+  address: string;
+  /** Default gateway; only meaningful on the first (routing) network. */
+  gateway?: string;
+}
+
+export type Ipv4Config = 'dhcp' | StaticIpv4;
+
+export interface NetworkSpec {
+  bridge: string;
+  vlan?: number;
+  ipv4: Ipv4Config;
+}
+
+export type DnsSpec = 'auto' | { servers: string[] };
+
+export interface ProxySpec {
+  host: string;
+  port: number;
+  /** Optional proxy user; the password is never in a manifest, only in a file read at use time. */
+  username?: string;
+  passwordFile?: string;
+}
+
+export interface UpdatesSpec {
+  enabled: boolean;
+  proxy?: ProxySpec;
+}
+
+export type DeployMode = 'OnDemand' | 'Eager';
+export type ApplyChangesMode = 'WhenIdle' | 'Immediate';
+export type DeletionPolicy = 'Delete' | 'Orphan';
+
+/** A worker's desired state with every default applied (see spec/defaults.ts). */
+export interface WorkerSpec {
+  name: string;
+  labels: Record<string, string>;
+  host: string;
+  /** Template name or vmid. */
+  template: string | number;
+  storage: string;
+  description: string;
+  maxConcurrentTasks: number;
+  cpus: number;
+  memoryGiB: number;
+  diskGiB: number;
+  networks: NetworkSpec[];
+  dns: DnsSpec;
+  updates: UpdatesSpec;
+  enabled: boolean;
+  deploy: DeployMode;
+  applyChanges: ApplyChangesMode;
+  deletionPolicy: DeletionPolicy;
+}
+
+/** Where a document came from, for messages at file:line:col. */
+export interface SourceRef {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** A validated worker document. */
+export interface LoadedWorker {
+  spec: WorkerSpec;
+  source: SourceRef;
+  /** Stable hash of the spec (sha256 of canonical JSON); a new hash means a new generation. */
+  specHash: string;
+}
+
+export type Severity = 'error' | 'warning';
+
+/** One problem found in a manifest, always located in a file. */
+export interface Diagnostic {
+  file: string;
+  line: number;
+  col: number;
+  endLine?: number;
+  endCol?: number;
+  /** JSON pointer inside the document, e.g. /spec/networks/0/vlan ('' for the whole document). */
+  pointer: string;
+  /** Index of the YAML document inside the file (0-based). */
+  document?: number;
+  severity: Severity;
+  /** Short machine code, e.g. schema.type, yaml.syntax, semantic.duplicate-name. */
+  code: string;
+  message: string;
+  /** The offending value, when there is one (never a secret). */
+  value?: unknown;
+  hint?: string;
+}
+
+/** Result of loading a manifest set: the valid workers and every problem. */
+export interface LoadResult {
+  workers: LoadedWorker[];
+  diagnostics: Diagnostic[];
+  /** Files that were read (valid or not). */
+  files: string[];
+  /** Files that had at least one error: their previous valid specs stay in force (invariant 1). */
+  invalidFiles: string[];
+}
+
+// ---------- status ----------
+
+export type Phase = 'Configured' | 'Testing' | 'Updating' | 'Working' | 'ShutDown';
+export type ConditionType = 'Ready' | 'Reconciling' | 'Degraded';
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  type: ConditionType;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  /** ISO 8601. */
+  lastTransitionTime: string;
+}
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  durationMs: number;
+  /** Short excerpt of what the check printed. */
+  output: string;
+}
+
+export interface TestResult {
+  time: string;
+  ok: boolean;
+  checks: CheckResult[];
+  /** Why the test ended early, when it did. */
+  error?: string;
+}
+
+export interface HistoryEntry {
+  time: string;
+  /** What was done, e.g. 'cloned', 'config updated', 'phase ShutDown -> Working'. */
+  action: string;
+  /** Why, e.g. 'spec generation 3', 'drift: cores 2 -> 6', 'session s-12 started'. */
+  cause: string;
+}
+
+export interface WorkerStatus {
+  phase: Phase;
+  conditions: Condition[];
+  observedGeneration: number;
+  vmid?: number;
+  node?: string;
+  lastTest?: TestResult;
+  /** Ids of the open sessions this worker serves. */
+  sessions: string[];
+  lastError?: string;
+  /** Newest last, bounded (see store). */
+  history: HistoryEntry[];
+}
+
+/**
+ * A mutating Proxmox call we are about to make or have made, written to the store before the call
+ * (invariant 4). After a crash the controller resumes from it.
+ */
+export interface Intent {
+  op: 'clone' | 'configure' | 'resize' | 'start' | 'shutdown' | 'stop' | 'delete' | 'tag-remove';
+  node: string;
+  vmid: number;
+  /** The task, once the call returned one. */
+  upid?: string;
+  startedAt: string;
+}
+
+/** What the configuration database keeps per worker. */
+export interface WorkerRecord {
+  name: string;
+  /** The last valid spec in force. */
+  spec: WorkerSpec;
+  specHash: string;
+  /** Bumped each time specHash changes. */
+  generation: number;
+  /** The manifest that holds it, for messages. */
+  source?: SourceRef;
+  /** The VM that is ours, once allocated (recorded before the clone is sent). */
+  vmid?: number;
+  node?: string;
+  intent?: Intent;
+  status: WorkerStatus;
+}
+
+export type SessionKind = 'backup' | 'restore';
+
+export interface SessionRecord {
+  id: string;
+  worker: string;
+  /** The host the job asked for. */
+  host: string;
+  kind: SessionKind;
+  tasks: number;
+  /** True when the worker is on another host than asked. */
+  fallback: boolean;
+  createdAt: string;
+  leaseExpiresAt: string;
+  leaseMs: number;
+}
