@@ -204,4 +204,10 @@ export interface SessionRecord {
   createdAt: string;
   leaseExpiresAt: string;
   leaseMs: number;
+  /** starting: booked, the worker is being prepared; ready: the worker is Working for it (lifecycle). */
+  state?: 'starting' | 'ready';
+  /** The worker's first IPv4 address, once ready. */
+  address?: string;
+  /** When the worker became Working for this session. */
+  readyAt?: string;
 }
