@@ -188,6 +188,21 @@ export interface WorkerRecord {
   node?: string;
   intent?: Intent;
   status: WorkerStatus;
+  /** Random id written into the VM's description marker: the third leg of the identity check. */
+  uid?: string;
+  /** Set when no manifest declares the worker any more: the VM is to be removed (ISO time). */
+  removeRequestedAt?: string;
+  /** Lifecycle hook: an OnDemand worker is deployed when this is true (a test or session wants it). */
+  wantDeployed?: boolean;
+  /** What the VM was cloned from; a change of any of these means a redeploy. */
+  deployed?: DeployedFrom;
+}
+
+/** The template, storage and host a worker's VM was cloned with. */
+export interface DeployedFrom {
+  template: string | number;
+  storage: string;
+  host: string;
 }
 
 export type SessionKind = 'backup' | 'restore';
