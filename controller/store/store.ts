@@ -3,6 +3,7 @@
  * sessions. Reads come from memory and return copies; durable writes resolve once on disk; status
  * writes are coalesced so a burst of updates is one file write.
  */
+import { WorkerctlError } from '../errors.js';
 import type { SessionRecord, WorkerRecord, WorkerStatus } from '../types.js';
 
 export const STORE_SCHEMA_VERSION = 1;
@@ -40,4 +41,22 @@ export interface Store {
 
   getMeta<T>(key: string): T | undefined;
   setMeta(key: string, value: unknown): Promise<void>;
+}
+
+/** A write was asked of a store opened read-only (e.g. by `workerctl status` while a controller runs). */
+export class StoreReadOnlyError extends WorkerctlError {}
+
+/** The store is not open (never opened, or already closed). */
+export class StoreClosedError extends WorkerctlError {}
+
+/** Counters of a store's file writes, for tests and metrics. */
+export interface StoreStats {
+  /** Whole-file writes that completed. */
+  writes: number;
+  /** Writes that failed (the data stays in memory and is written by the next write). */
+  failedWrites: number;
+  /** Duration of the last completed write. */
+  lastWriteMs: number;
+  /** Size of the last written file. */
+  lastWriteBytes: number;
 }

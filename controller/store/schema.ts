@@ -1,0 +1,149 @@
+/**
+ * The database file's shape across versions: the migration table that brings an older file up to
+ * STORE_SCHEMA_VERSION, and a structural check of the result. A file from a newer workerctl is refused,
+ * never rewritten, so a downgrade cannot lose data the newer version wrote.
+ */
+import { StoreCorruptError } from '../errors.js';
+import { STORE_SCHEMA_VERSION } from './store.js';
+import type { StoreData } from './store.js';
+
+type Json = Record<string, unknown>;
+
+/** One step of the migration table: turns a file of version `from` into version `from + 1`. */
+export interface Migration {
+  from: number;
+  /** One line for the log and the README. */
+  description: string;
+  up(data: Json): Json;
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Turns a list of records into a map keyed by one of their fields (v0 kept lists). */
+function listToMap(list: unknown, keyField: string, where: string): Json {
+  if (list === undefined || list === null) return {};
+  if (isObject(list)) return list;
+  if (!Array.isArray(list)) throw new Error(`${where} is neither a list nor a map`);
+  const out: Json = {};
+  list.forEach((item, i) => {
+    const key = isObject(item) ? item[keyField] : undefined;
+    if (typeof key !== 'string' || key === '') throw new Error(`${where}/${i} has no ${keyField}`);
+    out[key] = item;
+  });
+  return out;
+}
+
+/** The migration table, in order. Add a step here (and bump STORE_SCHEMA_VERSION) to change the format. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    from: 0,
+    description:
+      'v0 (no schemaVersion; workers and sessions as lists) to v1 (maps keyed by name and id; meta)',
+    up(data) {
+      const workers = listToMap(data.workers, 'name', '/workers');
+      for (const rec of Object.values(workers)) {
+        // v0 records could lack a history; v1 always has one.
+        if (isObject(rec) && isObject(rec.status) && !Array.isArray(rec.status.history)) {
+          rec.status.history = [];
+        }
+        if (isObject(rec) && isObject(rec.status) && !Array.isArray(rec.status.sessions)) {
+          rec.status.sessions = [];
+        }
+      }
+      return {
+        schemaVersion: 1,
+        workers,
+        sessions: listToMap(data.sessions, 'id', '/sessions'),
+        meta: isObject(data.meta) ? data.meta : {},
+      };
+    },
+  },
+];
+
+/** A fresh, empty database. */
+export function emptyStoreData(): StoreData {
+  return { schemaVersion: STORE_SCHEMA_VERSION, workers: {}, sessions: {}, meta: {} };
+}
+
+/** Result of bringing parsed file content up to the current version. */
+export interface MigrationOutcome {
+  data: StoreData;
+  /** The version the file had (0 when it had no schemaVersion). */
+  fromVersion: number;
+  /** Descriptions of the steps applied, in order (empty when the file was current). */
+  applied: string[];
+}
+
+/**
+ * Checks and migrates parsed file content. Throws StoreCorruptError (naming `file` and the JSON
+ * pointer of the problem) for content that is not a workerctl database or is from a newer version.
+ */
+export function migrateStoreData(
+  raw: unknown,
+  file: string,
+  migrations: readonly Migration[] = MIGRATIONS,
+  target = STORE_SCHEMA_VERSION,
+): MigrationOutcome {
+  if (!isObject(raw)) {
+    throw new StoreCorruptError(`${file}: not a workerctl database (the top level is not an object)`);
+  }
+  const version = raw.schemaVersion === undefined ? 0 : raw.schemaVersion;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 0) {
+    throw new StoreCorruptError(
+      `${file}: /schemaVersion must be a non-negative integer, got ${JSON.stringify(version)}`,
+    );
+  }
+  if (version > target) {
+    throw new StoreCorruptError(
+      `${file}: written by a newer workerctl (schemaVersion ${version}, this one understands up to ${target}); ` +
+        'the file was left untouched: run the newer workerctl, or restore an older backup',
+    );
+  }
+  let data: Json = structuredClone(raw);
+  const applied: string[] = [];
+  for (let v = version; v < target; v++) {
+    const step = migrations.find((m) => m.from === v);
+    if (!step) throw new StoreCorruptError(`${file}: no migration from schemaVersion ${v}`);
+    try {
+      data = step.up(data);
+    } catch (err) {
+      throw new StoreCorruptError(
+        `${file}: cannot migrate from schemaVersion ${v}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    data.schemaVersion = v + 1;
+    applied.push(step.description);
+  }
+  checkStoreShape(data, file);
+  return { data: data as unknown as StoreData, fromVersion: version, applied };
+}
+
+/** Structural check of a current-version database; throws StoreCorruptError naming the place. */
+export function checkStoreShape(data: Json, file: string): void {
+  const fail = (pointer: string, what: string): never => {
+    throw new StoreCorruptError(`${file}: ${pointer} ${what}`);
+  };
+  for (const key of ['workers', 'sessions', 'meta'] as const) {
+    if (!isObject(data[key])) fail(`/${key}`, 'must be an object');
+  }
+  for (const [name, rec] of Object.entries(data.workers as Json)) {
+    const at = `/workers/${name}`;
+    if (!isObject(rec)) fail(at, 'must be an object');
+    const r = rec as Json;
+    if (r.name !== name) fail(`${at}/name`, `must equal the key ${JSON.stringify(name)}`);
+    if (!isObject(r.spec)) fail(`${at}/spec`, 'must be an object');
+    if (!isObject(r.status)) fail(`${at}/status`, 'must be an object');
+    if (!Array.isArray((r.status as Json).history)) fail(`${at}/status/history`, 'must be a list');
+    if (typeof r.generation !== 'number') fail(`${at}/generation`, 'must be a number');
+  }
+  for (const [id, s] of Object.entries(data.sessions as Json)) {
+    const at = `/sessions/${id}`;
+    if (!isObject(s)) fail(at, 'must be an object');
+    if ((s as Json).id !== id) fail(`${at}/id`, `must equal the key ${JSON.stringify(id)}`);
+  }
+}
