@@ -12,7 +12,7 @@ import {
   STORE_SCHEMA_VERSION,
 } from '../../controller/store/store.js';
 import type { StoreData } from '../../controller/store/store.js';
-import { FakeClock } from '../helpers/fake-clock.js';
+import type { FakeClock } from '../helpers/fake-clock.js';
 import { makeHistory, makeRecord, makeSession, makeStatus, TOKEN_TEXT } from './builders.js';
 
 export const COALESCE_MS = 50;
