@@ -79,6 +79,15 @@ export class TransientError extends ProxmoxError {}
 /** 400 parameter verification, 501, 506: our request is wrong; retrying does not help. */
 export class ApiValidationError extends ProxmoxError {}
 
+/** 500 "hostname lookup 'x' failed": the node in the path does not exist (not a missing VM). */
+export class UnknownNodeError extends ApiValidationError {}
+/** The certificate did not match the CA file or the pinned fingerprint. Not retryable. */
+export class TlsError extends ProxmoxError {}
+/** Guest agent calls: the agent is not configured, not (yet) answering, or the VM is not running. */
+export class AgentUnavailableError extends ProxmoxError {
+  reason: 'not-configured' | 'not-running' | 'vm-not-running' | 'timeout' = 'not-running';
+}
+
 /** A task that ended with an error exit status. */
 export class TaskFailedError extends ProxmoxError {
   constructor(

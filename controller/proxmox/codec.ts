@@ -1,0 +1,254 @@
+/**
+ * PVE wire shapes <-> our domain types (controller/proxmox/types.ts). The mapping lives here and
+ * nowhere else (bpg toAPI/fromAPI); the readers are lenient about PVE's mixed types.
+ */
+import { ProxmoxError } from '../errors.js';
+import { decodeSshKeys, type Params } from './form.js';
+import {
+  asArray,
+  asBool,
+  asInt,
+  asNumber,
+  asRecord,
+  asString,
+  scalarToString,
+  splitTags,
+} from './lenient.js';
+import type {
+  GuestExecStatus,
+  GuestInterface,
+  GuestIpAddress,
+  PveNode,
+  PveStorage,
+  PveVersion,
+  TaskLog,
+  TaskStatus,
+  VmConfig,
+  VmConfigChange,
+  VmResource,
+  VmStatus,
+} from './types.js';
+
+/** An answer that does not have the shape PVE documents. */
+export class UnexpectedAnswerError extends ProxmoxError {}
+
+function shapeError(what: string, value: unknown): ProxmoxError {
+  const got = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  return new UnexpectedAnswerError(`proxmox answer for ${what} has an unexpected shape (${got})`);
+}
+
+function record(what: string, v: unknown): Record<string, unknown> {
+  const r = asRecord(v);
+  if (!r) throw shapeError(what, v);
+  return r;
+}
+
+function list(what: string, v: unknown): Record<string, unknown>[] {
+  if (!Array.isArray(v)) throw shapeError(what, v);
+  return v.map((x) => record(what, x));
+}
+
+export function toVersion(data: unknown): PveVersion {
+  const r = record('version', data);
+  const out: PveVersion = { version: asString(r.version) ?? '', release: asString(r.release) ?? '' };
+  const repoid = asString(r.repoid);
+  if (repoid) out.repoid = repoid;
+  return out;
+}
+
+export function toNodes(data: unknown): PveNode[] {
+  return list('nodes', data).map((r) => {
+    const status = asString(r.status);
+    const n: PveNode = {
+      node: asString(r.node) ?? '',
+      status: status === 'online' || status === 'offline' ? status : 'unknown',
+    };
+    const fp = asString(r.ssl_fingerprint);
+    if (fp) n.sslFingerprint = fp;
+    const maxcpu = asInt(r.maxcpu);
+    if (maxcpu !== undefined) n.maxcpu = maxcpu;
+    const maxmem = asNumber(r.maxmem);
+    if (maxmem !== undefined) n.maxmem = maxmem;
+    return n;
+  });
+}
+
+export function toStorages(data: unknown): PveStorage[] {
+  return list('storages', data).map((r) => {
+    const s: PveStorage = {
+      storage: asString(r.storage) ?? '',
+      type: asString(r.type) ?? '',
+      content: (asString(r.content) ?? '').split(/[,;\s]+/).filter(Boolean),
+      shared: asBool(r.shared),
+      active: asBool(r.active),
+      enabled: asBool(r.enabled, true),
+    };
+    for (const k of ['total', 'used', 'avail'] as const) {
+      const v = asNumber(r[k]);
+      if (v !== undefined) s[k] = v;
+    }
+    return s;
+  });
+}
+
+export function toVmResources(data: unknown): VmResource[] {
+  const out: VmResource[] = [];
+  for (const r of list('cluster resources', data)) {
+    const type = asString(r.type);
+    if (type !== 'qemu' && type !== 'lxc') continue;
+    const vmid = asInt(r.vmid) ?? asInt(asString(r.id)?.split('/')[1]);
+    if (vmid === undefined) continue;
+    const v: VmResource = {
+      vmid,
+      node: asString(r.node) ?? '',
+      type,
+      status: asString(r.status) ?? 'unknown',
+      template: asBool(r.template),
+      tags: splitTags(r.tags),
+    };
+    const name = asString(r.name);
+    if (name) v.name = name;
+    const lock = asString(r.lock);
+    if (lock) v.lock = lock;
+    for (const k of ['maxcpu', 'maxmem', 'maxdisk', 'uptime'] as const) {
+      const n = asNumber(r[k]);
+      if (n !== undefined) v[k] = n;
+    }
+    out.push(v);
+  }
+  return out;
+}
+
+/** nextid answers a string (older servers) or a number. */
+export function toVmid(data: unknown): number {
+  const n = asInt(data);
+  if (n === undefined) throw shapeError('nextid', data);
+  return n;
+}
+
+/** Every value as a string; sshkeys decoded from PVE's urlencoded form; digest apart. */
+export function toVmConfig(data: unknown): VmConfig {
+  const r = record('config', data);
+  const values: Record<string, string> = {};
+  let digest = '';
+  for (const [k, v] of Object.entries(r)) {
+    if (k === 'digest') {
+      digest = asString(v) ?? '';
+      continue;
+    }
+    if (v === null || v === undefined) continue;
+    const s = scalarToString(v);
+    values[k] = k === 'sshkeys' ? decodeSshKeys(s) : s;
+  }
+  return { values, digest };
+}
+
+/** A config change as PUT/POST config parameters (delete list joined with ','). */
+export function fromConfigChange(change: VmConfigChange): Params {
+  const params: Params = { ...change.set };
+  if (change.delete?.length) params.delete = change.delete.join(',');
+  if (change.digest) params.digest = change.digest;
+  return params;
+}
+
+export function toVmStatus(data: unknown, vmid: number): VmStatus {
+  const r = record('vm status', data);
+  const s: VmStatus = {
+    vmid: asInt(r.vmid) ?? vmid,
+    status: asString(r.status) ?? 'unknown',
+    agent: asBool(r.agent),
+    uptime: asNumber(r.uptime) ?? 0,
+    tags: splitTags(r.tags),
+  };
+  const qmp = asString(r.qmpstatus);
+  if (qmp) s.qmpstatus = qmp;
+  const name = asString(r.name);
+  if (name) s.name = name;
+  const lock = asString(r.lock);
+  if (lock) s.lock = lock;
+  return s;
+}
+
+const WARNINGS_RE = /^WARNINGS: (\d+)$/;
+
+/** True for the exit statuses that mean success: OK and WARNINGS: n. */
+export function isSuccessExit(exit: string | undefined): boolean {
+  return exit === 'OK' || (exit !== undefined && WARNINGS_RE.test(exit));
+}
+
+export function toTaskStatus(data: unknown, upid: string, node: string): TaskStatus {
+  const r = record('task status', data);
+  const status = asString(r.status) === 'stopped' ? 'stopped' : 'running';
+  const t: TaskStatus = {
+    upid: asString(r.upid) ?? upid,
+    node: asString(r.node) ?? node,
+    type: asString(r.type) ?? '',
+    id: asString(r.id) ?? '',
+    user: asString(r.user) ?? '',
+    status,
+    startTime: asNumber(r.starttime) ?? 0,
+  };
+  if (status === 'stopped') {
+    const exit = asString(r.exitstatus) ?? 'unexpected status';
+    t.exitStatus = exit;
+    t.succeeded = isSuccessExit(exit);
+    const w = WARNINGS_RE.exec(exit);
+    t.warnings = w ? Number(w[1]) : 0;
+  }
+  return t;
+}
+
+export function toTaskLog(data: unknown, total: number | undefined): TaskLog {
+  const lines = list('task log', data)
+    .map((r) => ({ n: asInt(r.n) ?? 0, t: asString(r.t) ?? '' }))
+    .sort((a, b) => a.n - b.n)
+    .map((l) => l.t);
+  return { lines, total: total ?? lines.length };
+}
+
+/** The agent wraps results in {result: ...}. */
+export function agentResult(data: unknown): unknown {
+  const r = asRecord(data);
+  return r && 'result' in r ? r.result : data;
+}
+
+export function toGuestInterfaces(data: unknown): GuestInterface[] {
+  return asArray(agentResult(data)).flatMap((x) => {
+    const r = asRecord(x);
+    if (!r) return [];
+    const ifc: GuestInterface = {
+      name: asString(r.name) ?? '',
+      ipAddresses: asArray(r['ip-addresses']).flatMap((a): GuestIpAddress[] => {
+        const ar = asRecord(a);
+        const address = asString(ar?.['ip-address']);
+        if (!ar || !address) return [];
+        const type = asString(ar['ip-address-type']) === 'ipv6' ? 'ipv6' : 'ipv4';
+        return [{ address, prefix: asInt(ar.prefix) ?? (type === 'ipv6' ? 128 : 32), type }];
+      }),
+    };
+    const hw = asString(r['hardware-address']);
+    if (hw) ifc.hardwareAddress = hw;
+    return [ifc];
+  });
+}
+
+export function toExecPid(data: unknown): number {
+  const r = record('agent exec', data);
+  const pid = asInt(r.pid) ?? asInt(asRecord(r.result)?.pid);
+  if (pid === undefined) throw shapeError('agent exec pid', r.pid);
+  return pid;
+}
+
+export function toExecStatus(data: unknown): GuestExecStatus {
+  const r = asRecord(agentResult(data)) ?? record('agent exec-status', data);
+  const s: GuestExecStatus = { exited: asBool(r.exited) };
+  const code = asInt(r.exitcode);
+  if (code !== undefined) s.exitCode = code;
+  const sig = asInt(r.signal);
+  if (sig !== undefined) s.signal = sig;
+  const out = asString(r['out-data']);
+  if (out !== undefined) s.outData = out;
+  const err = asString(r['err-data']);
+  if (err !== undefined) s.errData = err;
+  return s;
+}

@@ -1,0 +1,78 @@
+/**
+ * Waiting for PVE tasks (API-NOTES §5): poll the task status with growing delays until it stops.
+ * OK and WARNINGS: n are success; anything else is TaskFailedError with the tail of the task log.
+ * A wait that runs out of time is WaitTimeoutError: the task itself keeps running on the server.
+ */
+import type { Clock } from '../clock.js';
+import { NotFoundError, TaskFailedError, TransientError, WaitTimeoutError } from '../errors.js';
+import { redactText } from '../redact.js';
+import type { TaskPollOptions } from './options.js';
+import type { TaskLog, TaskRef, TaskStatus, WaitOptions } from './types.js';
+
+export interface TaskWaitDeps {
+  status(task: TaskRef, signal?: AbortSignal): Promise<TaskStatus>;
+  log(task: TaskRef, opts: { start: number; limit: number }): Promise<TaskLog>;
+  clock: Clock;
+  poll: TaskPollOptions;
+}
+
+/** Lines of the task log carried by TaskFailedError. */
+export const LOG_TAIL_LINES = 10;
+/** Poll failures in a row tolerated (each already retried by the transport) before giving up. */
+const MAX_POLL_FAILURES = 3;
+
+/** Polls until the task stops; resolves with its status on success. */
+export async function waitForTask(
+  deps: TaskWaitDeps,
+  task: TaskRef,
+  opts: WaitOptions = {},
+): Promise<TaskStatus> {
+  const { clock, poll } = deps;
+  const deadline = opts.timeoutMs !== undefined ? clock.now() + opts.timeoutMs : Infinity;
+  let delay = poll.initialMs;
+  let failures = 0;
+  for (;;) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    let status: TaskStatus | undefined;
+    try {
+      status = await deps.status(task, opts.signal);
+      failures = 0;
+    } catch (err) {
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      // A task that was just started can briefly be unknown on a busy node; a flaky poll is not fatal.
+      if (
+        !(err instanceof TransientError || err instanceof NotFoundError) ||
+        ++failures > MAX_POLL_FAILURES
+      ) {
+        throw err;
+      }
+    }
+    if (status?.status === 'stopped') {
+      if (status.succeeded) return status;
+      throw await taskFailure(deps, task, status);
+    }
+    const left = deadline - clock.now();
+    if (left <= 0) {
+      throw new WaitTimeoutError(
+        `gave up waiting for task ${task.upid} after ${opts.timeoutMs} ms; the task keeps running`,
+      );
+    }
+    await clock.sleep(Math.min(delay, left), opts.signal);
+    delay = Math.min(poll.maxMs, Math.max(1, delay * poll.factor));
+  }
+}
+
+/** The TaskFailedError for a stopped, failed task, with the last lines of its log. */
+async function taskFailure(deps: TaskWaitDeps, task: TaskRef, status: TaskStatus): Promise<TaskFailedError> {
+  const exit = status.exitStatus ?? 'unexpected status';
+  let tail: string[] = [];
+  try {
+    const head = await deps.log(task, { start: 0, limit: 1 });
+    const start = Math.max(0, head.total - LOG_TAIL_LINES);
+    tail = (await deps.log(task, { start, limit: LOG_TAIL_LINES })).lines.map(redactText);
+  } catch {
+    // the exit status alone still says what failed
+  }
+  const what = [status.type, status.id].filter(Boolean).join(' ') || 'task';
+  return new TaskFailedError(redactText(`proxmox task ${what} failed: ${exit}`), task.upid, exit, tail);
+}
