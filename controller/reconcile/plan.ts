@@ -1,0 +1,253 @@
+/**
+ * The pure planner: records (desired state, sessions, intents) + one observation (cluster resources
+ * and the configs read this pass) -> the actions that converge each worker. No I/O, no clock,
+ * deterministic (workers in name order). After convergence, including PVE's normalised read-back,
+ * it plans nothing.
+ *
+ * Per worker, in order:
+ * 1. an intent left in flight -> resume (nothing else until it is finished);
+ * 2. foreign VMs with the worker's name, or a foreign VM at its recorded vmid -> conflict, left alone;
+ * 3. removal requested -> wait while Working (unless Immediate), then delete or orphan; forget when gone;
+ * 4. no VM -> create when wanted (Eager, or the lifecycle asked: wantDeployed / open sessions);
+ * 5. our VM -> redeploy (host/storage/template), configure (live), configure + restart (restart
+ *    class on a running VM), resize (grow; shrink refused); disruptive changes wait while the worker
+ *    is busy and its spec says WhenIdle.
+ */
+import type { ChangeClass, FieldChange, Plan, PlannedAction } from './contracts.js';
+import type { VmResource } from '../proxmox/types.js';
+import type { WorkerRecord } from '../types.js';
+import { desiredConfig, fieldLabel, type DesiredConfig } from './desired-config.js';
+import { diffConfig, diffDisk, diffPlacement, worstClass } from './diff.js';
+import { identify, type OwnershipView } from './ownership.js';
+
+/** What the planner sees of the cluster. */
+export interface PlanContext {
+  resources: readonly VmResource[];
+  /** VM configs read this pass, by vmid (values only). */
+  configs: ReadonlyMap<number, Readonly<Record<string, string>>>;
+  ownerTag: string;
+}
+
+/** One worker's plan plus what the executor needs to carry it out. */
+export interface WorkerPlan {
+  worker: string;
+  actions: PlannedAction[];
+  ownership: OwnershipView;
+  desired: DesiredConfig;
+  /** The main disk's key, when the config was read. */
+  diskKey?: string;
+}
+
+/** True when the lifecycle wants a VM for the worker (Eager, or a test or session asked for one). */
+export function wantsVm(record: WorkerRecord): boolean {
+  return record.spec.deploy === 'Eager' || record.wantDeployed === true || record.status.sessions.length > 0;
+}
+
+/**
+ * Why a disruptive change must wait, or undefined when it may go ahead. Invariant 6: a Working worker
+ * (phase Working or open sessions) is never disrupted unless its spec says Immediate.
+ */
+export function busyReason(record: WorkerRecord): string | undefined {
+  if (record.spec.applyChanges === 'Immediate') return undefined;
+  const n = record.status.sessions.length;
+  if (n > 0) return `waiting for ${n} session${n === 1 ? '' : 's'} to end`;
+  if (record.status.phase === 'Working') return 'waiting for the worker to stop Working';
+  if (record.status.phase === 'Testing' || record.status.phase === 'Updating') {
+    return `waiting for the ${record.status.phase} step to end`;
+  }
+  return undefined;
+}
+
+/** 'spec generation N' when the spec changed since the last convergence, else 'drift'. */
+export function causeOf(record: WorkerRecord): string {
+  return record.status.observedGeneration === record.generation
+    ? 'drift'
+    : `spec generation ${record.generation}`;
+}
+
+function describe(c: FieldChange): string {
+  const label = fieldLabel(c.field);
+  if (c.field === 'description') return 'description updated';
+  const note =
+    c.class === 'restart' ? ' (needs a restart)' : c.class === 'redeploy' ? ' (needs a redeploy)' : '';
+  return `${label} ${c.from ?? '(unset)'} -> ${c.to ?? '(unset)'}${note}`;
+}
+
+/** "cpus 4 -> 6 (needs a restart), dns ..." */
+export function describeChanges(changes: readonly FieldChange[]): string {
+  return changes.map(describe).join(', ');
+}
+
+function action(
+  worker: string,
+  kind: PlannedAction['kind'],
+  cls: ChangeClass,
+  reason: string,
+  changes: FieldChange[] = [],
+  blockedBy?: string,
+): PlannedAction {
+  const a: PlannedAction = { worker, kind, class: cls, reason, changes };
+  if (blockedBy !== undefined) a.blockedBy = blockedBy;
+  return a;
+}
+
+/** Plans one worker. */
+export function planWorker(record: WorkerRecord, ctx: PlanContext): WorkerPlan {
+  const name = record.name;
+  const spec = record.spec;
+  const desired = desiredConfig(spec, { ownerTag: ctx.ownerTag, uid: record.uid ?? name });
+  const config = record.vmid !== undefined ? ctx.configs.get(record.vmid) : undefined;
+  const ownership = identify(record, ctx.resources, config, ctx.ownerTag);
+  const plan: WorkerPlan = { worker: name, actions: [], ownership, desired };
+  const out = plan.actions;
+
+  if (record.intent) {
+    const i = record.intent;
+    out.push(
+      action(
+        name,
+        'resume',
+        'none',
+        `finish ${i.op} of vm ${i.vmid} on ${i.node}${i.upid ? ' (task in flight)' : ''}`,
+      ),
+    );
+    return plan;
+  }
+  const removing = record.removeRequestedAt !== undefined;
+  const id = ownership.identity;
+  // A foreign VM that merely shares the name blocks a create; the worker's own VM is still kept in line.
+  if (!removing) {
+    for (const c of ownership.clashes) {
+      out.push(
+        action(name, 'conflict', 'none', c.reason, [], 'Conflict: a foreign vm clashes; it is left alone'),
+      );
+    }
+  }
+  if (id.kind === 'foreign') {
+    if (removing) {
+      out.push(action(name, 'forget', 'none', `drop the record; ${id.reason}, so it is left alone`));
+    } else {
+      out.push(
+        action(name, 'conflict', 'none', id.reason, [], 'Conflict: the vm is not ours; it is left alone'),
+      );
+    }
+    return plan;
+  }
+  if (id.kind === 'in-flight') {
+    out.push(action(name, 'resume', 'none', `finish the clone of vm ${id.vm.vmid}`));
+    return plan;
+  }
+
+  if (removing) {
+    if (id.kind === 'absent') {
+      out.push(action(name, 'forget', 'none', 'removed from the manifests; no vm left'));
+      return plan;
+    }
+    const kind = spec.deletionPolicy === 'Orphan' ? 'orphan' : 'delete';
+    const reason =
+      kind === 'orphan'
+        ? `removed from the manifests: remove our marks from vm ${id.vm.vmid}, keep the vm`
+        : `removed from the manifests: shut down and delete vm ${id.vm.vmid} with its disks`;
+    const busy = busyReason(record);
+    if (busy) out.push(action(name, 'wait', 'destructive', `${kind} deferred: ${reason}`, [], busy));
+    else out.push(action(name, kind, kind === 'orphan' ? 'live' : 'destructive', reason));
+    return plan;
+  }
+
+  if (id.kind === 'absent') {
+    if (!wantsVm(record) || ownership.clashes.length > 0) return plan;
+    const why =
+      record.vmid !== undefined
+        ? `vm ${record.vmid} is gone`
+        : spec.deploy === 'Eager'
+          ? 'deploy Eager'
+          : 'requested by the lifecycle';
+    const changes = Object.entries(desired)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]): FieldChange => ({ field: k, to: v, class: 'live' }));
+    out.push(
+      action(
+        name,
+        'create',
+        'live',
+        `clone ${spec.template} to ${spec.storage} on ${spec.host}, configure, resize to ${spec.diskGiB} GiB, leave stopped (${why})`,
+        changes,
+      ),
+    );
+    return plan;
+  }
+
+  const vm = id.vm;
+  const busy = busyReason(record);
+  const cause = causeOf(record);
+  const placement = diffPlacement(spec, record.deployed, vm.node, config);
+  if (placement.length > 0) {
+    const reason = `${describeChanges(placement)}: delete vm ${vm.vmid} and clone again (${cause})`;
+    out.push(action(name, busy ? 'wait' : 'redeploy', 'redeploy', reason, placement, busy));
+    return plan;
+  }
+  if (vm.lock) {
+    out.push(
+      action(name, 'wait', 'none', `vm ${vm.vmid} is locked (${vm.lock})`, [], `vm locked (${vm.lock})`),
+    );
+    return plan;
+  }
+  if (!config) return plan;
+
+  const running = vm.status === 'running';
+  const changes = diffConfig(desired, config, running);
+  const live = changes.filter((c) => c.class === 'live');
+  const restart = changes.filter((c) => c.class === 'restart');
+  if (restart.length > 0 && busy) {
+    if (live.length > 0)
+      out.push(action(name, 'configure', 'live', `${describeChanges(live)} (${cause})`, live));
+    out.push(action(name, 'wait', 'restart', `${describeChanges(restart)} (${cause})`, restart, busy));
+  } else if (changes.length > 0) {
+    out.push(
+      action(name, 'configure', worstClass(changes), `${describeChanges(changes)} (${cause})`, changes),
+    );
+    if (restart.length > 0) {
+      out.push(
+        action(
+          name,
+          'restart',
+          'restart',
+          `restart vm ${vm.vmid} to apply ${describeChanges(restart)}`,
+          restart,
+        ),
+      );
+    }
+  }
+  const disk = diffDisk(spec, config);
+  if (disk) {
+    plan.diskKey = disk.key;
+    const c = disk.change;
+    if (c.class === 'destructive') {
+      out.push(
+        action(
+          name,
+          'resize',
+          'destructive',
+          `disk ${c.from} -> ${c.to}: shrinking is refused`,
+          [c],
+          'DiskShrinkRefused: a disk cannot shrink; keep diskGiB or redeploy',
+        ),
+      );
+    } else
+      out.push(action(name, 'resize', 'live', `grow disk ${c.field} ${c.from} -> ${c.to} (${cause})`, [c]));
+  }
+  return plan;
+}
+
+/** Plans the fleet: every record, in name order. */
+export function planFleet(
+  records: readonly WorkerRecord[],
+  ctx: PlanContext,
+  massDeleteBlocked?: Plan['massDeleteBlocked'],
+): Plan {
+  const sorted = [...records].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const actions = sorted.flatMap((r) => planWorker(r, ctx).actions);
+  const plan: Plan = { actions, converged: actions.length === 0 && !massDeleteBlocked };
+  if (massDeleteBlocked) plan.massDeleteBlocked = massDeleteBlocked;
+  return plan;
+}
