@@ -44,7 +44,8 @@ export function errorText(res: ErrorResponse): { text: string; errors?: Record<s
       const errs = asRecord(parsed?.errors);
       if (errs) {
         errors = {};
-        for (const [k, v] of Object.entries(errs)) errors[k] = typeof v === 'string' ? v.trim() : String(v);
+        for (const [k, v] of Object.entries(errs))
+          errors[k] = redactText(typeof v === 'string' ? v.trim() : String(v));
       }
     } catch {
       // not JSON after all: fall through to the reason phrase
