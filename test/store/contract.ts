@@ -184,6 +184,25 @@ export function storeContract(name: string, makeHarness: () => StoreHarness): vo
       expect(store.getWorker('w1')!.status.lastError).to.contain('PVEAPIToken=root@pam!ci=***');
     });
 
+    it('keeps intents, task ids and token ids intact (redaction touches only secrets)', async () => {
+      const rec = makeRecord('w1', {
+        vmid: 131,
+        node: 'pve2',
+        uid: '7d5c2b8e-36a1-4bfa-9d0c-6b1f3c2a9e10',
+        intent: {
+          op: 'clone',
+          node: 'pve2',
+          vmid: 131,
+          upid: 'UPID:pve2:0000ABCD:00A1B2C3:6789ABCD:qmclone:100:root@pam!workerctl:',
+          startedAt: '2026-01-01T00:00:00.000Z',
+        },
+        status: makeStatus({ lastError: 'token root@pam!workerctl lacks VM.Clone on /vms/100' }),
+      });
+      await store.saveWorker(rec);
+      expect(store.getWorker('w1')).to.deep.equal(rec);
+      expect(h.persisted()!.workers.w1).to.deep.equal(rec);
+    });
+
     it('drops a status update for a worker that is not in the store', async () => {
       const writes = store.stats().writes;
       store.saveStatus('ghost', makeStatus());

@@ -264,6 +264,28 @@ describe('LowdbStore on disk', () => {
     expect(ro.getWorker('late')!.name).to.equal('late');
   });
 
+  it('stops writing once another process took its lock over', async function () {
+    this.timeout(10000);
+    const store = new LowdbStore({ stateDir, lockStaleMs: 2000 });
+    await store.open();
+    open.push(store);
+    await store.saveWorker(makeRecord('w1'));
+    // What a takeover looks like from the holder's side: its lock directory vanished.
+    rmdirSync(join(stateDir, 'workerctl.lock'));
+    const deadline = Date.now() + 5000;
+    let err: Error | undefined;
+    while (!err && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      err = await store.saveWorker(makeRecord('w2')).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    }
+    expect(err).to.be.instanceOf(StoreLockedError);
+    expect(err!.message).to.contain('lost the lock');
+    expect(() => store.saveStatus('w1', makeStatus())).to.throw(StoreLockedError);
+  });
+
   it('a failed write rejects the durable save, keeps the change in memory, and the next write carries it', async () => {
     const store = await openStore();
     await store.saveWorker(makeRecord('w1'));
