@@ -9,6 +9,8 @@ import { Command, CommanderError } from 'commander';
 import { UsageError, errorMessage } from '../errors.js';
 import { redactText } from '../redact.js';
 import { register as registerVersion } from './commands/version.js';
+import { register as registerTest } from './commands/test.js';
+import { register as registerSession } from './commands/session.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run workerctl --help for usage)')
     .exitOverride();
   registerVersion(program);
+  registerTest(program);
+  registerSession(program);
   return program;
 }
 

@@ -1,0 +1,165 @@
+/**
+ * The controller's Prometheus metrics (prom-client, own registry): reconciles and their durations,
+ * queue depth, Proxmox calls and errors by operation, workers by phase, sessions, tests, and session
+ * start latency. Gauges over the store are computed at scrape time.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Store } from '../store/store.js';
+import { PHASES } from '../lifecycle/phases.js';
+
+/** The fields of a Proxmox call report the metrics use (proxmox/options.ts CallInfo). */
+export interface ProxmoxCallReport {
+  operation: string;
+  durationMs: number;
+  error?: Error;
+}
+
+export interface MetricsOptions {
+  /** Also export Node process metrics (default true; tests turn it off). */
+  processMetrics?: boolean;
+}
+
+export class ControllerMetrics {
+  readonly registry = new Registry();
+  readonly reconciles: Counter<'result'>;
+  readonly reconcileDuration: Histogram<'result'>;
+  readonly queueDepth: Gauge;
+  readonly proxmoxCalls: Counter<'operation'>;
+  readonly proxmoxErrors: Counter<'operation' | 'error'>;
+  readonly proxmoxDuration: Histogram<'operation'>;
+  readonly workers: Gauge<'phase'>;
+  readonly sessions: Gauge<'state'>;
+  readonly sessionStarts: Counter<'result'>;
+  readonly sessionStartDuration: Histogram;
+  readonly tests: Counter<'result'>;
+  readonly httpRequests: Counter<'method' | 'route' | 'code'>;
+  #store?: Store;
+
+  constructor(opts: MetricsOptions = {}) {
+    const registers = [this.registry];
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'workerctl_' });
+    this.reconciles = new Counter({
+      name: 'workerctl_reconciles_total',
+      help: 'Reconciles of one worker, by result (success, requeue, error, terminal).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.reconcileDuration = new Histogram({
+      name: 'workerctl_reconcile_duration_seconds',
+      help: 'Duration of one worker reconcile.',
+      labelNames: ['result'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: 'workerctl_queue_depth',
+      help: 'Workers waiting in the reconcile queue.',
+      registers,
+    });
+    this.proxmoxCalls = new Counter({
+      name: 'workerctl_proxmox_calls_total',
+      help: 'HTTP calls to Proxmox VE, by client operation.',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.proxmoxErrors = new Counter({
+      name: 'workerctl_proxmox_errors_total',
+      help: 'Failed HTTP calls to Proxmox VE, by client operation and error class.',
+      labelNames: ['operation', 'error'],
+      registers,
+    });
+    this.proxmoxDuration = new Histogram({
+      name: 'workerctl_proxmox_call_duration_seconds',
+      help: 'Duration of HTTP calls to Proxmox VE, by client operation.',
+      labelNames: ['operation'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    const self = this;
+    this.workers = new Gauge({
+      name: 'workerctl_workers',
+      help: 'Workers by phase.',
+      labelNames: ['phase'],
+      registers,
+      collect() {
+        const counts = new Map<string, number>(PHASES.map((p) => [p, 0]));
+        for (const w of self.#store?.listWorkers() ?? [])
+          counts.set(w.status.phase, (counts.get(w.status.phase) ?? 0) + 1);
+        for (const [phase, n] of counts) this.set({ phase }, n);
+      },
+    });
+    this.sessions = new Gauge({
+      name: 'workerctl_sessions',
+      help: 'Open sessions, by state (starting, ready).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const counts = new Map<string, number>([
+          ['starting', 0],
+          ['ready', 0],
+        ]);
+        for (const s of self.#store?.listSessions() ?? []) {
+          const st = s.state ?? 'starting';
+          counts.set(st, (counts.get(st) ?? 0) + 1);
+        }
+        for (const [state, n] of counts) this.set({ state }, n);
+      },
+    });
+    this.sessionStarts = new Counter({
+      name: 'workerctl_session_starts_total',
+      help: 'Session requests, by result (ok, no_worker, error).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.sessionStartDuration = new Histogram({
+      name: 'workerctl_session_start_duration_seconds',
+      help: 'From session request to worker Working.',
+      buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600],
+      registers,
+    });
+    this.tests = new Counter({
+      name: 'workerctl_worker_tests_total',
+      help: 'Worker tests, by result (passed, failed).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.httpRequests = new Counter({
+      name: 'workerctl_http_requests_total',
+      help: 'Requests to the controller API, by method, route and status code.',
+      labelNames: ['method', 'route', 'code'],
+      registers,
+    });
+  }
+
+  /** Workers and sessions gauges read this store at scrape time. */
+  bindStore(store: Store): void {
+    this.#store = store;
+  }
+
+  /** For the runtime: one reconcile done. */
+  observeReconcile(durationMs: number, result: string): void {
+    this.reconciles.inc({ result });
+    this.reconcileDuration.observe({ result }, durationMs / 1000);
+  }
+
+  /** For the runtime: the queue's length. */
+  setQueueDepth(n: number): void {
+    this.queueDepth.set(n);
+  }
+
+  /** Pass as the Proxmox client's onCall. */
+  readonly onProxmoxCall = (info: ProxmoxCallReport): void => {
+    this.proxmoxCalls.inc({ operation: info.operation });
+    this.proxmoxDuration.observe({ operation: info.operation }, info.durationMs / 1000);
+    if (info.error) this.proxmoxErrors.inc({ operation: info.operation, error: info.error.name });
+  };
+
+  /** The exposition text. */
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

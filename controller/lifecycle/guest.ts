@@ -1,0 +1,113 @@
+/**
+ * Talking to a worker through the QEMU guest agent, always bounded: waiting for the agent after boot,
+ * and running a command and waiting for it to exit. A guest that never answers gives WaitTimeoutError,
+ * never a hang.
+ */
+import type { Clock } from '../clock.js';
+import { WaitTimeoutError, errorMessage } from '../errors.js';
+import type { ProxmoxClient } from '../proxmox/client.js';
+
+/** The agent calls the lifecycle needs (a narrow view of ProxmoxClient). */
+export type GuestAgentClient = Pick<
+  ProxmoxClient,
+  'agentPing' | 'agentNetworkInterfaces' | 'agentExec' | 'agentExecStatus'
+>;
+
+export interface WaitForAgentOptions {
+  clock: Clock;
+  /** Give up after this long (default 180 s: the guide's first boot with cloud-init takes up to 60 s). */
+  timeoutMs?: number;
+  /** Between two pings (default 1 s). */
+  intervalMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Polls agent/ping until it answers. Resolves to the time waited; WaitTimeoutError after timeoutMs. */
+export async function waitForAgent(
+  client: GuestAgentClient,
+  node: string,
+  vmid: number,
+  opts: WaitForAgentOptions,
+): Promise<number> {
+  const { clock } = opts;
+  const timeoutMs = opts.timeoutMs ?? 180_000;
+  const intervalMs = opts.intervalMs ?? 1_000;
+  const start = clock.now();
+  let last = 'no answer yet';
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    try {
+      await client.agentPing(node, vmid);
+      return clock.now() - start;
+    } catch (err) {
+      // "QEMU guest agent is not running" and QMP timeouts are "not ready yet" (API-NOTES §13).
+      last = errorMessage(err);
+    }
+    const left = timeoutMs - (clock.now() - start);
+    if (left <= 0) {
+      throw new WaitTimeoutError(
+        `guest agent of vm ${vmid} on ${node} did not answer within ${Math.round(timeoutMs / 1000)} s: ${last}`,
+      );
+    }
+    await clock.sleep(Math.min(intervalMs, left), opts.signal);
+  }
+}
+
+export interface ExecOptions {
+  clock: Clock;
+  /** Written to the command's stdin (secrets go here, never in the argument list). */
+  inputData?: string;
+  /** Give up waiting after this long (default 600 s). The command may keep running in the guest. */
+  timeoutMs?: number;
+  /** First poll interval; doubles up to 2 s (default 100 ms). */
+  pollMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/** Runs a command in the guest and waits for it to exit. */
+export async function guestExec(
+  client: GuestAgentClient,
+  node: string,
+  vmid: number,
+  command: string[],
+  opts: ExecOptions,
+): Promise<ExecResult> {
+  const { clock } = opts;
+  const timeoutMs = opts.timeoutMs ?? 600_000;
+  let pollMs = opts.pollMs ?? 100;
+  const start = clock.now();
+  const pid = await client.agentExec(node, vmid, command, opts.inputData);
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    const st = await client.agentExecStatus(node, vmid, pid);
+    if (st.exited) {
+      return {
+        exitCode: st.exitCode ?? (st.signal !== undefined ? 128 + st.signal : 0),
+        stdout: st.outData ?? '',
+        stderr: st.errData ?? '',
+        durationMs: clock.now() - start,
+      };
+    }
+    const left = timeoutMs - (clock.now() - start);
+    if (left <= 0) {
+      throw new WaitTimeoutError(
+        `command ${command[0] ?? ''} in vm ${vmid} did not finish within ${Math.round(timeoutMs / 1000)} s`,
+      );
+    }
+    await clock.sleep(Math.min(pollMs, left), opts.signal);
+    pollMs = Math.min(pollMs * 2, 2_000);
+  }
+}
+
+/** The last `max` characters of a command's output, for a check's excerpt. */
+export function excerpt(text: string, max = 400): string {
+  const t = text.trim();
+  return t.length <= max ? t : '...' + t.slice(t.length - max);
+}
