@@ -466,14 +466,14 @@ export class Controller extends EventEmitter<ControllerEvents> {
 
   #sleepUntilIdleOr(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
+      const timers: NodeJS.Timeout[] = [];
       const done = () => {
-        if (timer) clearTimeout(timer);
+        for (const t of timers) clearTimeout(t);
         this.off('idle', done);
         signal?.removeEventListener('abort', done);
         resolve();
       };
-      timer = setTimeout(done, ms);
+      timers.push(setTimeout(done, ms));
       this.once('idle', done);
       signal?.addEventListener('abort', done, { once: true });
     });
