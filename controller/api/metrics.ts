@@ -75,7 +75,8 @@ export class ControllerMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    const self = this;
+    // collect() runs with `this` bound to the gauge; reach the store through a closure.
+    const currentStore = () => this.#store;
     this.workers = new Gauge({
       name: 'workerctl_workers',
       help: 'Workers by phase.',
@@ -83,7 +84,7 @@ export class ControllerMetrics {
       registers,
       collect() {
         const counts = new Map<string, number>(PHASES.map((p) => [p, 0]));
-        for (const w of self.#store?.listWorkers() ?? [])
+        for (const w of currentStore()?.listWorkers() ?? [])
           counts.set(w.status.phase, (counts.get(w.status.phase) ?? 0) + 1);
         for (const [phase, n] of counts) this.set({ phase }, n);
       },
@@ -98,7 +99,7 @@ export class ControllerMetrics {
           ['starting', 0],
           ['ready', 0],
         ]);
-        for (const s of self.#store?.listSessions() ?? []) {
+        for (const s of currentStore()?.listSessions() ?? []) {
           const st = s.state ?? 'starting';
           counts.set(st, (counts.get(st) ?? 0) + 1);
         }
