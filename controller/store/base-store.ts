@@ -36,6 +36,7 @@ export abstract class BaseStore implements Store {
   readonly readOnly: boolean;
   protected data: StoreData = emptyStoreData();
   #state: State = 'new';
+  readonly #coalesceMs: number;
   #batcher: WriteBatcher;
   #stats: StoreStats = { writes: 0, failedWrites: 0, lastWriteMs: 0, lastWriteBytes: 0 };
   /** Set when the store can no longer write (lock lost): every write rejects with it. */
@@ -45,9 +46,14 @@ export abstract class BaseStore implements Store {
     this.clock = options.clock ?? systemClock;
     this.log = options.logger ?? silentLogger();
     this.readOnly = options.readOnly ?? false;
-    this.#batcher = new WriteBatcher(() => this.#persist(), {
+    this.#coalesceMs = options.coalesceMs ?? DEFAULT_COALESCE_MS;
+    this.#batcher = this.#newBatcher();
+  }
+
+  #newBatcher(): WriteBatcher {
+    return new WriteBatcher(() => this.#persist(), {
       clock: this.clock,
-      coalesceMs: options.coalesceMs ?? DEFAULT_COALESCE_MS,
+      coalesceMs: this.#coalesceMs,
       logger: this.log,
     });
   }
@@ -74,6 +80,7 @@ export abstract class BaseStore implements Store {
     if (this.#state === 'open') return;
     this.data = await this.load();
     this.#fatal = undefined;
+    this.#batcher = this.#newBatcher();
     this.#state = 'open';
   }
 

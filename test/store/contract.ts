@@ -265,6 +265,21 @@ export function storeContract(name: string, makeHarness: () => StoreHarness): vo
       expect(store.getMeta('k')).to.equal(7);
     });
 
+    it('the same store object can be opened again after close, and still coalesces', async () => {
+      await store.saveWorker(makeRecord('w1'));
+      await store.close();
+      await store.open();
+      const writes = store.stats().writes;
+      store.saveStatus('w1', makeStatus({ phase: 'Testing' }));
+      store.saveStatus('w1', makeStatus({ phase: 'ShutDown' }));
+      await h.clock.advance(COALESCE_MS);
+      // No flush: the coalescing timer alone must write.
+      for (let i = 0; i < 200 && store.stats().writes === writes; i++)
+        await new Promise((r) => setTimeout(r, 5));
+      expect(store.stats().writes).to.equal(writes + 1);
+      expect(h.persisted()!.workers.w1!.status.phase).to.equal('ShutDown');
+    });
+
     it('a store that is not open refuses reads', () => {
       const fresh = h.create({ readOnly: true });
       expect(() => fresh.listWorkers()).to.throw(StoreClosedError, 'not open');
