@@ -7,7 +7,7 @@
 import { copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Low } from 'lowdb';
-import { StoreLockedError } from '../errors.js';
+import { StoreLockedError, WorkerctlError } from '../errors.js';
 import type { BaseStoreOptions } from './base-store.js';
 import { BaseStore } from './base-store.js';
 import { JsonFileAdapter } from './json-file-adapter.js';
@@ -62,7 +62,7 @@ export class LowdbStore extends BaseStore {
   /** Re-reads the file (read-only stores: see what the controller wrote since open). */
   async reload(): Promise<void> {
     if (!this.readOnly)
-      throw new Error('reload is for read-only stores; a writable store is the source of truth');
+      throw new WorkerctlError('reload is for read-only stores; a writable store is the source of truth');
     this.data = await this.#read();
   }
 

@@ -51,6 +51,7 @@ export const MIGRATIONS: readonly Migration[] = [
         if (isObject(rec) && isObject(rec.status) && !Array.isArray(rec.status.sessions)) {
           rec.status.sessions = [];
         }
+        if (isObject(rec) && typeof rec.generation !== 'number') rec.generation = 1;
       }
       return {
         schemaVersion: 1,
