@@ -61,6 +61,11 @@ export function identify(
     return { identity: { kind: 'in-flight', vm }, clashes };
   }
   const marker = config ? parseMarker(config.description) : undefined;
+  if (!vm.tags.includes(tag) && record.deployed === undefined) {
+    // Only a reservation (no clone of ours finished there): someone else took the id. The create
+    // allocates another one; the VM itself is never touched.
+    return { identity: { kind: 'absent' }, clashes };
+  }
   if (!vm.tags.includes(tag)) {
     return {
       identity: { kind: 'foreign', vm, reason: `vm ${vm.vmid} at the recorded vmid lacks the '${tag}' tag` },

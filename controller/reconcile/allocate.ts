@@ -1,0 +1,62 @@
+/**
+ * vmid allocation (PEERS.md §4.3): PVE's nextid reserves nothing, so two creators can get the same
+ * id. We take a candidate from nextid, skip ids our own records hold, assert the pick with
+ * `?vmid=`, and record the reservation (with the clone intent) durably BEFORE the clone is sent.
+ * One allocation at a time per controller; a collision at clone time drops the reservation and
+ * the next attempt allocates again.
+ */
+import { AlreadyExistsError } from '../errors.js';
+import type { ProxmoxClient } from '../proxmox/client.js';
+import type { Store } from '../store/store.js';
+
+/** Candidates tried before giving up (each a nextid call). */
+const MAX_PROBES = 50;
+
+export class VmidAllocator {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly client: ProxmoxClient,
+    private readonly store: Store,
+  ) {}
+
+  /**
+   * Finds a free vmid and runs `reserve(vmid)` (which must save the record durably) before the next
+   * allocation may start. `preferred` (an earlier reservation) is kept when it is still free.
+   */
+  allocate(reserve: (vmid: number) => Promise<void>, preferred?: number): Promise<number> {
+    const run = this.#tail.then(async () => {
+      const vmid = await this.#pick(preferred);
+      await reserve(vmid);
+      return vmid;
+    });
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #pick(preferred?: number): Promise<number> {
+    const held = new Set(
+      this.store
+        .listWorkers()
+        .map((r) => r.vmid)
+        .filter((v): v is number => v !== undefined),
+    );
+    if (preferred !== undefined && (await this.#free(preferred))) return preferred;
+    let candidate = await this.client.nextId();
+    for (let i = 0; i < MAX_PROBES; i++, candidate++) {
+      if (held.has(candidate)) continue;
+      if (await this.#free(candidate)) return candidate;
+    }
+    throw new Error(`no free vmid found after ${MAX_PROBES} candidates`);
+  }
+
+  async #free(vmid: number): Promise<boolean> {
+    try {
+      await this.client.nextId(vmid);
+      return true;
+    } catch (err) {
+      if (err instanceof AlreadyExistsError) return false;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Merging a manifest load into the worker records. Pure (the caller passes time and uid maker).
+ * - Invariant 1: a file with errors changes nothing: its workers keep their last valid spec, and
+ *   docs found in it are ignored (a half-written file may hold a half-written spec).
+ * - A worker whose file vanished, or whose doc left a valid file, is desired absent.
+ * - Invariant 2: if the removals exceed the mass-delete threshold (or would leave no worker at all)
+ *   and allowMassDelete is off, ALL removals are held back and reported.
+ */
+import type { LoadResult, WorkerRecord } from '../types.js';
+import type { ControllerSettings, Plan } from './contracts.js';
+
+export interface MergeResult {
+  /** Records to save (new, changed, or newly marked for removal / unmarked). */
+  save: WorkerRecord[];
+  /** Names whose desired state changed (new, spec changed, re-added). */
+  changed: string[];
+  /** Names newly marked for removal. */
+  removed: string[];
+  massDeleteBlocked?: Plan['massDeleteBlocked'];
+}
+
+export function mergeDesired(
+  records: readonly WorkerRecord[],
+  load: LoadResult,
+  settings: Pick<ControllerSettings, 'massDelete' | 'allowMassDelete'>,
+  now: string,
+  newUid: () => string,
+): MergeResult {
+  const invalid = new Set(load.invalidFiles);
+  const byName = new Map(records.map((r) => [r.name, r]));
+  const loaded = load.workers.filter((w) => !invalid.has(w.source.file));
+  const loadedNames = new Set(loaded.map((w) => w.spec.name));
+  const save: WorkerRecord[] = [];
+  const changed: string[] = [];
+
+  for (const w of loaded) {
+    const name = w.spec.name;
+    const prev = byName.get(name);
+    if (!prev) {
+      save.push({
+        name,
+        spec: w.spec,
+        specHash: w.specHash,
+        generation: 1,
+        source: w.source,
+        uid: newUid(),
+        status: {
+          phase: 'Configured',
+          conditions: [],
+          observedGeneration: 0,
+          sessions: [],
+          history: [{ time: now, action: 'added', cause: `${w.source.file}:${w.source.line}` }],
+        },
+      });
+      changed.push(name);
+      continue;
+    }
+    const specChanged = prev.specHash !== w.specHash;
+    const readded = prev.removeRequestedAt !== undefined;
+    const moved = prev.source?.file !== w.source.file || prev.source?.line !== w.source.line;
+    if (!specChanged && !readded && !moved && prev.uid) continue;
+    const next: WorkerRecord = { ...prev, source: w.source, uid: prev.uid ?? newUid() };
+    if (specChanged) {
+      next.spec = w.spec;
+      next.specHash = w.specHash;
+      next.generation = prev.generation + 1;
+      next.status = {
+        ...prev.status,
+        history: [
+          ...prev.status.history,
+          { time: now, action: 'spec changed', cause: `generation ${next.generation}` },
+        ],
+      };
+    }
+    if (readded) delete next.removeRequestedAt;
+    save.push(next);
+    if (specChanged || readded) changed.push(name);
+  }
+
+  // Desired absent: not loaded, and not protected by an invalid file (invariant 1).
+  const gone = records.filter(
+    (r) =>
+      !loadedNames.has(r.name) &&
+      !(r.source && invalid.has(r.source.file)) &&
+      r.removeRequestedAt === undefined,
+  );
+  const active = records.filter((r) => r.removeRequestedAt === undefined).length;
+  const remaining = active - gone.length;
+  const { maxFraction, minCount } = settings.massDelete;
+  const tooMany = gone.length >= minCount && gone.length / Math.max(active, 1) > maxFraction;
+  const result: MergeResult = { save, changed, removed: [] };
+  if (gone.length > 0 && !settings.allowMassDelete && (tooMany || remaining === 0)) {
+    result.massDeleteBlocked = {
+      wouldDelete: gone.length,
+      of: active,
+      threshold: `more than ${Math.round(maxFraction * 100)}% and at least ${minCount} workers, or every worker, need allowMassDelete`,
+    };
+    return result;
+  }
+  for (const r of gone) {
+    save.push({
+      ...r,
+      removeRequestedAt: now,
+      status: {
+        ...r.status,
+        history: [
+          ...r.status.history,
+          { time: now, action: 'removal requested', cause: 'no manifest declares it' },
+        ],
+      },
+    });
+    result.removed.push(r.name);
+  }
+  return result;
+}

@@ -1,0 +1,96 @@
+/**
+ * Observation: one GET /cluster/resources per pass, plus targeted GET config for the workers that
+ * need it: the spec changed since the last convergence (always), or a drift check is due, or the
+ * listing's cpu/memory disagree with the spec (both within the per-pass drift budget). Only reads.
+ */
+import type { ProxmoxClient } from '../proxmox/client.js';
+import type { VmConfig, VmResource } from '../proxmox/types.js';
+import type { WorkerRecord } from '../types.js';
+import type { ControllerSettings } from './contracts.js';
+import { NotFoundError } from '../errors.js';
+
+/** Why a worker's config is read. */
+export type ConfigReadReason = 'spec' | 'drift' | 'mismatch';
+
+export class Observer {
+  resources: VmResource[] | undefined;
+  /** Clock time of the last listing. */
+  takenAt = -Infinity;
+  /** Configs read in this pass, by vmid. */
+  readonly configs = new Map<number, VmConfig>();
+  /** Last config read per worker (drift check schedule). */
+  readonly lastConfigRead = new Map<string, number>();
+  #budgetUsed = 0;
+
+  constructor(
+    private readonly client: ProxmoxClient,
+    private readonly settings: ControllerSettings,
+  ) {}
+
+  /** Starts a pass: one cluster listing; configs of the previous pass are forgotten. */
+  async list(now: number): Promise<VmResource[]> {
+    const resources = await this.client.vmResources();
+    this.resources = resources;
+    this.takenAt = now;
+    this.configs.clear();
+    this.#budgetUsed = 0;
+    return resources;
+  }
+
+  /** A fresh listing within a pass (after our own changes): keeps the pass's configs and budget. */
+  async refresh(now: number): Promise<VmResource[]> {
+    const resources = await this.client.vmResources();
+    this.resources = resources;
+    this.takenAt = now;
+    return resources;
+  }
+
+  /** Why `record`'s config should be read now, or undefined. Budgeted reasons are not counted here. */
+  readReason(record: WorkerRecord, vm: VmResource | undefined, now: number): ConfigReadReason | undefined {
+    if (!vm || record.vmid === undefined || record.intent) return undefined;
+    if (record.status.observedGeneration !== record.generation || record.removeRequestedAt) return 'spec';
+    const last = this.lastConfigRead.get(record.name);
+    if (last === undefined || now - last >= this.settings.driftCheckIntervalMs) return 'drift';
+    const spec = record.spec;
+    if (vm.maxcpu !== undefined && vm.maxcpu !== spec.cpus) return 'mismatch';
+    if (vm.maxmem !== undefined && vm.maxmem !== spec.memoryGiB * 1024 ** 3) return 'mismatch';
+    return undefined;
+  }
+
+  /**
+   * Reads the config of `record`'s VM when it is due (or `force`), counting drift reads against the
+   * pass budget. Returns the config known for this pass, if any.
+   */
+  async configFor(
+    record: WorkerRecord,
+    vm: VmResource | undefined,
+    now: number,
+    force = false,
+  ): Promise<VmConfig | undefined> {
+    if (!vm || record.vmid === undefined) return undefined;
+    const cached = this.configs.get(vm.vmid);
+    if (cached && !force) return cached;
+    const reason = force ? 'spec' : this.readReason(record, vm, now);
+    if (!reason) return undefined;
+    if (reason !== 'spec') {
+      if (this.#budgetUsed >= this.settings.driftBudgetPerPass) return undefined;
+      this.#budgetUsed++;
+    }
+    try {
+      const cfg = await this.client.getConfig(vm.node, vm.vmid);
+      this.configs.set(vm.vmid, cfg);
+      this.lastConfigRead.set(record.name, now);
+      return cfg;
+    } catch (err) {
+      // Gone between the listing and the read: the next listing shows it.
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Forgets what is known of one VM (after we changed it). */
+  invalidate(vmid: number | undefined): void {
+    if (vmid !== undefined) this.configs.delete(vmid);
+    this.takenAt = -Infinity;
+  }
+}

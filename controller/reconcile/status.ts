@@ -1,0 +1,111 @@
+/**
+ * Worker status after a reconcile: phase, conditions Ready / Reconciling / Degraded (reason,
+ * message, lastTransitionTime that moves only when the status flips), observedGeneration (only when
+ * Ready), vmid, node, lastError and history. Phases Testing, Updating and Working belong to the
+ * lifecycle (tests and sessions): a reconcile never overwrites them. Pure.
+ */
+import type { PlannedAction } from './contracts.js';
+import type {
+  Condition,
+  ConditionStatus,
+  ConditionType,
+  HistoryEntry,
+  Phase,
+  WorkerRecord,
+  WorkerStatus,
+} from '../types.js';
+
+/** Phases set by the lifecycle, which the reconcile core leaves alone. */
+export const LIFECYCLE_PHASES: ReadonlySet<Phase> = new Set<Phase>(['Testing', 'Updating', 'Working']);
+
+/** Sets one condition; the transition time changes only when its status changes. */
+export function setCondition(
+  conditions: readonly Condition[],
+  type: ConditionType,
+  status: ConditionStatus,
+  reason: string,
+  message: string,
+  now: string,
+): Condition[] {
+  const prev = conditions.find((c) => c.type === type);
+  const next: Condition = {
+    type,
+    status,
+    reason,
+    message,
+    lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now,
+  };
+  const order: ConditionType[] = ['Ready', 'Reconciling', 'Degraded'];
+  return [...conditions.filter((c) => c.type !== type), next].sort(
+    (a, b) => order.indexOf(a.type) - order.indexOf(b.type),
+  );
+}
+
+/** How a reconcile ended, as status.ts needs it. */
+export interface ReconcileOutcome {
+  /** The worker's VM exists (ours). */
+  deployed: boolean;
+  /** Actions that are still pending (waits, conflicts, refused changes). */
+  pending: PlannedAction[];
+  /** The error the pass ended with, if any. */
+  error?: { message: string; terminal: boolean; reason: string };
+  /** What was done this pass. */
+  history: HistoryEntry[];
+}
+
+/** The status after a reconcile of `record` that ended with `outcome`. */
+export function computeStatus(record: WorkerRecord, outcome: ReconcileOutcome, now: string): WorkerStatus {
+  const prev = record.status;
+  const status: WorkerStatus = {
+    ...prev,
+    conditions: [...prev.conditions],
+    history: [...prev.history, ...outcome.history],
+  };
+  if (!LIFECYCLE_PHASES.has(prev.phase)) status.phase = outcome.deployed ? 'ShutDown' : 'Configured';
+  if (record.vmid !== undefined) status.vmid = record.vmid;
+  else delete status.vmid;
+  if (record.node !== undefined && record.vmid !== undefined) status.node = record.node;
+  else delete status.node;
+
+  const conflict = outcome.pending.find((a) => a.kind === 'conflict');
+  const refused = outcome.pending.find((a) => a.blockedBy && a.kind !== 'wait' && a.kind !== 'conflict');
+  const waiting = outcome.pending.find((a) => a.kind === 'wait');
+  let c = status.conditions;
+  const err = outcome.error;
+  if (err) {
+    status.lastError = err.message;
+    c = setCondition(c, 'Ready', 'False', err.reason, err.message, now);
+    c = err.terminal
+      ? setCondition(c, 'Reconciling', 'False', err.reason, 'stopped retrying until the spec changes', now)
+      : setCondition(c, 'Reconciling', 'True', 'Retrying', `will retry: ${err.message}`, now);
+    c = setCondition(c, 'Degraded', 'True', err.reason, err.message, now);
+  } else if (conflict || refused) {
+    const a = (conflict ?? refused)!;
+    const reason = conflict ? 'Conflict' : (a.blockedBy!.split(':')[0] ?? 'Refused');
+    c = setCondition(c, 'Ready', 'False', reason, a.reason, now);
+    c = setCondition(c, 'Reconciling', 'False', reason, a.blockedBy ?? a.reason, now);
+    c = setCondition(c, 'Degraded', 'True', reason, a.reason, now);
+  } else if (waiting) {
+    c = setCondition(
+      c,
+      'Ready',
+      'False',
+      'Waiting',
+      `${waiting.reason}: ${waiting.blockedBy ?? ''}`.trim(),
+      now,
+    );
+    c = setCondition(c, 'Reconciling', 'True', 'Waiting', waiting.blockedBy ?? waiting.reason, now);
+    c = setCondition(c, 'Degraded', 'False', 'AsExpected', '', now);
+  } else {
+    const msg = outcome.deployed
+      ? `vm ${record.vmid} matches generation ${record.generation}`
+      : 'saved, no vm wanted yet';
+    c = setCondition(c, 'Ready', 'True', 'Converged', msg, now);
+    c = setCondition(c, 'Reconciling', 'False', 'Converged', '', now);
+    c = setCondition(c, 'Degraded', 'False', 'AsExpected', '', now);
+    status.observedGeneration = record.generation;
+    delete status.lastError;
+  }
+  status.conditions = c;
+  return status;
+}
