@@ -1,0 +1,88 @@
+/** `workerctl simulator`: runs the Proxmox VE API simulator until SIGINT/SIGTERM. */
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { createLogger } from '../../log.js';
+import { startSimulator } from '../../simulator/index.js';
+
+interface SimulatorCliOptions {
+  port: string;
+  host: string;
+  world?: string;
+  tls?: boolean;
+  token?: string;
+  password?: string;
+  latency: string;
+  timeScale: string;
+  seed: string;
+  resourcesLag?: boolean;
+  authDelay: string;
+  output: string;
+}
+
+function intOption(name: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min)
+    throw new UsageError(`--${name}: expected a number >= ${min}, got '${value}'`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('simulator')
+    .description('run a simulated Proxmox VE API (for tests, demos and benchmarks)')
+    .option('-p, --port <port>', 'TCP port (0 = any free port)', '8006')
+    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .option('--world <file>', 'YAML world file (default: three nodes, template 9000)')
+    .option('--tls', 'serve HTTPS with a fresh self-signed certificate')
+    .option('--token <token>', 'accepted API token USER@REALM!TOKENID=SECRET (generated when absent)')
+    .option('--password <password>', 'root@pam password for ticket logins (generated when absent)')
+    .option('--latency <profile>', 'fast or realistic', 'fast')
+    .option('--time-scale <n>', 'simulated ms per real ms', '1')
+    .option('--seed <n>', 'random seed', '1')
+    .option('--resources-lag', '/cluster/resources shows status and name with a lag, as pvestatd does')
+    .option('--auth-delay <ms>', 'delay of 401 answers in ms', '50')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (opts: SimulatorCliOptions) => {
+      if (opts.latency !== 'fast' && opts.latency !== 'realistic')
+        throw new UsageError(`--latency: expected fast or realistic, got '${opts.latency}'`);
+      const running = await startSimulator({
+        world: opts.world,
+        host: opts.host,
+        port: intOption('port', opts.port, 0),
+        tls: opts.tls,
+        token: opts.token,
+        users: opts.password ? { 'root@pam': opts.password } : undefined,
+        latency: opts.latency,
+        timeScale: intOption('time-scale', opts.timeScale, 0.000001),
+        seed: intOption('seed', opts.seed, 0),
+        resourcesLag: opts.resourcesLag,
+        authFailureDelayMs: intOption('auth-delay', opts.authDelay, 0),
+        logger: createLogger({ level: process.env.WORKERCTL_LOG_LEVEL ?? 'warn' }),
+      });
+      const info = {
+        url: running.url,
+        api: `${running.url}/api2/json`,
+        token: running.token,
+        password: running.password,
+        fingerprint: running.fingerprint,
+      };
+      // the simulator prints its own throwaway credentials: that is its purpose
+      if (opts.output === 'json') process.stdout.write(JSON.stringify(info) + '\n');
+      else {
+        process.stdout.write(`simulator listening on ${info.url} (API ${info.api})\n`);
+        process.stdout.write(`token: ${info.token}\n`);
+        process.stdout.write(`root@pam password: ${info.password}\n`);
+        if (info.fingerprint) process.stdout.write(`fingerprint: ${info.fingerprint}\n`);
+      }
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await running.close();
+    });
+}

@@ -1,0 +1,123 @@
+/**
+ * The /api2/json request pipeline, in pveproxy's order: HTTP-layer checks (chunked, size, body on
+ * GET/DELETE, content type), route (501 when unknown), authentication (delayed 401), parameter merge
+ * (query overrides body; path conflicts 400), schema verification (400 + errors), node check,
+ * injected faults, then the handler. Every call lands in the call log.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ApiError, DropConnection } from './http/api-error.js';
+import { parseBody, parseForm, readBody } from './http/body.js';
+import { sendData, sendError } from './http/respond.js';
+import type { ApiRequest, Router } from './http/router.js';
+import { sleep } from './latency.js';
+import { methodSchema } from './schema/pve-schema.js';
+import { verifyParams } from './schema/validate.js';
+import type { Simulator } from './simulator.js';
+import { buildRoutes } from './handlers/routes.js';
+
+const SECRET_PARAMS = new Set(['password', 'cipassword', 'otp', 'tfa-challenge']);
+
+function redactParams(params: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params)) out[k] = SECRET_PARAMS.has(k) ? '<redacted>' : v;
+  return out;
+}
+
+/** Handles /api2/json requests for one simulator. */
+export class ApiServer {
+  private readonly router: Router<Simulator> = buildRoutes();
+  constructor(private readonly sim: Simulator) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const started = performance.now();
+    const method = (req.method ?? 'GET').toUpperCase();
+    let path = url.pathname.slice('/api2/json'.length) || '/';
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      /* keep raw */
+    }
+    if (path.length > 1) path = path.replace(/\/+$/, '');
+    let endpoint = `${method} ${path}`;
+    let params: Record<string, unknown> = {};
+    let violations: Record<string, string> | undefined;
+    let user: string | undefined;
+    const finish = (status: number, error?: string): void => {
+      this.sim.record({
+        method,
+        path,
+        endpoint,
+        params: redactParams(params),
+        status,
+        error,
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        schemaViolations: violations,
+        user,
+      });
+    };
+    try {
+      const body = await readBody(req);
+      if (body.length > 0 && method !== 'POST' && method !== 'PUT')
+        throw new ApiError(501, `Unexpected content for method '${method}'`, { plain: true });
+      const bodyParams =
+        method === 'POST' || method === 'PUT' ? parseBody(req.headers['content-type'], body) : {};
+      const match = this.router.match(method, path);
+      if (!match || 'methodMissing' in match)
+        throw new ApiError(501, `Method '${method} ${path}' not implemented`);
+      const { route, pathParams } = match;
+      endpoint = `${method} ${route.template}`;
+      const caller = route.noAuth ? undefined : this.sim.auth.authenticate(req.headers, method);
+      user = caller?.user;
+      params = { ...bodyParams, ...parseForm(url.search.slice(1)) };
+      delete params._dc;
+      for (const [k, v] of Object.entries(pathParams)) {
+        if (params[k] !== undefined && String(params[k]) !== v)
+          throw new ApiError(400, 'duplicate parameter (already defined in URI) with conflicting values!');
+        params[k] = v;
+      }
+      const verified = verifyParams(methodSchema(method, route.template), params);
+      if (Object.keys(verified.errors).length > 0) {
+        violations = verified.errors;
+        throw new ApiError(400, 'Parameter verification failed.', { errors: verified.errors });
+      }
+      if (pathParams.node !== undefined) this.sim.world.assertNode(pathParams.node);
+      const vmid = pathParams.vmid !== undefined ? Number(pathParams.vmid) : undefined;
+      const fault = this.sim.faults.take(['error', 'status596', 'drop'], { method, path, vmid });
+      if (fault?.kind === 'drop') throw new DropConnection();
+      if (fault?.kind === 'status596') throw new ApiError(596, fault.message ?? 'Connection timed out');
+      if (fault?.kind === 'error')
+        throw new ApiError(fault.status ?? 500, fault.message ?? 'simulated failure');
+      if (method === 'GET') await this.readLatency(route.template);
+      const apiReq: ApiRequest = { method, path, params: verified.params, caller };
+      const data = await route.handler(this.sim, apiReq);
+      sendData(req, res, data);
+      finish(200);
+    } catch (err) {
+      if (err instanceof DropConnection) {
+        finish(0, err.message);
+        req.socket.destroy();
+        return;
+      }
+      const e =
+        err instanceof ApiError ? err : new ApiError(500, err instanceof Error ? err.message : String(err));
+      if (!(err instanceof ApiError)) this.sim.log.debug('handler error', { endpoint, err: e.message });
+      finish(e.status, e.message);
+      if (e.status === 401 && e.delayed) {
+        await sleep(this.sim.authFailureDelayMs);
+        sendError(req, res, 401, e.message, { empty: !e.message.startsWith('authentication failure') });
+        return;
+      }
+      if (e.status >= 595) return sendError(req, res, e.status, e.message, { empty: true });
+      sendError(req, res, e.status, e.message, { errors: e.errors, plain: e.plain });
+    }
+  }
+
+  private async readLatency(template: string): Promise<void> {
+    const lat = this.sim.latency;
+    const simMs =
+      template === '/cluster/resources'
+        ? lat.draw('resourcesBase') + lat.profile.resourcesPerGuest * this.sim.world.vms.size
+        : lat.draw('smallGet');
+    await sleep(lat.toReal(simMs));
+  }
+}

@@ -1,0 +1,160 @@
+/** GET /version, /nodes, /nodes/{node}/storage, /cluster/resources, /cluster/nextid. */
+import { paramError } from '../http/api-error.js';
+import type { ApiRequest } from '../http/router.js';
+import type { Simulator } from '../simulator.js';
+import { memoryMiB } from '../vm-ops.js';
+import type { VmState } from '../world/state.js';
+import { flag, optNum, optStr, str } from './params.js';
+
+const GiB = 1024 ** 3;
+
+export function getVersion(): unknown {
+  return { version: '9.1.1', release: '9.1', repoid: '42ab5d9b', console: 'html5' };
+}
+
+export function getNodes(sim: Simulator): unknown {
+  const fp = sim.fingerprint ?? 'AB:CD:'.repeat(15) + 'AB:CD';
+  return [...sim.world.nodes.values()].map((n) => ({
+    node: n.name,
+    id: `node/${n.name}`,
+    type: 'node',
+    status: n.status,
+    level: '',
+    cpu: 0.03,
+    maxcpu: n.cpus,
+    mem: Math.round(n.memoryGiB * GiB * 0.2),
+    maxmem: n.memoryGiB * GiB,
+    disk: 8 * GiB,
+    maxdisk: 100 * GiB,
+    uptime: Math.floor((Date.now() - sim.epoch) / 1000) + 86400,
+    ssl_fingerprint: fp,
+  }));
+}
+
+function storageUsage(sim: Simulator, id: string, node: string): number {
+  const shared = sim.world.storages.get(id)?.shared;
+  let used = 0;
+  for (const vm of sim.world.vms.values()) {
+    if (!shared && vm.node !== node) continue;
+    for (const v of Object.values(vm.volumes)) if (v.storage === id) used += v.usedGiB;
+  }
+  return used;
+}
+
+export function getNodeStorage(sim: Simulator, req: ApiRequest): unknown {
+  const node = str(req, 'node');
+  const content = optStr(req, 'content')
+    ?.split(/[;,\s]+/)
+    .filter(Boolean);
+  const only = optStr(req, 'storage');
+  const out: unknown[] = [];
+  for (const s of sim.world.storages.values()) {
+    if (!sim.world.storageOnNode(s.id, node)) continue;
+    if (only && s.id !== only) continue;
+    if (content && !content.some((c) => s.content.includes(c))) continue;
+    if (flag(req, 'enabled') && s.enabled === false) continue;
+    const total = (s.totalGiB ?? 1000) * GiB;
+    const used = Math.round(storageUsage(sim, s.id, node) * GiB);
+    out.push({
+      storage: s.id,
+      type: s.type,
+      content: s.content.join(','),
+      active: s.enabled === false ? 0 : 1,
+      enabled: s.enabled === false ? 0 : 1,
+      shared: s.shared ? 1 : 0,
+      total,
+      used,
+      avail: Math.max(0, total - used),
+      used_fraction: total > 0 ? used / total : 0,
+    });
+  }
+  return out;
+}
+
+/** One /cluster/resources VM entry (status/name lagged when the switch is on). */
+function vmResource(sim: Simulator, vm: VmState, now: number, interval: number): Record<string, unknown> {
+  const e: Record<string, unknown> = { id: `qemu/${vm.vmid}`, type: 'qemu', vmid: vm.vmid, node: vm.node };
+  const seen = sim.resourcesLag
+    ? sim.world.lagged(vm, now, sim.epoch, interval)
+    : { status: vm.status, name: vm.config.name };
+  e.status = seen.status;
+  if (seen.status !== 'unknown') {
+    const d = sim.disks(vm);
+    if (seen.name !== undefined) e.name = seen.name;
+    e.template = vm.config.template === '1' ? 1 : 0;
+    e.maxcpu = Number(vm.config.cores ?? 1) * Number(vm.config.sockets ?? 1);
+    e.maxmem = memoryMiB(vm.config) * 1024 * 1024;
+    e.maxdisk = Math.round(d.size * GiB);
+    const up = seen.status === 'running';
+    e.cpu = up ? 0.02 : 0;
+    e.mem = up ? Math.round((e.maxmem as number) * 0.3) : 0;
+    e.disk = 0;
+    e.uptime = up && vm.startedAt ? Math.floor(sim.latency.toSim(now - vm.startedAt) / 1000) : 0;
+    e.netin = 0;
+    e.netout = 0;
+    e.diskread = 0;
+    e.diskwrite = 0;
+  }
+  if (vm.config.tags) e.tags = vm.config.tags;
+  if (vm.config.lock) e.lock = vm.config.lock;
+  if (vm.pool) e.pool = vm.pool;
+  if (vm.haManaged) e.hastate = vm.haState ?? 'stopped';
+  return e;
+}
+
+export function getResources(sim: Simulator, req: ApiRequest): unknown {
+  const type = optStr(req, 'type');
+  const now = Date.now();
+  const interval = Math.max(1, sim.latency.toReal(sim.latency.profile.statsInterval));
+  const out: unknown[] = [];
+  if (!type || type === 'vm')
+    for (const id of sim.world.sortedVmids())
+      out.push(vmResource(sim, sim.world.vms.get(id) as VmState, now, interval));
+  if (!type || type === 'node') {
+    for (const n of sim.world.nodes.values())
+      out.push({
+        id: `node/${n.name}`,
+        type: 'node',
+        node: n.name,
+        status: n.status,
+        level: '',
+        maxcpu: n.cpus,
+        cpu: 0.03,
+        maxmem: n.memoryGiB * GiB,
+        mem: Math.round(n.memoryGiB * GiB * 0.2),
+        maxdisk: 100 * GiB,
+        disk: 8 * GiB,
+        uptime: 86400,
+        cgroup_mode: 2,
+      });
+  }
+  if (!type || type === 'storage') {
+    for (const n of sim.world.nodes.values())
+      for (const s of sim.world.storages.values()) {
+        if (!sim.world.storageOnNode(s.id, n.name)) continue;
+        out.push({
+          id: `storage/${n.name}/${s.id}`,
+          type: 'storage',
+          storage: s.id,
+          node: n.name,
+          status: 'available',
+          plugintype: s.type,
+          content: s.content.join(','),
+          shared: s.shared ? 1 : 0,
+          maxdisk: (s.totalGiB ?? 1000) * GiB,
+          disk: Math.round(storageUsage(sim, s.id, n.name) * GiB),
+        });
+      }
+  }
+  if (!type) for (const p of sim.world.pools.keys()) out.push({ id: `/pool/${p}`, type: 'pool', pool: p });
+  return out;
+}
+
+export function getNextId(sim: Simulator, req: ApiRequest): unknown {
+  const want = optNum(req, 'vmid');
+  if (want !== undefined) {
+    if (sim.world.vms.has(want)) throw paramError({ vmid: `VM ${want} already exists` });
+    return String(want);
+  }
+  return String(sim.world.nextId());
+}
