@@ -14,7 +14,7 @@ import { isLoopbackHost, normaliseApiUrl } from '../proxmox/base-url.js';
 import { createProxmoxClient } from '../proxmox/http-client.js';
 import type { ProxmoxClientOptions } from '../proxmox/options.js';
 import { readToken } from '../proxmox/token.js';
-import { startSimulator, type RunningSimulator } from '../simulator/index.js';
+import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../simulator/index.js';
 
 /** The parsed connection flags (commander camel-cases them). */
 export interface ConnectionOptions {
@@ -74,6 +74,8 @@ export interface ConnectDeps {
   logger: Logger;
   env?: NodeJS.ProcessEnv;
   clientOptions?: Partial<Omit<ProxmoxClientOptions, 'url' | 'auth' | 'tls'>>;
+  /** With --simulate: simulator settings (world, latency, timeScale, ...); default world, fast. */
+  simulator?: Omit<SimulatorOptions, 'logger'>;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function connect(opts: ConnectionOptions, deps: ConnectDeps): Promi
     const simulator = await startSimulator({
       host: '127.0.0.1',
       port: 0,
+      ...deps.simulator,
       logger: deps.logger.child({ component: 'simulator' }),
     });
     try {
