@@ -15,8 +15,8 @@ export interface LiveViewOptions {
   out: NodeJS.WriteStream | NodeJS.WritableStream;
   /** Draw frames (TTY) or log transitions. Defaults to out.isTTY. */
   tty?: boolean;
-  /** Logger for the non-TTY mode. */
-  logger: Logger;
+  /** Logger for the non-TTY mode (or set later with useLogger, once it can write to logStream()). */
+  logger?: Logger;
   /** Title line, e.g. 'workerctl run -f examples/ (simulator)'. */
   title: string;
   /** Lines of recent log output kept under the table. */
@@ -124,10 +124,17 @@ export class LiveView {
   #lastSummary = '';
   #closed = false;
   #tick?: NodeJS.Timeout;
+  #logger?: Logger;
 
   constructor(opts: LiveViewOptions) {
     this.#opts = opts;
+    this.#logger = opts.logger;
     this.#tty = opts.tty ?? Boolean((opts.out as NodeJS.WriteStream).isTTY);
+  }
+
+  /** The logger for transition lines (non-TTY mode). */
+  useLogger(logger: Logger): void {
+    this.#logger = logger;
   }
 
   /** True when drawing frames. */
@@ -205,7 +212,8 @@ export class LiveView {
   }
 
   #logTransitions(snap: ControllerSnapshot): void {
-    const log = this.#opts.logger;
+    const log = this.#logger;
+    if (!log) return;
     for (const w of snap.workers) {
       const fp = fingerprint(w);
       if (this.#seen.get(w.name) === fp) continue;

@@ -1,0 +1,144 @@
+/**
+ * `workerctl apply -f DIR [--wait] [--timeout D] [--allow-mass-delete]`: carries the plan out. Refuses
+ * to start when a manifest is invalid (exit 1, nothing changed). Without --wait it returns once every
+ * planned step has been started (Proxmox tasks may still run; `run` or another apply picks them up);
+ * with --wait it returns when the fleet has converged, or exits 1 naming each worker that has not and
+ * why. Progress is drawn on a terminal, logged otherwise.
+ */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
+import { loadManifests } from '../../spec/loader.js';
+import {
+  addConvergeOptions,
+  commandLogger,
+  manifestPaths,
+  settingsFrom,
+  simulatorFrom,
+  type ConvergeFlags,
+} from '../../runtime/command-support.js';
+import { Controller } from '../../runtime/controller-loop.js';
+import { durationOption, formatDuration } from '../../runtime/duration.js';
+import { LiveView } from '../../runtime/live-view.js';
+import { formatDiagnostics, formatPlan } from '../../runtime/plan-output.js';
+import { isReady } from '../../runtime/snapshot.js';
+import { openRuntime } from '../../runtime/wiring.js';
+
+type ApplyFlags = ConvergeFlags & ConnectionOptions & { wait?: boolean; timeout: number; progress?: boolean };
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('apply')
+    .description('carry out the plan; with --wait, return when the fleet has converged')
+    .option('--wait', 'wait until the fleet has converged (exit 1 with the reasons if it does not in time)')
+    .addOption(
+      new Option('--timeout <duration>', 'with --wait: how long to wait, e.g. 10m')
+        .argParser(durationOption('--timeout'))
+        .default(15 * 60_000, '15m'),
+    )
+    .option('--no-progress', 'no live table on a terminal; log lines instead');
+  addConvergeOptions(cmd);
+  addConnectionOptions(cmd);
+  cmd.action(async (flags: ApplyFlags) => {
+    process.exitCode = await runApply(flags);
+  });
+}
+
+async function runApply(flags: ApplyFlags): Promise<number> {
+  const paths = manifestPaths(flags);
+  const load = await loadManifests(paths);
+  if (load.diagnostics.length > 0) process.stderr.write(formatDiagnostics(load.diagnostics) + '\n');
+  if (load.diagnostics.some((d) => d.severity === 'error')) {
+    process.stderr.write(
+      `apply refused: ${load.invalidFiles.length} invalid manifest file(s); nothing was changed\n`,
+    );
+    return 1;
+  }
+
+  const view = new LiveView({
+    out: process.stdout,
+    tty: flags.progress !== false && Boolean(process.stdout.isTTY),
+    title: `workerctl apply -f ${paths.join(' ')}`,
+  });
+  const logger = commandLogger(flags, 'info', view.isTTY ? view.logStream() : undefined);
+  view.useLogger(logger);
+  const rt = await openRuntime({
+    connection: flags,
+    settings: settingsFrom(flags),
+    logger,
+    simulator: simulatorFrom(flags, { latency: 'realistic', timeScale: 10 }),
+  });
+  const controller = new Controller({
+    manifestPaths: paths,
+    load: () => loadManifests(paths),
+    reconciler: rt.reconciler,
+    store: rt.store,
+    settings: rt.settings,
+    logger,
+    clock: rt.clock,
+    workers: flags.concurrency,
+    watch: false,
+    resyncIntervalMs: 0,
+  });
+  const lastError = new Map<string, string | undefined>();
+  controller.on('reconciled', (e) => {
+    lastError.set(e.worker, e.error);
+    view.update();
+  });
+  let blocked = false;
+  controller.once('loaded', (e) => {
+    blocked = Boolean(e.plan.massDeleteBlocked);
+    if (!view.isTTY) return;
+    process.stdout.write(formatPlan(e.plan, process.stdout.columns ?? 120) + '\n\n');
+  });
+  const stopOnSignal = () => void controller.stop(5_000);
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  const t0 = Date.now();
+  let code = 0;
+  try {
+    await controller.start();
+    view.attach(() => controller.snapshot());
+    if (flags.wait) {
+      const res = await controller.waitForConvergence(flags.timeout);
+      view.close();
+      if (res.converged) {
+        process.stdout.write(`converged in ${formatDuration(Date.now() - t0)}\n`);
+      } else {
+        code = 1;
+        process.stderr.write(
+          `not converged after ${formatDuration(Date.now() - t0)}; ${res.pending.length} worker(s) pending:\n` +
+            res.pending.map((p) => `  ${p.worker}: ${p.reason}`).join('\n') +
+            '\n',
+        );
+      }
+    } else {
+      await controller.waitForIdle();
+      view.close();
+      const failed = [...lastError].filter(([, err]) => err !== undefined);
+      const records = rt.store.listWorkers();
+      process.stdout.write(
+        `applied: ${records.filter(isReady).length} of ${records.length} workers Ready` +
+          ` (${formatDuration(Date.now() - t0)}); tasks still running continue in Proxmox - ` +
+          'use --wait to wait for convergence\n',
+      );
+      if (failed.length > 0) {
+        code = 1;
+        process.stderr.write(failed.map(([w, err]) => `  ${w}: ${err}`).join('\n') + '\n');
+      }
+    }
+    if (blocked) {
+      code = 1;
+      process.stderr.write(
+        'deletions were held back by the mass-delete guard; rerun with --allow-mass-delete\n',
+      );
+    }
+  } finally {
+    process.off('SIGINT', stopOnSignal);
+    process.off('SIGTERM', stopOnSignal);
+    view.close();
+    await controller.stop(10_000);
+    await rt.close();
+  }
+  return code;
+}

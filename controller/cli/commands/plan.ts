@@ -1,0 +1,72 @@
+/**
+ * `workerctl plan -f DIR`: what apply would do and why, per worker, with each change's class.
+ * Read-only: the Proxmox client refuses mutating calls and the store is an in-memory copy.
+ * Exit codes (Terraform's -detailed-exitcode): 0 no changes, 2 changes pending, 1 error.
+ */
+import { Option, type Command } from 'commander';
+import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
+import { loadManifests } from '../../spec/loader.js';
+import {
+  addConvergeOptions,
+  commandLogger,
+  manifestPaths,
+  settingsFrom,
+  simulatorFrom,
+  type ConvergeFlags,
+} from '../../runtime/command-support.js';
+import { formatDiagnostics, formatPlan, planJson } from '../../runtime/plan-output.js';
+import { openRuntime } from '../../runtime/wiring.js';
+
+export const PLAN_EXIT_CONVERGED = 0;
+export const PLAN_EXIT_ERROR = 1;
+export const PLAN_EXIT_CHANGES = 2;
+
+type PlanFlags = ConvergeFlags & ConnectionOptions & { output: 'text' | 'json' };
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('plan')
+    .description('show what apply would change and why; exit 0 no changes, 2 changes pending, 1 error')
+    .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'));
+  addConvergeOptions(cmd);
+  addConnectionOptions(cmd);
+  cmd.action(async (flags: PlanFlags) => {
+    process.exitCode = await runPlan(flags);
+  });
+}
+
+async function runPlan(flags: PlanFlags): Promise<number> {
+  const paths = manifestPaths(flags);
+  const logger = commandLogger(flags, 'warn');
+  const load = await loadManifests(paths);
+  const errors = load.diagnostics.filter((d) => d.severity === 'error');
+  if (flags.output === 'text' && load.diagnostics.length > 0) {
+    process.stderr.write(formatDiagnostics(load.diagnostics) + '\n');
+  }
+  const rt = await openRuntime({
+    connection: flags,
+    settings: settingsFrom(flags),
+    logger,
+    readOnly: true,
+    simulator: simulatorFrom(flags),
+  });
+  try {
+    await rt.reconciler.applyDesired(load);
+    await rt.reconciler.observe();
+    const plan = await rt.reconciler.plan();
+    if (flags.output === 'json') {
+      process.stdout.write(JSON.stringify(planJson(plan, load.diagnostics), null, 2) + '\n');
+    } else {
+      process.stdout.write(formatPlan(plan, process.stdout.columns ?? 120) + '\n');
+      if (errors.length > 0) {
+        process.stderr.write(
+          `\n${load.invalidFiles.length} invalid manifest file(s): their workers keep their last valid spec.\n`,
+        );
+      }
+    }
+    if (errors.length > 0) return PLAN_EXIT_ERROR;
+    return plan.converged ? PLAN_EXIT_CONVERGED : PLAN_EXIT_CHANGES;
+  } finally {
+    await rt.close();
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * `workerctl status [-o table|json|yaml]`: the workers as the configuration database records them.
+ * Reads the state directory read-only (no lock), so it works while a controller runs. (The lifecycle
+ * issue lets it ask a running controller's API instead.)
+ */
+import Table from 'cli-table3';
+import { Option, type Command } from 'commander';
+import { stringify } from 'yaml';
+import { conditionOf, isReady, lastActivity } from '../../runtime/snapshot.js';
+import { readStateSnapshot } from '../../runtime/wiring.js';
+import { MemoryStore } from '../../store/memory-store.js';
+import { resolve } from 'node:path';
+import type { WorkerRecord } from '../../types.js';
+
+type StatusFlags = { output: 'table' | 'json' | 'yaml'; stateDir: string };
+
+export function register(program: Command): void {
+  program
+    .command('status')
+    .description('show each worker: phase, Ready, vmid, last action or error')
+    .addOption(
+      new Option('-o, --output <format>', 'table, json or yaml')
+        .choices(['table', 'json', 'yaml'])
+        .default('table'),
+    )
+    .option('--state-dir <dir>', 'state directory', '.workerctl')
+    .argument('[names...]', 'only these workers')
+    .action(async (names: string[], flags: StatusFlags) => {
+      process.exitCode = await runStatus(names, flags);
+    });
+}
+
+/** The status view of one record (what json/yaml print). */
+export function statusView(r: WorkerRecord): Record<string, unknown> {
+  return {
+    name: r.name,
+    host: r.spec.host,
+    vmid: r.vmid ?? null,
+    node: r.node ?? null,
+    generation: r.generation,
+    observedGeneration: r.status.observedGeneration,
+    phase: r.status.phase,
+    ready: isReady(r),
+    conditions: r.status.conditions,
+    lastError: r.status.lastError ?? null,
+    sessions: r.status.sessions,
+    lastTest: r.status.lastTest ?? null,
+    removing: r.removeRequestedAt !== undefined,
+    intent: r.intent ?? null,
+    source: r.source ? `${r.source.file}:${r.source.line}:${r.source.col}` : null,
+    history: r.status.history.slice(-5),
+  };
+}
+
+async function runStatus(names: string[], flags: StatusFlags): Promise<number> {
+  const stateDir = resolve(flags.stateDir);
+  const store = new MemoryStore({ initial: readStateSnapshot(stateDir) });
+  await store.open();
+  let records = store.listWorkers();
+  await store.close();
+  if (names.length > 0) {
+    const missing = names.filter((n) => !records.some((r) => r.name === n));
+    if (missing.length > 0) {
+      process.stderr.write(`workerctl: no such worker: ${missing.join(', ')} (state dir ${stateDir})\n`);
+      return 1;
+    }
+    records = records.filter((r) => names.includes(r.name));
+  }
+  if (flags.output === 'json') {
+    process.stdout.write(JSON.stringify({ workers: records.map(statusView) }, null, 2) + '\n');
+    return 0;
+  }
+  if (flags.output === 'yaml') {
+    process.stdout.write(stringify({ workers: records.map(statusView) }));
+    return 0;
+  }
+  if (records.length === 0) {
+    process.stdout.write(`no workers recorded in ${stateDir}\n`);
+    return 0;
+  }
+  const table = new Table({
+    head: ['worker', 'host', 'vmid', 'phase', 'Ready', 'gen', 'last action / error'],
+    style: { head: [], border: [] },
+    wordWrap: true,
+    colWidths: [
+      26,
+      10,
+      7,
+      11,
+      22,
+      7,
+      Math.max(30, (process.stdout.columns ?? 120) - 26 - 10 - 7 - 11 - 22 - 7 - 8),
+    ],
+  });
+  for (const r of records) {
+    const ready = conditionOf(r, 'Ready');
+    table.push([
+      r.name + (r.removeRequestedAt ? ' (removing)' : ''),
+      r.spec.host,
+      r.vmid ?? '-',
+      r.status.phase,
+      ready ? `${ready.status} ${ready.reason}` : 'Unknown',
+      `${r.status.observedGeneration}/${r.generation}`,
+      lastActivity(r),
+    ]);
+  }
+  const ready = records.filter(isReady).length;
+  process.stdout.write(`${table.toString()}\n${records.length} workers, ${ready} Ready\n`);
+  return 0;
+}

@@ -1,0 +1,26 @@
+/**
+ * Things that live as long as `workerctl run`'s controller: the HTTP API server (`--listen`), session
+ * lease expiry, metrics. Each gets the running controller and the runtime (client, store, settings),
+ * is started after the controller's first pass and stopped before the controller stops, in reverse
+ * order. The lifecycle issue registers its server here and adds its flags to `run`.
+ */
+import type { Logger } from '../log.js';
+import type { Controller } from './controller-loop.js';
+import type { Runtime } from './wiring.js';
+
+export interface AddonContext {
+  controller: Controller;
+  runtime: Runtime;
+  /** The parsed `run` flags (an add-on reads its own, e.g. listen). */
+  flags: Record<string, unknown>;
+  logger: Logger;
+}
+
+export interface RunAddon {
+  name: string;
+  start(ctx: AddonContext): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The add-ons `workerctl run` starts (none yet: the lifecycle issue adds the API server). */
+export const runAddons: RunAddon[] = [];
