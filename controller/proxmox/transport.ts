@@ -54,6 +54,8 @@ export interface Envelope {
  */
 const FREE_SOCKET_TIMEOUT_MS = 4000;
 
+const LOGIN_PATH = '/access/ticket';
+
 export class Transport {
   readonly baseUrl: URL;
   readonly auth: AuthProvider;
@@ -110,7 +112,8 @@ export class Transport {
       } catch (err) {
         if (spec.signal?.aborted) throw spec.signal.reason;
         // A 401 means the call was not executed: after fresh credentials it may be resent once.
-        if (err instanceof AuthError && !reauthed && (await this.auth.refresh())) {
+        // (Not when the login itself was refused: that would only repeat the refused login.)
+        if (err instanceof AuthError && err.path !== LOGIN_PATH && !reauthed && (await this.auth.refresh())) {
           reauthed = true;
           attempt--;
           continue;
@@ -224,7 +227,7 @@ export class Transport {
       {
         operation: 'login',
         method: 'POST',
-        path: '/access/ticket',
+        path: LOGIN_PATH,
         params: { username, password },
       },
       0,
@@ -234,7 +237,7 @@ export class Transport {
     const ticket = data?.ticket;
     const csrf = data?.CSRFPreventionToken;
     if (typeof ticket !== 'string' || typeof csrf !== 'string') {
-      throw new AuthError(`proxmox login as ${username} returned no ticket`, { path: '/access/ticket' });
+      throw new AuthError(`proxmox login as ${username} returned no ticket`, { path: LOGIN_PATH });
     }
     return { ticket, csrf };
   }

@@ -112,6 +112,7 @@ describe('proxmox client: auth', () => {
       expect(err).to.be.instanceOf(AuthError);
       expect((err as Error).message).to.match(/401 authentication failure/);
       expect(JSON.stringify(err, Object.getOwnPropertyNames(err as object))).not.to.contain('S3cr3t');
+      expect(server.requests).to.have.length(1); // a refused login is not repeated
     } finally {
       client.close();
     }
