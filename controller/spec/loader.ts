@@ -6,13 +6,13 @@
  * `invalidFiles`, so the controller keeps the last valid specs that came from it.
  */
 import fs from 'node:fs';
-import { relative } from 'node:path';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { Diagnostic, LoadResult, LoadedWorker, WorkerSpec } from '../types.js';
 import { applyDefaults, type WorkerDocument } from './defaults.js';
 import { fastParseDocuments } from './fast-parse.js';
 import { collectManifestFiles } from './file-walk.js';
 import { describeType, shownValue, type Finding } from './finding.js';
+import { displayPath } from './report.js';
 import { SUPPORTED_API_VERSIONS, SUPPORTED_KINDS, validateWorkerDocument } from './schema.js';
 import { schemaFindings } from './schema-findings.js';
 import { crossWorkerFindings, workerFindings, type WorkerIndexEntry } from './semantic.js';
@@ -158,7 +158,7 @@ function assemble(
 }
 
 function at(file: string, span: Span | undefined): string {
-  const shown = relative(process.cwd(), file) || file;
+  const shown = displayPath(file);
   return span ? `${shown}:${span.line}:${span.col}` : shown;
 }
 
@@ -337,7 +337,13 @@ function checkDocument(
   const { file } = out;
   for (const w of doc.warnings) out.diagnostics.push(yamlDiagnostic(file, index, text, lc, w, 'warning'));
   if (doc.errors.length > 0) {
-    for (const e of doc.errors) out.diagnostics.push(yamlDiagnostic(file, index, text, lc, e, 'error'));
+    // yaml often reports one mistake twice at the same place; keep the first.
+    const seen = new Set<number>();
+    for (const e of doc.errors) {
+      if (seen.has(e.pos[0])) continue;
+      seen.add(e.pos[0]);
+      out.diagnostics.push(yamlDiagnostic(file, index, text, lc, e, 'error'));
+    }
     return;
   }
   if (doc.contents === null) return; // an empty document: no worker, not an error
@@ -456,9 +462,10 @@ function yamlDiagnostic(
   const span = spanOf(lc, e.pos[0], e.pos[1]);
   const code = `yaml.${e.code.toLowerCase().replace(/_/g, '-')}`;
   let message = e.message;
-  let hint = 'check indentation, quoting and the ": " after each key near here';
+  let hint = 'check the indentation against the lines above, the quoting, and the ": " after each key';
   if (e.code === 'DUPLICATE_KEY') {
-    const key = text.slice(e.pos[0], e.pos[1]).trim().replace(/:$/, '');
+    const m = /^("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^:,\n{}[\]]+)/.exec(text.slice(e.pos[0], e.pos[0] + 300));
+    const key = (m?.[1] ?? text.slice(e.pos[0], e.pos[1])).trim();
     message = `duplicate key '${key}'`;
     hint = 'each key may appear once in a mapping; remove or merge the repeated one';
   }

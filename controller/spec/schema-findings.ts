@@ -165,11 +165,21 @@ function toFinding(e: ErrorObject): Finding {
     }
     case 'type': {
       const want = String(params.type);
+      let hint = descriptionOf(parent);
+      if (want === 'boolean' && typeof e.data === 'string') {
+        hint = 'write true or false: in YAML 1.2, yes/no/on/off are strings';
+      } else if (
+        (want === 'integer' || want === 'number') &&
+        typeof e.data === 'string' &&
+        /^\s*-?\d/.test(e.data)
+      ) {
+        hint = `write the number without quotes; ${hint ?? ''}`.trim();
+      }
       return withValue({
         ...base,
         pointer: p,
         message: `${label} must be ${article(want)} ${typeWord(want)}, got ${describeType(e.data)}`,
-        hint: descriptionOf(parent),
+        hint,
       });
     }
     case 'const':

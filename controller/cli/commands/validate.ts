@@ -1,0 +1,49 @@
+/**
+ * `workerctl validate PATH...`: checks Worker manifests and reports every problem in every file at
+ * file:line:col. Exit 0 when everything is valid (warnings allowed), 1 when anything is not, 2 on a
+ * usage error (no path, a path that does not exist, an unknown format).
+ */
+import type { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { UsageError } from '../../errors.js';
+import { loadManifests } from '../../spec/loader.js';
+import { REPORT_FORMATS, formatReport, type ReportFormat } from '../../spec/report.js';
+
+interface ValidateOptions {
+  output: string;
+  format?: string;
+}
+
+function readSource(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs validate; returns the exit code. */
+export async function runValidate(paths: string[], opts: ValidateOptions): Promise<number> {
+  const format = (opts.format ?? opts.output) as ReportFormat;
+  if (!REPORT_FORMATS.includes(format)) {
+    throw new UsageError(`unknown output format '${format}'; use one of ${REPORT_FORMATS.join(', ')}`);
+  }
+  if (paths.length === 0) throw new UsageError('validate needs at least one manifest file or directory');
+  const missing = paths.filter((p) => !existsSync(p));
+  if (missing.length > 0) throw new UsageError(`no such file or directory: ${missing.join(', ')}`);
+  const result = await loadManifests(paths);
+  process.stdout.write(formatReport(result, format, { readSource }));
+  return result.diagnostics.some((d) => d.severity === 'error') ? 1 : 0;
+}
+
+export function register(program: Command): void {
+  program
+    .command('validate')
+    .description('check Worker manifests (files or directories) and report every problem at file:line:col')
+    .argument('[paths...]', 'manifest files or directories (walked recursively for *.yaml, *.yml)')
+    .option('-o, --output <format>', `output format: ${REPORT_FORMATS.join(', ')}`, 'text')
+    .option('--format <format>', 'same as --output (e.g. --format github for Actions annotations)')
+    .action(async (paths: string[], opts: ValidateOptions) => {
+      process.exitCode = await runValidate(paths, opts);
+    });
+}
