@@ -10,8 +10,13 @@ import { UsageError, errorMessage } from '../errors.js';
 import { redactText } from '../redact.js';
 import { register as registerVersion } from './commands/version.js';
 import { register as registerValidate } from './commands/validate.js';
+import { register as registerSimulator } from './commands/simulator.js';
 import { register as registerTest } from './commands/test.js';
 import { register as registerSession } from './commands/session.js';
+import { register as registerPlan } from './commands/plan.js';
+import { register as registerApply } from './commands/apply.js';
+import { register as registerRun } from './commands/run.js';
+import { register as registerStatus } from './commands/status.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -24,8 +29,13 @@ export function buildProgram(): Command {
     .exitOverride();
   registerVersion(program);
   registerValidate(program);
+  registerSimulator(program);
   registerTest(program);
   registerSession(program);
+  registerPlan(program);
+  registerApply(program);
+  registerRun(program);
+  registerStatus(program);
   return program;
 }
 
