@@ -43,3 +43,8 @@ bench: build
 
 clean:
 	rm -rf dist .workerctl
+
+# proxmoxer and Ansible proxmox_kvm against `workerctl simulator --tls` (apt-installs them when missing).
+.PHONY: real-clients
+real-clients: build
+	bash test/real-clients/run.sh
