@@ -67,7 +67,7 @@ export class Executor {
     signal: AbortSignal,
   ): Promise<void> {
     const id = wp.ownership.identity;
-    const vm = id.kind === 'ours' ? id.vm : undefined;
+    const vm = id.kind === 'ours' || id.kind === 'half' ? id.vm : undefined;
     switch (action.kind) {
       case 'create':
         return this.create(run, resources, signal);
@@ -241,29 +241,29 @@ export class Executor {
     await run.persist();
   }
 
-  /** After a failed clone: delete what is left at the vmid if it is ours; drop the reservation. */
+  /**
+   * After a failed clone: PVE normally removes what it created; if a VM with our marker is left at
+   * the vmid, delete it (unlocking it first). When that fails too, the reservation stays and the
+   * next plan sees the half clone (ownership 'half') and removes it before cloning again.
+   */
   async cleanupFailedClone(run: WorkerRun, vmid: number, signal: AbortSignal): Promise<void> {
-    const { client } = this.deps;
     const node = run.rec.node ?? run.rec.spec.host;
+    run.rec.intent = undefined;
+    await run.persist();
     try {
-      const cfg = await client.getConfig(node, vmid);
-      if (markerMatches(run.rec, cfg.values)) {
-        await this.mutate(
-          run,
-          'delete',
-          { node, vmid },
-          { node, storage: run.rec.spec.storage },
-          () => client.deleteVm(node, vmid, { purge: true, destroyUnreferencedDisks: true }),
-          signal,
-        );
+      const vm = (await this.deps.client.vmResources()).find((r) => r.vmid === vmid);
+      if (vm) {
+        await this.destroy(run, vm, signal);
         run.note('half-cloned vm deleted', `clone of vm ${vmid} failed`);
       }
     } catch (err) {
-      if (!(err instanceof NotFoundError)) run.log.warn('cleanup of a failed clone failed', { vmid, err });
+      if (!(err instanceof NotFoundError)) {
+        run.log.warn('cleanup of a failed clone failed; will retry', { vmid, node, err });
+        return;
+      }
     }
     run.rec.vmid = undefined;
     run.rec.node = undefined;
-    run.rec.intent = undefined;
     await run.persist();
   }
 
@@ -362,8 +362,21 @@ export class Executor {
       throw err;
     }
     const tags = normalizeTags(cfg.values.tags ?? '').split(';');
-    if (!markerMatches(run.rec, cfg.values) || !tags.includes(settings.ownerTag.toLowerCase())) {
+    // A half clone (never finished, so no tag yet) is ours by reserved vmid and marker alone.
+    const half = run.rec.deployed === undefined && run.rec.intent === undefined;
+    if (!markerMatches(run.rec, cfg.values) || !(half || tags.includes(settings.ownerTag.toLowerCase()))) {
       throw new ConflictError(`vm ${vm.vmid} does not carry our tag and marker; refusing to delete it`);
+    }
+    if (half && cfg.values.lock) {
+      // The failed clone left its lock behind (qm unlock): the clone task is known to have ended.
+      await this.mutate(
+        run,
+        'configure',
+        vm,
+        { node: vm.node },
+        () => client.updateConfig(vm.node, vm.vmid, { set: {}, delete: ['lock'] }),
+        signal,
+      );
     }
     const st = await client.status(vm.node, vm.vmid);
     if (st.status !== 'stopped') await this.shutdown(run, vm, signal);

@@ -49,6 +49,7 @@ export class Observer {
   readReason(record: WorkerRecord, vm: VmResource | undefined, now: number): ConfigReadReason | undefined {
     if (!vm || record.vmid === undefined || record.intent) return undefined;
     if (record.status.observedGeneration !== record.generation || record.removeRequestedAt) return 'spec';
+    if (record.deployed === undefined) return 'spec';
     const last = this.lastConfigRead.get(record.name);
     if (last === undefined || now - last >= this.settings.driftCheckIntervalMs) return 'drift';
     const spec = record.spec;

@@ -14,6 +14,8 @@ export type Identity =
   | { kind: 'ours'; vm: VmResource }
   /** A clone of ours is recorded for this vmid and not finished: resume.ts decides. */
   | { kind: 'in-flight'; vm: VmResource }
+  /** Left from a clone of ours that failed (our marker, no tag yet, never finished): to be removed. */
+  | { kind: 'half'; vm: VmResource }
   | { kind: 'foreign'; vm: VmResource; reason: string };
 
 /** A foreign VM that clashes with the worker. */
@@ -61,6 +63,9 @@ export function identify(
     return { identity: { kind: 'in-flight', vm }, clashes };
   }
   const marker = config ? parseMarker(config.description) : undefined;
+  if (!vm.tags.includes(tag) && record.deployed === undefined && markerMatches(record, config)) {
+    return { identity: { kind: 'half', vm }, clashes };
+  }
   if (!vm.tags.includes(tag) && record.deployed === undefined) {
     // Only a reservation (no clone of ours finished there): someone else took the id. The create
     // allocates another one; the VM itself is never touched.

@@ -138,6 +138,12 @@ export function planWorker(record: WorkerRecord, ctx: PlanContext): WorkerPlan {
     return plan;
   }
 
+  if (id.kind === 'half') {
+    const reason = `vm ${id.vm.vmid} is left from a failed clone: delete it`;
+    if (removing) out.push(action(name, 'delete', 'destructive', reason));
+    else out.push(action(name, 'redeploy', 'redeploy', `${reason} and clone again`));
+    return plan;
+  }
   if (removing) {
     if (id.kind === 'absent') {
       out.push(action(name, 'forget', 'none', 'removed from the manifests; no vm left'));
