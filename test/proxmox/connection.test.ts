@@ -16,7 +16,10 @@ function parse(args: string[], env: Record<string, string> = {}): ConnectionOpti
     cmd.parse(args, { from: 'user' });
     return cmd.opts<ConnectionOptions>();
   } finally {
-    for (const k of Object.keys(env)) if (!(k in saved)) delete process.env[k];
+    for (const k of Object.keys(env)) {
+      if (k in saved) process.env[k] = saved[k];
+      else delete process.env[k];
+    }
   }
 }
 
