@@ -5,6 +5,8 @@
  * order. The lifecycle issue registers its server here and adds its flags to `run`.
  */
 import type { Logger } from '../log.js';
+import type { CallInfo } from '../proxmox/options.js';
+import { ApiAddon } from '../api/run-addon.js';
 import type { Controller } from './controller-loop.js';
 import type { Runtime } from './wiring.js';
 
@@ -18,9 +20,13 @@ export interface AddonContext {
 
 export interface RunAddon {
   name: string;
+  /** Optional: after connecting, before the controller is built (may wrap runtime.reconciler). */
+  prepare?(ctx: Omit<AddonContext, 'controller'>): Promise<void>;
+  /** Optional: sees every Proxmox API call (metrics). */
+  onProxmoxCall?(info: CallInfo): void;
   start(ctx: AddonContext): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** The add-ons `workerctl run` starts (none yet: the lifecycle issue adds the API server). */
-export const runAddons: RunAddon[] = [];
+/** The add-ons `workerctl run` starts: the lifecycle's HTTP API (sessions, tests, leases, metrics). */
+export const runAddons: RunAddon[] = [new ApiAddon()];

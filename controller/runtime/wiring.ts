@@ -18,7 +18,7 @@ import { createFleetReconciler } from '../reconcile/fleet.js';
 import { DB_FILE_NAME, LowdbStore } from '../store/lowdb-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
-import { startSimulator, type RunningSimulator } from '../simulator/index.js';
+import type { RunningSimulator } from '../simulator/index.js';
 import { readOnlyClient } from './read-only-client.js';
 
 /** Options of the embedded simulator for `--simulate` (run and apply use the realistic profile). */
@@ -70,36 +70,16 @@ export function readStateSnapshot(stateDir: string): unknown {
 }
 
 async function openConnection(opts: OpenRuntimeOptions): Promise<Connection> {
-  const deps = { logger: opts.logger, clientOptions: opts.clientOptions };
-  if (!opts.connection.simulate || !opts.simulator) return connect(opts.connection, deps);
-  // Our own simulator settings (latency profile, time scale): start it here and connect to it as a
-  // server, so connect() stays the only place that builds clients.
-  const sim = await startSimulator({
-    host: '127.0.0.1',
-    port: 0,
-    latency: opts.simulator.latency,
-    timeScale: opts.simulator.timeScale,
-    seed: opts.simulator.seed,
-    logger: opts.logger.child({ component: 'simulator' }),
+  const conn = await connect(opts.connection, {
+    logger: opts.logger,
+    clientOptions: opts.clientOptions,
+    simulator: opts.simulator,
   });
-  try {
-    const conn = await connect(
-      { ...opts.connection, simulate: false, server: sim.url, fingerprint: sim.fingerprint },
-      { ...deps, env: { WORKERCTL_TOKEN: sim.token } },
-    );
-    return {
-      client: conn.client,
-      simulator: sim,
-      describe: `simulator at ${sim.url} (${opts.simulator.latency} latency, time x${opts.simulator.timeScale})`,
-      close: async () => {
-        await conn.close();
-        await sim.close();
-      },
-    };
-  } catch (err) {
-    await sim.close();
-    throw err;
+  if (conn.simulator && opts.simulator) {
+    const { latency, timeScale } = opts.simulator;
+    return { ...conn, describe: `${conn.describe} (${latency} latency, time x${timeScale})` };
   }
+  return conn;
 }
 
 /** Connects, opens the store and builds the reconcile core. */

@@ -24,6 +24,7 @@ import { LiveView } from '../../runtime/live-view.js';
 import { runAddons, type RunAddon } from '../../runtime/addons.js';
 import { openRuntime } from '../../runtime/wiring.js';
 import { Option } from 'commander';
+import { addApiOptions } from '../../api/run-addon.js';
 
 export type RunFlags = ConvergeFlags &
   ConnectionOptions & { resync?: number; grace: number; debounce?: number; view?: boolean };
@@ -49,6 +50,7 @@ export function register(program: Command): void {
     .option('--no-view', 'no live table on a terminal; log lines instead');
   addConvergeOptions(cmd);
   addConnectionOptions(cmd);
+  addApiOptions(cmd);
   cmd.action(async (flags: RunFlags) => {
     process.exitCode = await runController(flags);
   });
@@ -69,8 +71,21 @@ export async function runController(flags: RunFlags, addons: RunAddon[] = runAdd
     settings: settingsFrom(flags),
     logger,
     simulator: simulatorFrom(flags, { latency: 'realistic', timeScale: DEMO_TIME_SCALE }),
+    clientOptions: { onCall: (info) => addons.forEach((a) => a.onProxmoxCall?.(info)) },
   });
   logger.info('connected', { target: rt.target, stateDir: rt.stateDir });
+  const started: RunAddon[] = [];
+  try {
+    for (const a of addons) {
+      if (!a.prepare) continue;
+      started.push(a);
+      await a.prepare({ runtime: rt, flags: { ...flags }, logger });
+    }
+  } catch (err) {
+    for (const a of started) await a.stop().catch(() => undefined);
+    await rt.close();
+    throw err;
+  }
   const controller = new Controller({
     manifestPaths: paths,
     load: () => loadManifests(paths),
@@ -87,7 +102,6 @@ export async function runController(flags: RunFlags, addons: RunAddon[] = runAdd
     controller.on(event, () => view.update());
 
   let stopping: Promise<void> | undefined;
-  const started: RunAddon[] = [];
   const stop = (signal: string) => {
     if (stopping) {
       logger.warn('second signal: exiting now', { signal });
@@ -115,13 +129,14 @@ export async function runController(flags: RunFlags, addons: RunAddon[] = runAdd
     view.update();
     for (const a of addons) {
       await a.start({ controller, runtime: rt, flags: { ...flags }, logger });
-      started.push(a);
+      if (!started.includes(a)) started.push(a);
     }
     await new Promise<void>((resolve) => controller.once('stopped', () => resolve()));
     await stopping;
     return 0;
   } catch (err) {
     logger.error('controller failed', { err });
+    if (!stopping) for (const a of started) await a.stop().catch(() => undefined);
     if (!stopping) await controller.stop(flags.grace).catch(() => undefined);
     throw err;
   } finally {

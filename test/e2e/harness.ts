@@ -1,0 +1,187 @@
+/**
+ * End-to-end fixture: a temporary manifest directory, the real loader and watcher, the real reconcile
+ * core and store (LowdbStore in a temporary state directory), and the simulator over HTTP on
+ * 127.0.0.1 (fast latency profile). Tests change files and the simulated cluster, then wait for the end
+ * state; they never look at call sequences.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createProxmoxClient } from '../../controller/proxmox/http-client.js';
+import type { ProxmoxClient } from '../../controller/proxmox/client.js';
+import { silentLogger, createLogger, type Logger } from '../../controller/log.js';
+import type { ControllerSettings } from '../../controller/reconcile/contracts.js';
+import { createFleetReconciler, type Fleet } from '../../controller/reconcile/fleet.js';
+import { makeSettings } from '../../controller/reconcile/settings.js';
+import { Controller } from '../../controller/runtime/controller-loop.js';
+import { loadManifests } from '../../controller/spec/loader.js';
+import { LowdbStore } from '../../controller/store/lowdb-store.js';
+import {
+  startSimulator,
+  type RunningSimulator,
+  type SimulatorOptions,
+  type VmView,
+} from '../../controller/simulator/index.js';
+import type { WorkerRecord } from '../../controller/types.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+/** A Worker manifest (Eager by default, so a VM is expected). */
+export function workerYaml(name: string, spec: Record<string, unknown> = {}): string {
+  const s = {
+    host: 'pve1',
+    template: 'worker-template',
+    storage: 'local-lvm',
+    deploy: 'Eager',
+    networks: [{ bridge: 'vmbr0', ipv4: 'dhcp' }],
+    ...spec,
+  };
+  const lines = ['apiVersion: workerctl.dev/v1', 'kind: Worker', 'metadata:', `  name: ${name}`, 'spec:'];
+  for (const [k, v] of Object.entries(s)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Polls until `check` holds; fails with the last reason it gave. */
+export async function eventually(
+  check: () => boolean | string | Promise<boolean | string>,
+  timeoutMs = 8000,
+  intervalMs = 20,
+): Promise<void> {
+  const t0 = Date.now();
+  let last: boolean | string = false;
+  for (;;) {
+    last = await check();
+    if (last === true) return;
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`not reached within ${timeoutMs} ms${typeof last === 'string' ? ': ' + last : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface EnvOptions {
+  settings?: Partial<ControllerSettings>;
+  simulator?: SimulatorOptions;
+  /** An already running simulator (shared across restarts). */
+  sim?: RunningSimulator;
+  /** Keep using this manifest/state directory (restart scenarios). */
+  dirs?: { manifests: string; state: string };
+  log?: boolean;
+}
+
+/** One controller over one simulator; restartable over the same directories. */
+export class E2eEnv {
+  sim!: RunningSimulator;
+  client!: ProxmoxClient;
+  store!: LowdbStore;
+  fleet!: Fleet;
+  controller!: Controller;
+  readonly manifests: string;
+  readonly state: string;
+  readonly logger: Logger;
+  #tmp?: { path: string; remove: () => void };
+  #ownSim = false;
+
+  constructor(readonly opts: EnvOptions = {}) {
+    if (opts.dirs) {
+      this.manifests = opts.dirs.manifests;
+      this.state = opts.dirs.state;
+    } else {
+      this.#tmp = makeTempDir('workerctl-e2e-');
+      this.manifests = join(this.#tmp.path, 'workers');
+      this.state = join(this.#tmp.path, 'state');
+      mkdirSync(this.manifests);
+    }
+    this.logger = opts.log || process.env.E2E_LOG ? createLogger({ level: 'debug' }) : silentLogger();
+  }
+
+  get settings(): ControllerSettings {
+    return makeSettings({
+      resyncIntervalMs: 400,
+      driftCheckIntervalMs: 0,
+      driftBudgetPerPass: 100,
+      shutdownTimeoutSec: 1,
+      ...this.opts.settings,
+    });
+  }
+
+  async start(): Promise<this> {
+    if (this.opts.sim) this.sim = this.opts.sim;
+    else if (!this.sim) {
+      this.sim = await startSimulator({ latency: 'fast', ...this.opts.simulator });
+      this.#ownSim = true;
+    }
+    this.client = createProxmoxClient({
+      url: this.sim.url,
+      auth: { kind: 'token', token: this.sim.token },
+      logger: this.logger,
+    });
+    this.store = new LowdbStore({ stateDir: this.state, logger: this.logger, fsync: false });
+    await this.store.open();
+    const settings = this.settings;
+    this.fleet = createFleetReconciler({
+      client: this.client,
+      store: this.store,
+      logger: this.logger,
+      clock: {
+        now: () => Date.now(),
+        sleep: (ms, s) =>
+          new Promise((r, j) => {
+            const t = setTimeout(r, ms);
+            s?.addEventListener('abort', () => {
+              clearTimeout(t);
+              j(s.reason);
+            });
+          }),
+      },
+      settings,
+    });
+    this.controller = new Controller({
+      manifestPaths: [this.manifests],
+      load: (paths) => loadManifests(paths),
+      reconciler: this.fleet,
+      store: this.store,
+      settings,
+      logger: this.logger,
+      workers: 8,
+      debounce: { quietMs: 30, maxWaitMs: 80 },
+      backoff: { baseMs: 30, maxMs: 400 },
+    });
+    await this.controller.start();
+    return this;
+  }
+
+  /** Stops the controller (store closed); the simulator keeps running unless `all`. */
+  async stop(all = false): Promise<void> {
+    await this.controller?.stop(2000);
+    (this.client as { close?: () => void } | undefined)?.close?.();
+    if (all && this.#ownSim) await this.sim.close();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop(true);
+    this.#tmp?.remove();
+  }
+
+  write(file: string, text: string): void {
+    writeFileSync(join(this.manifests, file), text);
+  }
+
+  remove(file: string): void {
+    rmSync(join(this.manifests, file), { force: true });
+  }
+
+  record(name: string): WorkerRecord | undefined {
+    return this.store.getWorker(name);
+  }
+
+  /** VMs (not templates) named after a worker. */
+  vmsNamed(name: string): VmView[] {
+    return this.sim.sim.listVms().filter((v) => !v.template && v.name === name);
+  }
+
+  /** Waits until a fresh observation plans nothing. */
+  async converged(timeoutMs = 8000): Promise<void> {
+    const res = await this.controller.waitForConvergence(timeoutMs, { pollMs: 50 });
+    if (!res.converged) {
+      throw new Error(`not converged: ${res.pending.map((p) => `${p.worker}: ${p.reason}`).join('; ')}`);
+    }
+  }
+}
