@@ -1,7 +1,7 @@
 /**
- * Status changes as events, for the API's server-sent events and metrics. `withEvents` wraps any
- * Store so that every status write (by the lifecycle or by the reconcile core) is seen, without
- * either side having to remember to emit. The session manager emits session events itself.
+ * Status changes as events, for the API's server-sent events. Worker events come from comparing
+ * statuses (StatusWatcher), so writes by the lifecycle and by the reconcile core are seen alike;
+ * the session manager emits session events itself.
  */
 import { EventEmitter } from 'node:events';
 import type { Store } from '../store/store.js';
@@ -59,13 +59,20 @@ function changed(before: WorkerStatus | undefined, after: WorkerStatus): boolean
   if (before.phase !== after.phase) return true;
   if (before.sessions.join(',') !== after.sessions.join(',')) return true;
   if (before.history.length !== after.history.length) return true;
+  const lastOf = (s: WorkerStatus) => JSON.stringify(s.history.at(-1) ?? null);
+  if (lastOf(before) !== lastOf(after)) return true;
   const cond = (s: WorkerStatus) => s.conditions.map((c) => `${c.type}=${c.status}:${c.reason}`).join(',');
   return cond(before) !== cond(after);
 }
 
-function workerEvent(name: string, before: WorkerStatus | undefined, after: WorkerStatus): LifecycleEvent {
+function workerEvent(
+  name: string,
+  before: WorkerStatus | undefined,
+  after: WorkerStatus,
+  time: string,
+): LifecycleEvent {
   const last = after.history[after.history.length - 1];
-  const added = !before || before.history.length !== after.history.length;
+  const added = !before || JSON.stringify(before.history.at(-1) ?? null) !== JSON.stringify(last ?? null);
   return {
     type: 'worker',
     worker: name,
@@ -74,26 +81,79 @@ function workerEvent(name: string, before: WorkerStatus | undefined, after: Work
     conditions: after.conditions,
     sessions: after.sessions,
     ...(added && last ? { cause: `${last.action}: ${last.cause}` } : {}),
-    time: new Date().toISOString(),
+    time,
   };
 }
 
-/** A Store that emits an event on `bus` for each worker status change (sessions emit their own). */
-export function withEvents(store: Store, bus: EventBus): Store {
+/**
+ * Turns status writes into events by comparing each worker's status with the last one seen. Whoever
+ * writes (the lifecycle, the reconcile core) only has to call `check()` afterwards, or wait for the
+ * periodic check; comparing means an event is never sent twice.
+ */
+export class StatusWatcher {
+  readonly #seen = new Map<string, WorkerStatus>();
+  #scheduled = false;
+  #timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: Pick<Store, 'listWorkers'>,
+    private readonly bus: EventBus,
+  ) {
+    for (const w of store.listWorkers()) this.#seen.set(w.name, w.status);
+  }
+
+  /** Compares now and emits an event per changed worker. */
+  check(): void {
+    this.#scheduled = false;
+    const time = new Date().toISOString();
+    const present = new Set<string>();
+    for (const w of this.store.listWorkers()) {
+      present.add(w.name);
+      const before = this.#seen.get(w.name);
+      if (changed(before, w.status)) this.bus.emit(workerEvent(w.name, before, w.status, time));
+      this.#seen.set(w.name, w.status);
+    }
+    for (const name of [...this.#seen.keys()]) {
+      if (!present.has(name)) {
+        this.#seen.delete(name);
+        this.bus.emit({ type: 'worker-removed', worker: name, time });
+      }
+    }
+  }
+
+  /** Checks on the next turn (many writes in one turn give one check). */
+  schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => this.check());
+  }
+
+  /** Also checks every `ms` (catches writers that do not call check). */
+  startPolling(ms: number): void {
+    this.#timer ??= setInterval(() => this.check(), ms);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** A Store that asks the watcher to check after each worker write. */
+export function withStatusEvents(store: Store, watcher: StatusWatcher): Store {
   const wrapped: Partial<Store> = {
     saveStatus(name, status) {
-      const before = store.getWorker(name)?.status;
       store.saveStatus(name, status);
-      if (changed(before, status)) bus.emit(workerEvent(name, before, status));
+      watcher.schedule();
     },
     async saveWorker(record) {
-      const before = store.getWorker(record.name)?.status;
       await store.saveWorker(record);
-      if (changed(before, record.status)) bus.emit(workerEvent(record.name, before, record.status));
+      watcher.schedule();
     },
     async deleteWorker(name) {
       await store.deleteWorker(name);
-      bus.emit({ type: 'worker-removed', worker: name, time: new Date().toISOString() });
+      watcher.schedule();
     },
   };
   return new Proxy(store, {
