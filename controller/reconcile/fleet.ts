@@ -25,7 +25,8 @@ import {
   errorMessage,
 } from '../errors.js';
 import type { VmResource } from '../proxmox/types.js';
-import type { LoadResult } from '../types.js';
+import type { LoadResult, WorkerRecord } from '../types.js';
+import { StoreReadOnlyError } from '../store/store.js';
 import { VmidAllocator } from './allocate.js';
 import type { FleetReconciler, Plan, PlannedAction, ReconcileDeps, ReconcileResult } from './contracts.js';
 import { mergeDesired } from './desired-state.js';
@@ -59,6 +60,7 @@ export class Fleet implements FleetReconciler {
   readonly slots: OperationSlots;
   readonly executor: Executor;
   #massDeleteBlocked: Plan['massDeleteBlocked'];
+  readonly #overlay = new Map<string, WorkerRecord>();
   readonly #newUid: () => string;
 
   constructor(
@@ -79,32 +81,43 @@ export class Fleet implements FleetReconciler {
 
   async applyDesired(load: LoadResult): Promise<{ changed: string[]; removed: string[]; plan: Plan }> {
     const { store, clock, logger } = this.deps;
-    const merged = mergeDesired(store.listWorkers(), load, this.deps.settings, isoNow(clock), this.#newUid);
-    for (const rec of merged.save) await store.saveWorker(rec);
-    if (JSON.stringify(merged.massDeleteBlocked) !== JSON.stringify(this.#massDeleteBlocked)) {
-      await store.setMeta('massDeleteBlocked', merged.massDeleteBlocked);
-    }
+    const merged = mergeDesired(this.#records(), load, this.deps.settings, isoNow(clock), this.#newUid);
     this.#massDeleteBlocked = merged.massDeleteBlocked;
+    try {
+      for (const rec of merged.save) await store.saveWorker(rec);
+      if (JSON.stringify(merged.massDeleteBlocked) !== JSON.stringify(store.getMeta('massDeleteBlocked'))) {
+        await store.setMeta('massDeleteBlocked', merged.massDeleteBlocked);
+      }
+    } catch (err) {
+      if (!(err instanceof StoreReadOnlyError)) throw err;
+      // `workerctl plan` on a read-only store: keep the merge in memory so plan() shows it.
+      for (const rec of merged.save) this.#overlay.set(rec.name, rec);
+    }
     if (merged.massDeleteBlocked) {
       logger.warn('mass delete held back', { ...merged.massDeleteBlocked });
     }
-    return { changed: merged.changed, removed: merged.removed, plan: await this.plan() };
+    // The plan is a preview: when Proxmox cannot be read now, plan from what was observed last.
+    const plan = await this.plan().catch((err: unknown) => {
+      logger.warn('plan without a fresh observation', { err });
+      return planFleet(this.#records(), this.#ctx(), this.#massDeleteBlocked);
+    });
+    return { changed: merged.changed, removed: merged.removed, plan };
   }
 
   /** What applyDesired(load) followed by plan() would show, without writing anything (`workerctl plan`). */
   async previewDesired(load: LoadResult): Promise<Plan> {
-    const { store, clock } = this.deps;
-    const merged = mergeDesired(store.listWorkers(), load, this.deps.settings, isoNow(clock), this.#newUid);
-    const records = new Map(store.listWorkers().map((r) => [r.name, r]));
+    const { clock } = this.deps;
+    const merged = mergeDesired(this.#records(), load, this.deps.settings, isoNow(clock), this.#newUid);
+    const records = new Map(this.#records().map((r) => [r.name, r]));
     for (const r of merged.save) records.set(r.name, r);
-    if (!this.observer.resources) await this.observe();
+    await this.#ensureObserved();
     return planFleet([...records.values()], this.#ctx(), merged.massDeleteBlocked);
   }
 
   async observe(): Promise<VmResource[]> {
     const now = this.deps.clock.now();
     const resources = await this.observer.list(now);
-    for (const rec of this.deps.store.listWorkers()) {
+    for (const rec of this.#records()) {
       const vm = rec.vmid !== undefined ? resources.find((r) => r.vmid === rec.vmid) : undefined;
       await this.observer.configFor(rec, vm, now);
     }
@@ -112,8 +125,29 @@ export class Fleet implements FleetReconciler {
   }
 
   async plan(): Promise<Plan> {
-    if (!this.observer.resources) await this.observe();
-    return planFleet(this.deps.store.listWorkers(), this.#ctx(), this.#massDeleteBlocked);
+    await this.#ensureObserved();
+    return planFleet(this.#records(), this.#ctx(), this.#massDeleteBlocked);
+  }
+
+  /** A listing if there is none; the configs of workers whose spec changed since it was taken. */
+  async #ensureObserved(): Promise<void> {
+    if (!this.observer.resources) {
+      await this.observe();
+      return;
+    }
+    const now = this.deps.clock.now();
+    for (const rec of this.#records()) {
+      const vm =
+        rec.vmid !== undefined ? this.observer.resources.find((r) => r.vmid === rec.vmid) : undefined;
+      if (this.observer.readReason(rec, vm, now) === 'spec') await this.observer.configFor(rec, vm, now);
+    }
+  }
+
+  /** The store's records, with the in-memory merge of a read-only applyDesired on top. */
+  #records(): WorkerRecord[] {
+    const records = new Map(this.deps.store.listWorkers().map((r) => [r.name, r]));
+    for (const [name, rec] of this.#overlay) records.set(name, rec);
+    return [...records.values()];
   }
 
   #ctx(): PlanContext {
