@@ -249,13 +249,15 @@ function toFinding(e: ErrorObject): Finding {
         message: `${label} has ${(e.data as unknown[]).length} items, at most ${String(params.limit)}`,
         hint: descriptionOf(parent),
       };
-    case 'uniqueItems':
+    case 'uniqueItems': {
+      const [first, again] = [Number(params.i), Number(params.j)].sort((a, b) => a - b);
       return {
         ...base,
-        pointer: joinPointer(p, Number(params.i)),
-        message: `${label} repeats an item: [${String(params.j)}] and [${String(params.i)}] are equal`,
+        pointer: joinPointer(p, again!),
+        message: `${label} repeats an item: [${first}] and [${again}] are equal`,
         hint: descriptionOf(parent),
       };
+    }
     case 'maxProperties':
       return {
         ...base,
