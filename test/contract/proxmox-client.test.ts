@@ -12,6 +12,7 @@ import {
   LockTimeoutError,
   LockedError,
   NotFoundError,
+  ProxmoxError,
   TaskFailedError,
   TlsError,
   TransientError,
@@ -20,6 +21,7 @@ import {
 } from '../../controller/errors.js';
 import { createProxmoxClient, type HttpProxmoxClient } from '../../controller/proxmox/http-client.js';
 import type { CallInfo } from '../../controller/proxmox/options.js';
+import type { TaskRef } from '../../controller/proxmox/types.js';
 import { startSimulator, type RunningSimulator } from '../../controller/simulator/index.js';
 import { defineClientContract, type Target } from './client-contract.js';
 
@@ -101,6 +103,29 @@ describe('contract: proxmox client against the simulator', function () {
       expect(err).to.be.instanceOf(LockedError);
       expect((err as Error).message).to.contain('VM is locked (backup)');
       expect((await client.status('pve1', vmid)).vmid).to.equal(vmid);
+    });
+
+    it('error rates: reads ride out a 30% error rate; a failing POST is never sent twice', async () => {
+      running.sim.setFault({ kind: 'status596', method: 'GET', path: '/status/current$', rate: 0.3 });
+      for (let i = 0; i < 20; i++) expect((await client.status('pve1', vmid)).vmid).to.equal(vmid);
+      expect(sent('status')).to.be.greaterThan(20); // some were retried
+      running.sim.clearFaults();
+      running.sim.setFault({
+        kind: 'error',
+        method: 'POST',
+        path: '/status/stop$',
+        rate: 0.5,
+        status: 500,
+        message: 'injected',
+      });
+      let failed = 0;
+      for (let i = 0; i < 10; i++) {
+        const r = await client.stop('pve1', vmid).catch((e: unknown) => e);
+        if (r instanceof ProxmoxError) failed++;
+        else await client.waitForTask(r as TaskRef);
+      }
+      expect(failed).to.be.within(1, 9);
+      expect(sent('stop')).to.equal(10);
     });
 
     it('596 on a POST: TransientError and the clone is never sent twice', async () => {
