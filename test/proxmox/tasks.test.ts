@@ -121,6 +121,15 @@ describe('proxmox client: tasks', () => {
     expect((err as Error).message).to.equal('reconcile cancelled');
   });
 
+  it('aborts a status poll that is in flight, without retrying it', async () => {
+    server.handler = () => undefined; // the status call hangs
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('shutting down')), 20);
+    const err = await client.waitForTask(task, { signal: ac.signal }).catch((e: unknown) => e);
+    expect((err as Error).message).to.equal('shutting down');
+    expect(server.requests).to.have.length(1);
+  });
+
   it('backs off between polls (doubling to the cap)', async () => {
     const slowPoll = createProxmoxClient({
       url: server.url,
