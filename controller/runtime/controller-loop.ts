@@ -17,7 +17,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ControllerSettings, FleetReconciler, Plan } from '../reconcile/contracts.js';
 import type { Store } from '../store/store.js';
-import type { Diagnostic, LoadResult } from '../types.js';
+import type { Diagnostic, LoadResult, WorkerRecord } from '../types.js';
 import type { ControllerSnapshot, LoadSummary } from './snapshot.js';
 import { isReady } from './snapshot.js';
 import { ExponentialBackoff, jitter } from '../reconcile/rate-limiter.js';
@@ -110,6 +110,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
   #lastPlan?: Plan;
   #reconciles = 0;
   #failures = 0;
+  #lastWorkers: WorkerRecord[] = [];
+  #storeClosed = false;
+  /** Diagnostics already logged (a resync reload does not repeat them). */
+  #reported = new Set<string>();
   // Load passes are serialised; a change during a pass schedules exactly one more.
   #loadRunning?: Promise<void>;
   #loadAgain = false;
@@ -171,9 +175,11 @@ export class Controller extends EventEmitter<ControllerEvents> {
 
   /** A consistent view for the live view and the HTTP API. */
   snapshot(): ControllerSnapshot {
+    // After stop() the store is closed: show the last records seen.
+    if (!this.#storeClosed) this.#lastWorkers = this.#o.store.listWorkers();
     return {
       startedAt: this.#startedAt,
-      workers: this.#o.store.listWorkers(),
+      workers: this.#lastWorkers,
       queue: { ready: this.#queue.len(), processing: [...this.#inFlight] },
       lastLoad: this.#lastLoad,
       nextResyncAt: this.#nextResyncAt,
@@ -295,7 +301,9 @@ export class Controller extends EventEmitter<ControllerEvents> {
       // already reported by the load pass
     }
     await this.#o.store.flush();
-    if (this.#o.closeStore !== false) await this.#o.store.close();
+    this.#lastWorkers = this.#o.store.listWorkers();
+    this.#storeClosed = this.#o.closeStore !== false;
+    if (this.#storeClosed) await this.#o.store.close();
     this.#log.info('controller stopped', { reconciles: this.#reconciles, failures: this.#failures });
     this.emit('stopped');
   }
@@ -342,7 +350,12 @@ export class Controller extends EventEmitter<ControllerEvents> {
       this.emit('load-failed', { error: errorMessage(err) });
       return;
     }
-    reportDiagnostics(this.#log, load.diagnostics);
+    const keys = load.diagnostics.map((d) => `${d.file}:${d.line}:${d.col}:${d.code}:${d.message}`);
+    reportDiagnostics(
+      this.#log,
+      load.diagnostics.filter((_, i) => !this.#reported.has(keys[i])),
+    );
+    this.#reported = new Set(keys);
     const lost = load.diagnostics.filter((d) => d.code === 'path.missing' || d.code === 'path.unreadable');
     if (lost.length) {
       // A vanished or unreadable manifest directory is not "no workers wanted" (invariant 2): keep

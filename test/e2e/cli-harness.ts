@@ -1,0 +1,83 @@
+/**
+ * Runs the real `workerctl` binary (dist/controller/main.js) as a child process against a simulator
+ * that lives in the test process, so the simulator outlives the child (kill -9 scenarios).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../controller/paths.js';
+import type { RunningSimulator } from '../../controller/simulator/index.js';
+import type { WorkerRecord } from '../../controller/types.js';
+
+export const MAIN = join(packageRoot, 'dist', 'controller', 'main.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The connection flags for a simulator: --server, --token-file (written into dir). */
+export function simFlags(sim: RunningSimulator, dir: string): string[] {
+  const tokenFile = join(dir, 'token');
+  if (!existsSync(tokenFile)) writeFileSync(tokenFile, sim.token + '\n', { mode: 0o600 });
+  return ['--server', sim.url, '--token-file', tokenFile];
+}
+
+/** Runs workerctl to completion. */
+export function runCli(
+  args: string[],
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      env: { ...process.env, WORKERCTL_LOG_LEVEL: 'warn', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`workerctl ${args[0]} timed out\n${stderr}`));
+    }, opts.timeoutMs ?? 20_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Starts a long-running workerctl (run) and returns the child. */
+export function startCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    env: { ...process.env, WORKERCTL_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return Object.assign(child, { output: () => out });
+}
+
+/** Waits for a child to exit; resolves its exit code (or signal name). */
+export function exited(child: ChildProcess): Promise<number | string> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  if (child.signalCode !== null) return Promise.resolve(child.signalCode);
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+}
+
+/** The worker records in a state directory's database file (read without the lock). */
+export function storedWorkers(stateDir: string): Record<string, WorkerRecord> {
+  const file = join(stateDir, 'workerctl.db.json');
+  if (!existsSync(file)) return {};
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { workers: Record<string, WorkerRecord> }).workers;
+  } catch {
+    return {};
+  }
+}

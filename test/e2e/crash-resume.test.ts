@@ -1,0 +1,76 @@
+/**
+ * Invariant 4 end to end: `workerctl run` is killed with SIGKILL in the middle of a clone, started
+ * again over the same state directory, and finishes the job with exactly one VM for the worker. The
+ * simulator lives in the test process, so it outlives the child; the clone is slowed so that the kill
+ * lands while the clone task runs.
+ */
+import { expect } from 'chai';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startSimulator, type RunningSimulator } from '../../controller/simulator/index.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+import { exited, runCli, simFlags, startCli, storedWorkers } from './cli-harness.js';
+import { eventually, workerYaml } from './harness.js';
+
+describe('crash and resume (invariant 4): kill -9 during a clone', function () {
+  this.timeout(60_000);
+  let sim: RunningSimulator;
+  let tmp: { path: string; remove: () => void };
+
+  before(async () => {
+    sim = await startSimulator({ latency: 'fast' });
+    tmp = makeTempDir('workerctl-crash-');
+  });
+  after(async () => {
+    await sim.close();
+    tmp.remove();
+  });
+
+  it('never creates a second VM for the worker and converges after the restart', async () => {
+    const manifests = join(tmp.path, 'workers');
+    const state = join(tmp.path, 'state');
+    mkdirSync(manifests);
+    writeFileSync(join(manifests, 'w.yaml'), workerYaml('crash-w1', { cpus: 4 }));
+    // Clones take a few hundred ms instead of a few: room for the kill.
+    sim.sim.setFault({ kind: 'slowTask', taskType: 'qmclone', factor: 100 });
+    const args = ['run', '-f', manifests, ...simFlags(sim, tmp.path), '--state-dir', state, '--resync', '1s'];
+
+    const first = startCli(args);
+    await eventually(
+      () => sim.sim.listVms().some((v) => v.name === 'crash-w1' && v.lock === 'clone'),
+      15_000,
+      5,
+    );
+    // The intent was written before the clone call (invariant 4).
+    expect(storedWorkers(state)['crash-w1']?.intent?.op).to.equal('clone');
+    first.kill('SIGKILL');
+    expect(await exited(first)).to.equal('SIGKILL');
+    expect(sim.sim.listVms().filter((v) => v.name === 'crash-w1')).to.have.length(1);
+
+    const second = startCli(args);
+    try {
+      await eventually(() => {
+        const rec = storedWorkers(state)['crash-w1'];
+        const ready = rec?.status.conditions.find((c) => c.type === 'Ready');
+        return ready?.status === 'True' && !rec?.intent
+          ? true
+          : `ready=${ready?.status} intent=${rec?.intent?.op}`;
+      }, 30_000);
+    } finally {
+      second.kill('SIGTERM');
+    }
+    expect(await exited(second), second.output()).to.equal(0);
+
+    const vms = sim.sim.listVms().filter((v) => !v.template);
+    expect(vms.map((v) => v.name)).to.deep.equal(['crash-w1']);
+    expect(vms[0].lock).to.equal(undefined);
+    expect(vms[0].config.cores).to.equal('4');
+    expect(storedWorkers(state)['crash-w1']?.vmid).to.equal(vms[0].vmid);
+
+    // After convergence, plan (a separate process, read-only) says: no changes.
+    sim.sim.clearFaults();
+    const plan = await runCli(['plan', '-f', manifests, ...simFlags(sim, tmp.path), '--state-dir', state]);
+    expect(plan.code, plan.stdout + plan.stderr).to.equal(0);
+    expect(plan.stdout).to.match(/No changes/);
+  });
+});
