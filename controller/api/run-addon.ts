@@ -86,8 +86,12 @@ export class ApiAddon implements RunAddon {
   #controller?: Controller;
   #unlink: (() => void)[] = [];
 
-  constructor(opts: { processMetrics?: boolean } = {}) {
+  readonly #settings: Partial<LifecycleSettings>;
+
+  /** `settings` override the flags (tests and benchmarks: short polls and leases). */
+  constructor(opts: { processMetrics?: boolean; settings?: Partial<LifecycleSettings> } = {}) {
     this.metrics = new ControllerMetrics({ processMetrics: opts.processMetrics ?? true });
+    this.#settings = opts.settings ?? {};
   }
 
   /** For the Proxmox client's onCall option. */
@@ -102,7 +106,7 @@ export class ApiAddon implements RunAddon {
       store: rt.store,
       clock: rt.clock,
       logger: ctx.logger,
-      settings: lifecycleSettingsFrom(flags, rt),
+      settings: { ...lifecycleSettingsFrom(flags, rt), ...this.#settings },
       reconciler: rt.reconciler,
       onIdle: (w) => this.#controller?.enqueue(w),
     });

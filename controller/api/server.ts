@@ -363,7 +363,7 @@ export async function startApiServer(services: ApiServices, listen = DEFAULT_LIS
               'unauthorized',
               given
                 ? 'the bearer token is wrong'
-                : 'this request changes something: send Authorization: Bearer <token>',
+                : 'this request changes something: send the API token in an Authorization header (bearer scheme)',
               undefined,
               { 'www-authenticate': 'Bearer realm="workerctl"' },
             );

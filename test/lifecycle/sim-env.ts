@@ -1,0 +1,246 @@
+/**
+ * The lifecycle end to end: the simulator over HTTP, the real Proxmox client, LowdbStore, the reconcile
+ * core, the Controller, and the API add-on exactly as `workerctl run` wires them (prepare before the
+ * controller, start after its first pass). Tests talk to the API over HTTP and assert end states.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiAddon } from '../../controller/api/run-addon.js';
+import type { Clock } from '../../controller/clock.js';
+import type { LifecycleSettings } from '../../controller/lifecycle/settings.js';
+import { createLogger, silentLogger, type Logger } from '../../controller/log.js';
+import { createProxmoxClient } from '../../controller/proxmox/http-client.js';
+import type { ProxmoxClient } from '../../controller/proxmox/client.js';
+import { createFleetReconciler } from '../../controller/reconcile/fleet.js';
+import { makeSettings } from '../../controller/reconcile/settings.js';
+import { Controller } from '../../controller/runtime/controller-loop.js';
+import type { Runtime } from '../../controller/runtime/wiring.js';
+import {
+  startSimulator,
+  type RunningSimulator,
+  type SimulatorOptions,
+} from '../../controller/simulator/index.js';
+import { loadManifests } from '../../controller/spec/loader.js';
+import { LowdbStore } from '../../controller/store/lowdb-store.js';
+import type { WorkerRecord } from '../../controller/types.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, s) =>
+    new Promise((resolve, reject) => {
+      if (s?.aborted) return reject(s.reason);
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(s?.reason);
+      };
+      const t = setTimeout(() => {
+        s?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      s?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+
+/** A Worker manifest (OnDemand by default, as the guide). */
+export function workerYaml(name: string, spec: Record<string, unknown> = {}): string {
+  const s = {
+    host: 'pve1',
+    template: 'worker-template',
+    storage: 'local-lvm',
+    networks: [{ bridge: 'vmbr0', ipv4: 'dhcp' }],
+    ...spec,
+  };
+  const lines = ['apiVersion: workerctl.dev/v1', 'kind: Worker', 'metadata:', `  name: ${name}`, 'spec:'];
+  for (const [k, v] of Object.entries(s)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Polls until `check` holds; fails with the last reason it gave. */
+export async function eventually(
+  check: () => boolean | string | Promise<boolean | string>,
+  timeoutMs = 8000,
+  intervalMs = 20,
+): Promise<void> {
+  const t0 = Date.now();
+  let last: boolean | string = false;
+  for (;;) {
+    last = await check();
+    if (last === true) return;
+    if (Date.now() - t0 > timeoutMs) {
+      throw new Error(`not reached within ${timeoutMs} ms${typeof last === 'string' ? ': ' + last : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Fast lifecycle settings for tests. */
+export const FAST: Partial<LifecycleSettings> = {
+  agentPollMs: 10,
+  agentTimeoutMs: 2_000,
+  checkTimeoutMs: 2_000,
+  updateTimeoutMs: 3_000,
+  leaseSweepMs: 25,
+  sessionWaitMs: 0,
+  shutdownTimeoutSec: 1,
+};
+
+export interface LifecycleEnvOptions {
+  settings?: Partial<LifecycleSettings>;
+  simulator?: SimulatorOptions;
+  sim?: RunningSimulator;
+  dirs?: { manifests: string; state: string };
+}
+
+export interface HttpAnswer<T = unknown> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** One controller with its API over one simulator; restartable over the same directories. */
+export class LifecycleEnv {
+  sim!: RunningSimulator;
+  client!: ProxmoxClient;
+  store!: LowdbStore;
+  controller!: Controller;
+  addon!: ApiAddon;
+  url = '';
+  token = '';
+  readonly manifests: string;
+  readonly state: string;
+  readonly logger: Logger;
+  #tmp?: { path: string; remove: () => void };
+  #ownSim = false;
+
+  constructor(readonly opts: LifecycleEnvOptions = {}) {
+    if (opts.dirs) {
+      this.manifests = opts.dirs.manifests;
+      this.state = opts.dirs.state;
+    } else {
+      this.#tmp = makeTempDir('workerctl-lifecycle-');
+      this.manifests = join(this.#tmp.path, 'workers');
+      this.state = join(this.#tmp.path, 'state');
+      mkdirSync(this.manifests);
+      mkdirSync(this.state);
+    }
+    this.logger = process.env.E2E_LOG ? createLogger({ level: 'debug' }) : silentLogger();
+  }
+
+  async start(): Promise<this> {
+    if (this.opts.sim) this.sim = this.opts.sim;
+    else if (!this.sim) {
+      this.sim = await startSimulator({ latency: 'fast', ...this.opts.simulator });
+      this.#ownSim = true;
+    }
+    this.addon = new ApiAddon({ processMetrics: false, settings: { ...FAST, ...this.opts.settings } });
+    this.client = createProxmoxClient({
+      url: this.sim.url,
+      auth: { kind: 'token', token: this.sim.token },
+      logger: this.logger,
+      onCall: (i) => this.addon.onProxmoxCall(i),
+    });
+    this.store = new LowdbStore({ stateDir: this.state, logger: this.logger, fsync: false });
+    await this.store.open();
+    const settings = makeSettings({
+      resyncIntervalMs: 400,
+      driftCheckIntervalMs: 0,
+      driftBudgetPerPass: 100,
+      shutdownTimeoutSec: 1,
+    });
+    const rt: Runtime = {
+      client: this.client,
+      store: this.store,
+      reconciler: createFleetReconciler({
+        client: this.client,
+        store: this.store,
+        logger: this.logger,
+        clock: realClock,
+        settings,
+      }),
+      settings,
+      logger: this.logger,
+      clock: realClock,
+      target: this.sim.url,
+      simulator: this.sim,
+      stateDir: this.state,
+      close: async () => undefined,
+    };
+    const flags = { listen: '127.0.0.1:0' };
+    await this.addon.prepare({ runtime: rt, flags, logger: this.logger });
+    this.url = this.addon.server!.url;
+    this.token = readFileSync(join(this.state, 'api-token'), 'utf8').trim();
+    this.controller = new Controller({
+      manifestPaths: [this.manifests],
+      load: (paths) => loadManifests(paths),
+      reconciler: rt.reconciler,
+      store: this.store,
+      settings,
+      logger: this.logger,
+      workers: 8,
+      debounce: { quietMs: 30, maxWaitMs: 80 },
+      backoff: { baseMs: 30, maxMs: 400 },
+    });
+    await this.controller.start();
+    await this.addon.start({ controller: this.controller, runtime: rt, flags, logger: this.logger });
+    return this;
+  }
+
+  /** Stops API and controller (store closed); the simulator keeps running unless `all`. */
+  async stop(all = false): Promise<void> {
+    await this.addon?.stop();
+    await this.controller?.stop(2000);
+    (this.client as { close?: () => void } | undefined)?.close?.();
+    if (all && this.#ownSim) await this.sim.close();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop(true);
+    this.#tmp?.remove();
+  }
+
+  write(file: string, text: string): void {
+    writeFileSync(join(this.manifests, file), text);
+  }
+
+  record(name: string): WorkerRecord | undefined {
+    return this.store.getWorker(name);
+  }
+
+  /** The simulated VM of a worker. */
+  vm(name: string) {
+    const rec = this.record(name);
+    return rec?.vmid !== undefined ? this.sim.sim.getVm(rec.vmid) : undefined;
+  }
+
+  async converged(timeoutMs = 8000): Promise<void> {
+    const res = await this.controller.waitForConvergence(timeoutMs, { pollMs: 50 });
+    if (!res.converged)
+      throw new Error(`not converged: ${res.pending.map((p) => `${p.worker}: ${p.reason}`).join('; ')}`);
+  }
+
+  /** An API call; `auth` false sends no token. */
+  async http<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    auth = true,
+  ): Promise<HttpAnswer<T>> {
+    const headers: Record<string, string> = {};
+    if (auth) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(this.url + path, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // metrics and SSE are text
+    }
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  }
+}
