@@ -23,7 +23,7 @@ import type { PlannedAction, ReconcileDeps } from './contracts.js';
 import type { VmidAllocator } from './allocate.js';
 import { desiredDescription, desiredTags, stripMarker } from './desired-config.js';
 import { buildConfigChange, diffConfig } from './diff.js';
-import { normalizeTags } from './normalize.js';
+import { diskStorage, normalizeTags } from './normalize.js';
 import { markerMatches } from './ownership.js';
 import { causeOf, describeChanges, type WorkerPlan } from './plan.js';
 import type { OperationSlots, SlotRequest } from './slots.js';
@@ -169,6 +169,7 @@ export class Executor {
     if (!storages.some((s) => s.storage === spec.storage)) {
       throw new TerminalError(`storage ${spec.storage} does not exist on ${spec.host} or holds no vm images`);
     }
+    if (tpl.node !== spec.host) await this.#checkSharedTemplate(tpl, spec.host);
     const description = desiredDescription(spec, run.rec.uid ?? run.name);
     for (let attempt = 0; ; attempt++) {
       const vmid = await this.allocator.allocate(async (id) => {
@@ -211,6 +212,29 @@ export class Executor {
       run.log.info('vm cloned', { vmid, node: spec.host, template: tpl.vmid });
       run.note('cloned', `${cause}: from ${spec.template} to ${spec.storage} on ${spec.host} as vm ${vmid}`);
       return;
+    }
+  }
+
+  /**
+   * A template on another node can only be cloned there (clone `target`) when all its disks are on
+   * shared storage; otherwise PVE refuses ("VM uses local storage"), which no retry fixes.
+   */
+  async #checkSharedTemplate(tpl: VmResource, host: string): Promise<void> {
+    const { client } = this.deps;
+    const cfg = await client.getConfig(tpl.node, tpl.vmid);
+    const shared = new Set((await client.storages(tpl.node)).filter((s) => s.shared).map((s) => s.storage));
+    const local = Object.entries(cfg.values)
+      .filter(
+        ([k, v]) =>
+          /^(scsi|virtio|sata|ide|efidisk|tpmstate)\d+$/.test(k) && v !== 'none' && !/^none,/.test(v),
+      )
+      .map(([, v]) => diskStorage(v))
+      .filter((st): st is string => st !== undefined && !shared.has(st));
+    if (local.length > 0) {
+      throw new TerminalError(
+        `template ${tpl.vmid} is on ${tpl.node} with disks on local storage (${[...new Set(local)].join(', ')}); ` +
+          `it cannot be cloned to ${host}: put a copy of the template on ${host} or on shared storage`,
+      );
     }
   }
 

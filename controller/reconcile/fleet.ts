@@ -205,7 +205,7 @@ export class Fleet implements FleetReconciler {
       const rec = run.refresh();
       if (rec.intent) {
         const before = rec.intent.vmid;
-        const res = await resumeIntent(run, client, this.executor, signal);
+        const res = await resumeIntent(run, client, this.executor, signal, clock.now());
         this.observer.invalidate(before);
         mutated = true;
         if (res) {

@@ -27,6 +27,7 @@ export async function resumeIntent(
   client: ProxmoxClient,
   executor: Executor,
   signal: AbortSignal,
+  now: number,
 ): Promise<ReconcileResult | undefined> {
   const intent = run.rec.intent;
   if (!intent) return undefined;
@@ -44,7 +45,7 @@ export async function resumeIntent(
       // The node forgot the task (e.g. it rebooted): decide from what is there, as without a UPID.
       if (!(err instanceof NotFoundError || err instanceof ApiValidationError)) throw err;
       run.rec.intent = { ...intent, upid: undefined };
-      return resumeIntent(run, client, executor, signal);
+      return resumeIntent(run, client, executor, signal, now);
     }
     if (intent.op === 'clone') {
       await executor.finishClone(run, intent.vmid, signal);
@@ -83,7 +84,22 @@ export async function resumeIntent(
     await run.persist();
     return undefined;
   }
-  if (vm.lock === 'clone') return { requeueAfterMs: CLONE_LOCK_POLL_MS };
+  if (vm.lock === 'clone') {
+    const age = now - Date.parse(intent.startedAt);
+    if (!(age > CLONE_WAIT_MS)) return { requeueAfterMs: CLONE_LOCK_POLL_MS };
+    // Still locked long after any clone we would wait for: its task died (the lock stays behind).
+    // Dropping the intent makes it a half clone, which the plan deletes (unlocking it) and clones
+    // again. Should the clone still run after all, its flock makes the unlock fail and we retry.
+    run.log.warn('clone without a task id still locked; treating it as failed', {
+      vmid: vm.vmid,
+      ageMs: age,
+    });
+    run.rec.intent = undefined;
+    run.rec.node = vm.node;
+    await run.persist();
+    run.note('clone abandoned', `vm ${vm.vmid} still locked by a clone that has no task any more`);
+    return undefined;
+  }
   run.rec.node = vm.node;
   await executor.finishClone(run, vm.vmid, signal);
   run.note('cloned', `resumed after a crash: vm ${vm.vmid} found at the reserved vmid, no second clone`);

@@ -6,6 +6,7 @@ import { MemoryStore } from '../../controller/store/memory-store.js';
 import { createFleetReconciler } from '../../controller/reconcile/fleet.js';
 import { silentLogger } from '../../controller/log.js';
 import { TerminalError } from '../../controller/errors.js';
+import { defaultWorld } from '../../controller/simulator/index.js';
 
 const signal = () => new AbortController().signal;
 
@@ -193,6 +194,33 @@ describe('reconcile fleet (simulator)', function () {
       expect(h.store.getWorker(name)!.status.lastError).to.match(name === 'w1' ? /template/ : /storage nope/);
     }
     expect(workerVms(h)).to.deep.equal([]);
+  });
+
+  it('a template on another node is cloned across only from shared storage', async () => {
+    const world = defaultWorld();
+    world.templates!.push({
+      vmid: 9001,
+      node: 'pve1',
+      name: 'local-template',
+      template: true,
+      storage: 'local-lvm',
+      disk: { size: 20, used: 2 },
+      config: { net0: 'virtio,bridge=vmbr0', cores: 2, memory: '2048' },
+    });
+    h = await startHarness({ world });
+    await h.fleet.applyDesired(
+      loadOf([
+        spec('w1', { host: 'pve2' }),
+        spec('w2', { host: 'pve2', template: 'local-template' }),
+        spec('w3', { template: 9001 }),
+      ]),
+    );
+    await converge(h);
+    expect(vmOf(h, 'w1').node).to.equal('pve2');
+    expect(vmOf(h, 'w3').node).to.equal('pve1');
+    expect(workerVms(h).filter((v) => v.name === 'w2')).to.deep.equal([]);
+    expect(cond(h, 'w2', 'Degraded')).to.include({ status: 'True', reason: 'Terminal' });
+    expect(h.store.getWorker('w2')!.status.lastError).to.contain('local storage');
   });
 
   it('status is written when a pass fails, and condition times move only on a change', async () => {

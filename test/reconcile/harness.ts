@@ -1,6 +1,6 @@
 /** Component harness: the real simulator over HTTP, the real client, a MemoryStore and the reconcile core. */
 import { createProxmoxClient, type HttpProxmoxClient } from '../../controller/proxmox/http-client.js';
-import { startSimulator, type RunningSimulator } from '../../controller/simulator/index.js';
+import { startSimulator, type RunningSimulator, type WorldConfig } from '../../controller/simulator/index.js';
 import { MemoryStore, MemoryVolume } from '../../controller/store/memory-store.js';
 import { silentLogger } from '../../controller/log.js';
 import { createFleetReconciler, type Fleet, type FleetOptions } from '../../controller/reconcile/fleet.js';
@@ -24,9 +24,19 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { settings?: Partial<ControllerSettings>; fleet?: FleetOptions; seed?: number } = {},
+  opts: {
+    settings?: Partial<ControllerSettings>;
+    fleet?: FleetOptions;
+    seed?: number;
+    world?: WorldConfig;
+  } = {},
 ): Promise<Harness> {
-  const running = await startSimulator({ latency: 'fast', authFailureDelayMs: 0, seed: opts.seed ?? 3 });
+  const running = await startSimulator({
+    latency: 'fast',
+    authFailureDelayMs: 0,
+    seed: opts.seed ?? 3,
+    ...(opts.world ? { world: opts.world } : {}),
+  });
   const client = createProxmoxClient({
     url: running.url,
     auth: { kind: 'token', token: running.token },

@@ -176,6 +176,42 @@ describe('reconcile safety invariants (simulator)', function () {
     expect(vms[0]!.tags).to.equal('workerctl');
   });
 
+  it('invariant 4: a clone whose task died with the controller is removed and cloned once more', async () => {
+    let crashes = 0;
+    const sim = () => h.running.sim;
+    h = await startHarness({
+      fleet: {
+        hooks: {
+          afterCall(op, _worker, task) {
+            if (op !== 'clone' || crashes++ > 0) return;
+            // Both die: the controller before writing the UPID, the clone task with its lock left behind.
+            sim().crashTask(task!.upid);
+            throw new Error('simulated crash');
+          },
+        },
+      },
+    });
+    await h.fleet.applyDesired(loadOf([spec('w1')]));
+    await h.fleet.observe();
+    await h.fleet.reconcile('w1', new AbortController().signal).catch(() => undefined);
+    const reserved = h.store.getWorker('w1')!.intent!.vmid;
+    await h.restart();
+    // While the clone could still be running, the controller only waits: no second clone.
+    await h.fleet.observe();
+    const res = await h.fleet.reconcile('w1', new AbortController().signal);
+    expect(res.requeueAfterMs).to.be.greaterThan(0);
+    expect(workerVms(h)).to.have.length(1);
+
+    await h.clock.advance(11 * 60_000);
+    const plan = await converge(h);
+    expect(plan.converged).to.equal(true);
+    expect(byName(h, 'w1')).to.have.length(1);
+    expect(workerVms(h)).to.have.length(1);
+    expect(byName(h, 'w1')[0]!.lock).to.equal(undefined);
+    expect(h.store.getWorker('w1')!.vmid).to.equal(byName(h, 'w1')[0]!.vmid);
+    expect(reserved).to.be.a('number');
+  });
+
   it('invariant 4: a crash after the UPID was recorded follows the same task', async () => {
     h = await startHarness();
     await h.fleet.applyDesired(loadOf([spec('w1')]));
