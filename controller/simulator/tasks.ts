@@ -26,6 +26,12 @@ export interface Task {
   aborted: boolean;
 }
 
+interface TaskInternals {
+  /** Resolves when the task is crashed, waking its sleeps (its process is gone). */
+  abort: Promise<void>;
+  fireAbort: () => void;
+}
+
 /** What a task body can do. */
 export interface TaskContext {
   task: Task;
@@ -73,6 +79,7 @@ const hex8 = (n: number): string => n.toString(16).toUpperCase().padStart(8, '0'
 /** Spawns and keeps tasks. */
 export class TaskManager {
   private readonly tasks = new Map<string, Task>();
+  private readonly internals = new WeakMap<Task, TaskInternals>();
   private nextPid = 0x1a2b0;
   private readonly latency: Latency;
   private readonly slowFactor: (task: Task) => number;
@@ -125,6 +132,9 @@ export class TaskManager {
       done: new Promise<void>((r) => (finish = r)),
       aborted: false,
     };
+    let fireAbort: () => void = () => undefined;
+    const abort = new Promise<void>((r) => (fireAbort = r));
+    this.internals.set(task, { abort, fireAbort });
     this.tasks.set(upid, task);
     if (this.tasks.size > 50000) this.prune();
     const ctx: TaskContext = {
@@ -136,7 +146,7 @@ export class TaskManager {
       },
       sleep: async (simMs) => {
         ctx.check();
-        await sleep(this.latency.toReal(simMs * this.slowFactor(task)));
+        await Promise.race([sleep(this.latency.toReal(simMs * this.slowFactor(task))), abort]);
         ctx.check();
       },
       check: () => {
@@ -175,6 +185,7 @@ export class TaskManager {
     task.status = 'stopped';
     task.exitstatus = 'unexpected status';
     task.endedAt = Date.now();
+    this.internals.get(task)?.fireAbort();
     this.onEnd(task);
     return true;
   }

@@ -1,7 +1,7 @@
 /** Loads and checks a YAML world file; errors name file:line:col. */
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { WorldConfig } from './types.js';
 
 const duration = {
@@ -195,8 +195,11 @@ export function loadWorldFile(file: string): WorldConfig {
       .split('/')
       .slice(1)
       .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-    if (e?.keyword === 'additionalProperties') segs.push(String(e.params.additionalProperty));
     let node: unknown = doc.getIn(segs, true);
+    if (e?.keyword === 'additionalProperties' && isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === e.params.additionalProperty);
+      if (pair) node = pair.key;
+    }
     while (!node && segs.length > 0) {
       segs.pop();
       node = doc.getIn(segs, true);

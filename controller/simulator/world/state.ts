@@ -108,7 +108,12 @@ export class World {
     for (const p of config.pools ?? []) this.pools.set(p, new Set());
     for (const spec of [...(config.templates ?? []), ...(config.vms ?? [])]) this.addFromSpec(spec, 0);
     const gen = config.generate?.vms ?? 0;
-    for (let i = 0; i < gen; i++) this.addFromSpec(generatedVm(i, config), 0);
+    for (let i = 0, made = 0; made < gen; i++) {
+      const spec = generatedVm(i, config);
+      if (this.vms.has(spec.vmid)) continue;
+      this.addFromSpec(spec, 0);
+      made++;
+    }
   }
 
   /** A fresh random MAC with the datacenter prefix (seeded). */

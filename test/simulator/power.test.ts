@@ -1,0 +1,110 @@
+import { expect } from 'chai';
+import type { RunningSimulator } from '../../controller/simulator/index.js';
+import { call, fastSimulator, sleepMs, waitTask } from './helpers.js';
+
+describe('simulator: power operations (API-NOTES §10, §12, §16.19, §16.21)', () => {
+  let s: RunningSimulator;
+  let next = 600;
+  before(async () => {
+    s = await fastSimulator();
+  });
+  after(() => s.close());
+
+  async function vm(): Promise<number> {
+    const id = next++;
+    await waitTask(
+      s,
+      (await call(s, 'POST', '/nodes/pve1/qemu/9000/clone', { form: { newid: String(id) } })).json
+        .data as string,
+    );
+    return id;
+  }
+  const power = async (id: number, op: string, form: Record<string, string> = {}) => {
+    const a = await call(s, 'POST', `/nodes/pve1/qemu/${id}/status/${op}`, { form });
+    expect(a.status, a.reason).to.equal(200);
+    return waitTask(s, a.json.data as string);
+  };
+
+  it('reports status/current with agent = configured, not running', async () => {
+    const id = await vm();
+    const st = (await call(s, 'GET', `/nodes/pve1/qemu/${id}/status/current`)).json.data as Record<
+      string,
+      unknown
+    >;
+    expect(st).to.include({ vmid: id, status: 'stopped', qmpstatus: 'stopped', agent: 1 });
+    expect(st.ha).to.deep.equal({ managed: 0 });
+  });
+
+  it('makes starting a running VM a task error, and stop/shutdown of a stopped VM OK', async () => {
+    const id = await vm();
+    expect((await power(id, 'stop')).exitstatus).to.equal('OK');
+    expect((await power(id, 'shutdown')).exitstatus).to.equal('OK');
+    expect((await power(id, 'start')).exitstatus).to.equal('OK');
+    const again = await power(id, 'start');
+    expect(again.exitstatus).to.equal(`VM ${id} already running`);
+    expect((await call(s, 'GET', `/nodes/pve1/tasks/${again.upid as string}/log`)).json.data).to.deep.include(
+      {
+        n: 1,
+        t: `TASK ERROR: VM ${id} already running`,
+      },
+    );
+    expect((await power(id, 'shutdown')).exitstatus).to.equal('OK');
+    expect(s.sim.getVm(id)?.status).to.equal('stopped');
+  });
+
+  it('fails a shutdown that times out without forceStop (VM keeps running), stops it with forceStop', async () => {
+    const id = await vm();
+    await power(id, 'start');
+    s.sim.setFault({ kind: 'shutdownTimeout', vmid: id });
+    expect((await power(id, 'shutdown', { timeout: '2' })).exitstatus).to.equal(
+      'VM quit/powerdown failed - got timeout',
+    );
+    expect(s.sim.getVm(id)?.status).to.equal('running');
+    expect((await power(id, 'shutdown', { timeout: '2', forceStop: '1' })).exitstatus).to.equal('OK');
+    expect(s.sim.getVm(id)?.status).to.equal('stopped');
+    s.sim.clearFaults();
+  });
+
+  it('holds the flock for the whole shutdown: a config update meanwhile gets "got timeout"', async () => {
+    const id = await vm();
+    await power(id, 'start');
+    s.sim.setFault({ kind: 'shutdownTimeout', vmid: id });
+    const sd = await call(s, 'POST', `/nodes/pve1/qemu/${id}/status/shutdown`, { form: { timeout: '30' } });
+    await sleepMs(5);
+    const put = await call(s, 'PUT', `/nodes/pve1/qemu/${id}/config`, { form: { description: 'x' } });
+    expect(put.status).to.equal(500);
+    expect(put.reason).to.equal(`can't lock file '/var/lock/qemu-server/lock-${id}.conf' - got timeout`);
+    await waitTask(s, sd.json.data as string);
+    s.sim.clearFaults();
+  });
+
+  it('refuses to reboot a stopped VM synchronously and to start a template', async () => {
+    const id = await vm();
+    const r = await call(s, 'POST', `/nodes/pve1/qemu/${id}/status/reboot`);
+    expect(r.status).to.equal(500);
+    expect(r.reason).to.equal(`VM ${id} not running`);
+    expect((await power(9000, 'start')).exitstatus).to.equal("you can't start a vm if it's a template");
+  });
+
+  it('makes power operations on a config-locked VM task errors', async () => {
+    const id = await vm();
+    s.sim.editVmConfig(id, { lock: 'backup' });
+    expect((await power(id, 'start')).exitstatus).to.equal('VM is locked (backup)');
+    expect((await power(id, 'start', { skiplock: '1' })).exitstatus).to.equal('OK');
+  });
+
+  it('turns power operations on HA-managed VMs into hastart/hastop tasks that finish before the state changes', async () => {
+    const c = await call(s, 'POST', '/nodes/pve1/qemu', { form: { vmid: '690', 'ha-managed': '1' } });
+    await waitTask(s, c.json.data as string);
+    const st = await power(690, 'start');
+    expect(st.type).to.equal('hastart');
+    expect(s.sim.getVm(690)?.status).to.equal('stopped');
+    for (let i = 0; i < 100 && s.sim.getVm(690)?.status !== 'running'; i++) await sleepMs(2);
+    expect(s.sim.getVm(690)?.status).to.equal('running');
+    const cur = (await call(s, 'GET', '/nodes/pve1/qemu/690/status/current')).json.data as Record<
+      string,
+      unknown
+    >;
+    expect(cur.ha).to.deep.equal({ managed: 1, state: 'started' });
+  });
+});
