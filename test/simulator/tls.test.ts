@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { request } from 'node:https';
-import type { PeerCertificate } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { RunningSimulator } from '../../controller/simulator/index.js';
 import { fastSimulator } from './helpers.js';
 
@@ -26,7 +26,7 @@ describe('simulator: TLS', () => {
             headers: { Authorization: `PVEAPIToken=${s.token}` },
           },
           (res) => {
-            const cert = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
+            const cert = (res.socket as TLSSocket).getPeerCertificate();
             res.resume();
             res.on('end', () => resolve({ status: res.statusCode ?? 0, cert }));
           },

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunningSimulator } from '../../controller/simulator/index.js';
 import {
   loadWorldFile,
   scaledWorld,
