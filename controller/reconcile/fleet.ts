@@ -36,7 +36,7 @@ import { planFleet, planWorker, type PlanContext } from './plan.js';
 import { resumeIntent } from './resume.js';
 import { OperationSlots } from './slots.js';
 import { computeStatus, type ReconcileOutcome } from './status.js';
-import { WorkerRun } from './worker-run.js';
+import { WorkerRun, withDesiredFields } from './worker-run.js';
 
 /** A listing younger than this is reused by the first step of a reconcile. */
 export const OBSERVATION_MAX_AGE_MS = 5_000;
@@ -81,10 +81,14 @@ export class Fleet implements FleetReconciler {
 
   async applyDesired(load: LoadResult): Promise<{ changed: string[]; removed: string[]; plan: Plan }> {
     const { store, clock, logger } = this.deps;
-    const merged = mergeDesired(this.#records(), load, this.deps.settings, isoNow(clock), this.#newUid);
+    const snapshot = this.#records();
+    const before = new Map(snapshot.map((r) => [r.name, r]));
+    const merged = mergeDesired(snapshot, load, this.deps.settings, isoNow(clock), this.#newUid);
     this.#massDeleteBlocked = merged.massDeleteBlocked;
     try {
-      for (const rec of merged.save) await store.saveWorker(rec);
+      for (const rec of merged.save) {
+        await store.saveWorker(withDesiredFields(rec, before.get(rec.name), store.getWorker(rec.name)));
+      }
       if (JSON.stringify(merged.massDeleteBlocked) !== JSON.stringify(store.getMeta('massDeleteBlocked'))) {
         await store.setMeta('massDeleteBlocked', merged.massDeleteBlocked);
       }

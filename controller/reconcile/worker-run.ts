@@ -11,12 +11,13 @@ import { LIFECYCLE_PHASES } from './status.js';
 /**
  * Combines our copy of a record with the stored one: the desired state (spec, generation, removal,
  * wantDeployed) and the lifecycle's fields (sessions, last test, lifecycle phases) come from the
- * store, since applyDesired and the lifecycle write them while a reconcile runs; the VM facts
- * (vmid, node, intent, deployed) are ours.
+ * store, since applyDesired and the lifecycle write them while a reconcile runs (history too: this
+ * run's entries are added once, with the final status); the VM facts (vmid, node, intent,
+ * deployed) are ours.
  */
 export function mergeRecord(ours: WorkerRecord, stored: WorkerRecord | undefined): WorkerRecord {
   if (!stored) return ours;
-  const status = { ...ours.status, sessions: stored.status.sessions };
+  const status = { ...ours.status, sessions: stored.status.sessions, history: stored.status.history };
   if (stored.status.lastTest) status.lastTest = stored.status.lastTest;
   if (LIFECYCLE_PHASES.has(stored.status.phase) || LIFECYCLE_PHASES.has(ours.status.phase)) {
     status.phase = stored.status.phase;
@@ -26,6 +27,32 @@ export function mergeRecord(ours: WorkerRecord, stored: WorkerRecord | undefined
     if (ours[key] === undefined) delete merged[key];
     else (merged as unknown as Record<string, unknown>)[key] = ours[key];
   }
+  return merged;
+}
+
+/**
+ * The reverse, for applyDesired: the desired-state fields of `next` (a merge computed from an
+ * earlier snapshot) laid over the record as stored now, so an intent or vmid a reconcile saved in
+ * between is never lost (invariant 4). History entries the merge added are appended.
+ */
+export function withDesiredFields(
+  next: WorkerRecord,
+  snapshot: WorkerRecord | undefined,
+  stored: WorkerRecord | undefined,
+): WorkerRecord {
+  if (!stored || !snapshot) return next;
+  const added = next.status.history.slice(snapshot.status.history.length);
+  const merged: WorkerRecord = {
+    ...stored,
+    spec: next.spec,
+    specHash: next.specHash,
+    generation: next.generation,
+    uid: stored.uid ?? next.uid,
+    status: { ...stored.status, history: [...stored.status.history, ...added] },
+  };
+  if (next.source) merged.source = next.source;
+  if (next.removeRequestedAt !== undefined) merged.removeRequestedAt = next.removeRequestedAt;
+  else delete merged.removeRequestedAt;
   return merged;
 }
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { computeStatus, setCondition } from '../../controller/reconcile/status.js';
 import { KeyedSemaphore, OperationSlots } from '../../controller/reconcile/slots.js';
-import { mergeRecord } from '../../controller/reconcile/worker-run.js';
+import { mergeRecord, withDesiredFields } from '../../controller/reconcile/worker-run.js';
 import { deployed, spec } from './fixtures.js';
 
 describe('status', () => {
@@ -72,6 +72,27 @@ describe('status', () => {
     expect(m.status.sessions).to.deep.equal(['s1']);
     expect(m.status.phase).to.equal('Working');
     expect(m.intent?.op).to.equal('configure');
+  });
+});
+
+describe('applyDesired racing a reconcile', () => {
+  it('never loses an intent or vmid saved after the snapshot the merge was computed from (invariant 4)', () => {
+    const snapshot = deployed(spec('w1'), 101);
+    delete snapshot.vmid;
+    const stored = { ...snapshot, vmid: 102, node: 'pve1' };
+    stored.intent = { op: 'clone', node: 'pve1', vmid: 102, startedAt: 't' };
+    const next = {
+      ...snapshot,
+      spec: spec('w1', { cpus: 9 }),
+      generation: 2,
+      status: { ...snapshot.status, history: [{ time: 't', action: 'spec changed', cause: 'generation 2' }] },
+    };
+    const saved = withDesiredFields(next, snapshot, stored);
+    expect(saved.intent?.vmid).to.equal(102);
+    expect(saved.vmid).to.equal(102);
+    expect(saved.spec.cpus).to.equal(9);
+    expect(saved.generation).to.equal(2);
+    expect(saved.status.history.map((e) => e.action)).to.deep.equal(['spec changed']);
   });
 });
 
