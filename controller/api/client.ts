@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import got, { HTTPError, RequestError } from 'got';
 import { ControllerUnavailableError, UsageError, WorkerctlError } from '../errors.js';
-import type { SessionKind, SessionRecord, TestResult } from '../types.js';
+import type { SessionKind, SessionRecord, TestResult, WorkerRecord } from '../types.js';
 import { readTokenFile } from './auth.js';
 import type { WorkerSummary } from './views.js';
 
@@ -88,6 +88,11 @@ export class ControllerClient {
     this.url = controllerUrl(opts);
   }
 
+  /** True when the user named the controller (flag or environment) rather than relying on the default. */
+  get explicit(): boolean {
+    return Boolean(this.#opts.controller ?? (this.#opts.env ?? process.env).WORKERCTL_CONTROLLER);
+  }
+
   async #request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (method !== 'GET') {
@@ -141,6 +146,11 @@ export class ControllerClient {
 
   async workers(): Promise<WorkerSummary[]> {
     return (await this.#request<{ workers: WorkerSummary[] }>('GET', '/v1/workers')).workers;
+  }
+
+  /** Whole worker records (what `workerctl status` shows). */
+  async records(): Promise<WorkerRecord[]> {
+    return (await this.#request<{ workers: WorkerRecord[] }>('GET', '/v1/workers?full=1')).workers;
   }
 
   worker(name: string): Promise<WorkerSummary & Record<string, unknown>> {

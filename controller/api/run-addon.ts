@@ -20,7 +20,7 @@ import type { Controller } from '../runtime/controller-loop.js';
 import type { Runtime } from '../runtime/wiring.js';
 import { generateTokenFile, readTokenFile } from './auth.js';
 import { ControllerMetrics } from './metrics.js';
-import { DEFAULT_LISTEN, startApiServer, type ApiServer } from './server.js';
+import { DEFAULT_LISTEN, startApiServer, type ApiServer, type ApiServices } from './server.js';
 
 /** The `run` flags of this add-on (commander camel-cases them). */
 export interface ApiFlags {
@@ -35,7 +35,10 @@ export interface ApiFlags {
 export function addApiOptions(cmd: Command): Command {
   return cmd
     .addOption(
-      new Option('--listen <addr>', 'HTTP API address (loopback by default)').default(DEFAULT_LISTEN),
+      new Option(
+        '--listen <addr>',
+        `HTTP API address (default ${DEFAULT_LISTEN}; when that is taken, run goes on without the API)`,
+      ),
     )
     .option(
       '--api-token-file <file>',
@@ -121,20 +124,28 @@ export class ApiAddon implements RunAddon {
       token = existsSync(file) ? await readTokenFile(file) : await generateTokenFile(file);
       ctx.logger.info('api token', { file });
     }
-    this.server = await startApiServer(
-      {
-        store: lifecycle.store,
-        events: lifecycle.events,
-        metrics: this.metrics,
-        logger: ctx.logger.child({ component: 'api' }),
-        clock: rt.clock,
-        isReady: () => this.#ready,
-        sessions: lifecycle.sessions,
-        test: (name) => lifecycle.test(name),
-        token,
-      },
-      flags.listen ?? DEFAULT_LISTEN,
-    );
+    const services: ApiServices = {
+      store: lifecycle.store,
+      events: lifecycle.events,
+      metrics: this.metrics,
+      logger: ctx.logger.child({ component: 'api' }),
+      clock: rt.clock,
+      isReady: () => this.#ready,
+      sessions: lifecycle.sessions,
+      startSession: (req) => lifecycle.startSession(req),
+      test: (name) => lifecycle.test(name),
+      token,
+    };
+    try {
+      this.server = await startApiServer(services, flags.listen ?? DEFAULT_LISTEN);
+    } catch (err) {
+      // An explicit --listen must work; the default address may be taken by another controller.
+      if (flags.listen !== undefined) throw err;
+      ctx.logger.warn('api not started: the default address is taken; pass --listen to choose one', {
+        listen: DEFAULT_LISTEN,
+        err,
+      });
+    }
   }
 
   async start(ctx: AddonContext): Promise<void> {

@@ -4,7 +4,7 @@
  *   GET  /healthz                    the process answers
  *   GET  /readyz                     200 after the first full observation of the cluster, else 503
  *   GET  /metrics                    Prometheus text
- *   GET  /v1/workers[/NAME]          workers and their status
+ *   GET  /v1/workers[/NAME]          workers and their status (?full=1: whole records)
  *   POST /v1/workers/NAME/test       test a worker (waits for the result)
  *   POST /v1/sessions                start a session (waits until the worker is Working)
  *   GET  /v1/sessions[/ID]           open sessions
@@ -21,9 +21,10 @@ import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import type { EventBus, LifecycleEvent } from '../lifecycle/events.js';
-import type { SessionManager, SessionRequest } from '../lifecycle/sessions.js';
+import type { SessionGrant, SessionManager, SessionRequest } from '../lifecycle/sessions.js';
 import type { Logger } from '../log.js';
 import { parseDuration } from '../runtime/duration.js';
+import { redact } from '../redact.js';
 import type { Store } from '../store/store.js';
 import type { TestResult } from '../types.js';
 import { bearerToken, tokensEqual } from './auth.js';
@@ -44,6 +45,8 @@ export interface ApiServices {
   isReady: () => boolean;
   /** Session handling; without it the session routes answer 503. */
   sessions?: SessionManager;
+  /** Starts a session (default: sessions.start); lets the owner abort starts on shutdown. */
+  startSession?: (req: SessionRequest) => Promise<SessionGrant>;
   /** Runs a worker test; without it the test route answers 503. */
   test?: (name: string) => Promise<TestResult>;
   /** The bearer token; without one, requests that change something are refused. */
@@ -187,13 +190,14 @@ export async function startApiServer(services: ApiServices, listen = DEFAULT_LIS
       method: 'GET',
       pattern: /^\/v1\/workers$/,
       name: '/v1/workers',
-      handler: async (_q, res) =>
+      handler: async (req, res) => {
+        const full = new URL(req.url ?? '/', 'http://x').searchParams.get('full');
+        const sorted = store.listWorkers().sort((a, b) => a.name.localeCompare(b.name));
+        // ?full=1: whole records (status CLI); secrets masked all the same.
         send(res, 200, {
-          workers: store
-            .listWorkers()
-            .sort((a, b) => a.name.localeCompare(b.name))
-            .map(workerSummary),
-        }),
+          workers: full === '1' || full === 'true' ? sorted.map((r) => redact(r)) : sorted.map(workerSummary),
+        });
+      },
     },
     {
       method: 'GET',
@@ -245,7 +249,7 @@ export async function startApiServer(services: ApiServices, listen = DEFAULT_LIS
         };
         const t0 = services.clock.now();
         try {
-          const grant = await sessions.start(request);
+          const grant = await (services.startSession ?? ((r: SessionRequest) => sessions.start(r)))(request);
           metrics.sessionStarts.inc({ result: 'ok' });
           metrics.sessionStartDuration.observe((services.clock.now() - t0) / 1000);
           send(
@@ -362,7 +366,7 @@ export async function startApiServer(services: ApiServices, listen = DEFAULT_LIS
               401,
               'unauthorized',
               given
-                ? 'the bearer token is wrong'
+                ? 'the API token does not match'
                 : 'this request changes something: send the API token in an Authorization header (bearer scheme)',
               undefined,
               { 'www-authenticate': 'Bearer realm="workerctl"' },

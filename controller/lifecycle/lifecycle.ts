@@ -14,7 +14,7 @@ import { coreDeployer, lockedReconciler } from './core-link.js';
 import { EventBus, StatusWatcher, withStatusEvents } from './events.js';
 import { KeyedMutex } from './mutex.js';
 import { createWorkerPower, type DeployFn, type WorkerPower } from './power-demand.js';
-import { SessionManager } from './sessions.js';
+import { SessionManager, type SessionGrant, type SessionRequest } from './sessions.js';
 import { lifecycleSettings, type LifecycleSettings } from './settings.js';
 import { settle, testWorker, type LifecycleDeps } from './worker-test.js';
 
@@ -47,6 +47,8 @@ export class Lifecycle {
   readonly deps: LifecycleDeps;
   readonly sessions: SessionManager;
   readonly #opts: LifecycleOptions;
+  /** Aborted by stop(): tests and session starts in progress give up. */
+  readonly #stopping = new AbortController();
 
   constructor(opts: LifecycleOptions) {
     this.#opts = opts;
@@ -89,13 +91,23 @@ export class Lifecycle {
   }
 
   stop(): void {
+    this.#stopping.abort(new Error('the controller is stopping'));
     this.sessions.stop();
     this.watcher.stop();
   }
 
   /** `workerctl test NAME`. */
   test(name: string, signal?: AbortSignal): Promise<TestResult> {
-    return testWorker(this.deps, name, signal);
+    return testWorker(this.deps, name, this.#signal(signal));
+  }
+
+  /** Starts a session (aborted when the controller stops). */
+  startSession(request: SessionRequest, signal?: AbortSignal): Promise<SessionGrant> {
+    return this.sessions.start(request, this.#signal(signal));
+  }
+
+  #signal(signal?: AbortSignal): AbortSignal {
+    return signal ? AbortSignal.any([signal, this.#stopping.signal]) : this.#stopping.signal;
   }
 
   /** The core's reconciler, made to respect the per-worker lock. */

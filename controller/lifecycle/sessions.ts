@@ -135,6 +135,10 @@ export class SessionManager {
           return await this.#bringUpFor(session, fallback, signal);
         } catch (err) {
           if (err instanceof UnknownSessionError) throw err;
+          if (signal?.aborted) {
+            await this.#release(session.id, 'the controller stopped before the session was ready');
+            throw err;
+          }
           exclude.add(session.worker);
           failures.push(`${session.worker}: ${redactText(errorMessage(err))}`);
           await this.#release(session.id, `worker ${session.worker} failed its test`);

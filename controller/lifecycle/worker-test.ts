@@ -221,6 +221,8 @@ export async function bringUp(
     const fresh = store.getWorker(name) ?? rec;
     outcome = await runChecks(deps, fresh, location!, checks, purpose, signal);
   } catch (err) {
+    // Stopping is not a failed test: leave the record as it is; a restart settles the worker.
+    if (signal?.aborted) throw err;
     error = redactText(errorMessage(err));
     if (err instanceof WaitTimeoutError) logger.info('worker test timed out', { worker: name, err });
   }

@@ -1,7 +1,8 @@
 /**
  * `workerctl status [-o table|json|yaml]`: the workers as the configuration database records them.
- * Reads the state directory read-only (no lock), so it works while a controller runs. (The lifecycle
- * issue lets it ask a running controller's API instead.)
+ * Asks a running controller's API first (--controller, WORKERCTL_CONTROLLER, default
+ * http://127.0.0.1:8080); when none answers at the default address it says so and reads the state
+ * directory read-only (no lock) instead.
  */
 import Table from 'cli-table3';
 import { Option, type Command } from 'commander';
@@ -11,12 +12,13 @@ import { readStateSnapshot } from '../../runtime/wiring.js';
 import { MemoryStore } from '../../store/memory-store.js';
 import { resolve } from 'node:path';
 import type { WorkerRecord } from '../../types.js';
+import { ControllerUnavailableError } from '../../errors.js';
+import { apiClient, withApiOptions, type ApiOptions } from './api-options.js';
 
-type StatusFlags = { output: 'table' | 'json' | 'yaml'; stateDir: string };
+type StatusFlags = ApiOptions & { output: 'table' | 'json' | 'yaml'; stateDir: string };
 
 export function register(program: Command): void {
-  program
-    .command('status')
+  withApiOptions(program.command('status'))
     .description('show each worker: phase, Ready, vmid, last action or error')
     .addOption(
       new Option('-o, --output <format>', 'table, json or yaml')
@@ -52,12 +54,27 @@ export function statusView(r: WorkerRecord): Record<string, unknown> {
   };
 }
 
-async function runStatus(names: string[], flags: StatusFlags): Promise<number> {
-  const stateDir = resolve(flags.stateDir);
+/** The records from a running controller, or (when none answers at the default address) the database. */
+async function loadRecords(stateDir: string, flags: StatusFlags): Promise<WorkerRecord[]> {
+  const client = apiClient(flags);
+  try {
+    return await client.records();
+  } catch (err) {
+    if (!(err instanceof ControllerUnavailableError) || client.explicit) throw err;
+    process.stderr.write(
+      `workerctl: no controller is running at ${client.url}; showing the database in ${stateDir}\n`,
+    );
+  }
   const store = new MemoryStore({ initial: readStateSnapshot(stateDir) });
   await store.open();
-  let records = store.listWorkers();
+  const records = store.listWorkers();
   await store.close();
+  return records;
+}
+
+async function runStatus(names: string[], flags: StatusFlags): Promise<number> {
+  const stateDir = resolve(flags.stateDir);
+  let records = await loadRecords(stateDir, flags);
   if (names.length > 0) {
     const missing = names.filter((n) => !records.some((r) => r.name === n));
     if (missing.length > 0) {
