@@ -6,6 +6,7 @@
  * `invalidFiles`, so the controller keeps the last valid specs that came from it.
  */
 import fs from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { Diagnostic, LoadResult, LoadedWorker, WorkerSpec } from '../types.js';
 import { applyDefaults, type WorkerDocument } from './defaults.js';
@@ -273,7 +274,7 @@ function fastParse(file: string, text: string): FileResult | undefined {
     if (data === null || data === undefined) continue;
     if (headerFindings(data).length > 0 || validateWorkerDocument(data).length > 0) return undefined;
     const wdoc = data as WorkerDocument;
-    const spec = applyDefaults(wdoc);
+    const spec = resolvePaths(applyDefaults(wdoc), file);
     if (workerFindings(wdoc, spec).length > 0) return undefined;
     const { line, col } = lines.position(docs[index]!.start);
     result.candidates.push({
@@ -292,6 +293,18 @@ function fullParse(file: string, text: string, opts: LoadOptions): FileResult {
   const result: FileResult = { file, diagnostics: [], candidates: [] };
   docs.forEach((doc, index) => checkDocument(result, text, lc, doc, index, opts));
   return result;
+}
+
+/**
+ * A relative passwordFile is relative to the manifest's directory; the spec carries it resolved, so
+ * whoever reads it later does not depend on the working directory.
+ */
+function resolvePaths(spec: WorkerSpec, file: string): WorkerSpec {
+  const proxy = spec.updates.proxy;
+  if (proxy?.passwordFile !== undefined && !isAbsolute(proxy.passwordFile)) {
+    proxy.passwordFile = resolve(dirname(file), proxy.passwordFile);
+  }
+  return spec;
 }
 
 function staticAddresses(spec: WorkerSpec): Candidate['addresses'] {
@@ -375,7 +388,7 @@ function checkDocument(
     return;
   }
   const wdoc = data as WorkerDocument;
-  const spec = applyDefaults(wdoc);
+  const spec = resolvePaths(applyDefaults(wdoc), file);
   const semantic = workerFindings(wdoc, spec);
   semantic.forEach(push);
   if (semantic.some((f) => f.severity === 'error')) return;

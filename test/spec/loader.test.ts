@@ -137,6 +137,24 @@ describe('spec: loadManifests', () => {
     });
   });
 
+  it('resolves a relative passwordFile against the manifest directory and keeps an absolute one', async () => {
+    const proxy = (passwordFile: string) => ({ proxy: { host: 'proxy.lan', username: 'u', passwordFile } });
+    write(
+      'site/w.yaml',
+      yamlDocs(
+        workerDoc('rel', (d) => (d.spec.updates = proxy('secrets/pw'))),
+        workerDoc('abs', (d) => (d.spec.updates = proxy('/etc/pw'))),
+      ),
+    );
+    for (const fastPath of [true, false]) {
+      const res = await loadManifests([tmp.path], { fastPath });
+      expect(res.workers.map((w) => w.spec.updates.proxy?.passwordFile)).to.deep.equal([
+        join(tmp.path, 'site/secrets/pw'),
+        '/etc/pw',
+      ]);
+    }
+  });
+
   it('never shows a secret as a diagnostic value', async () => {
     write(
       'p.yaml',
