@@ -130,6 +130,26 @@ describe('spec: errors at file:line:col (1-based)', () => {
     }
   });
 
+  it('reads CRLF line ends and a byte order mark the same on the fast and the full path', () => {
+    const good = `${head('a')}spec: {host: pve1, template: worker-template, storage: local-lvm, networks: [{bridge: vmbr0, ipv4: dhcp}]}\n`;
+    const text = `\uFEFF# fleet\n${good}---\n${good.replace('name: a', 'name: b')}`.replace(/\n/g, '\r\n');
+    const fast = loadManifestSource('/m/w.yaml', text);
+    expect(fast).to.deep.equal(loadManifestSource('/m/w.yaml', text, { fastPath: false }));
+    expect(fast.workers.map((w) => [w.spec.name, w.source.line])).to.deep.equal([
+      ['a', 2],
+      ['b', 8],
+    ]);
+    const bad = text.replace('networks: [{', 'cpus: 1, networks: [{');
+    const [d] = loadManifestSource('/m/w.yaml', bad).diagnostics;
+    expect([d!.line, d!.col]).to.deep.equal(positionOf(bad, '1, networks'));
+  });
+
+  it('reports nesting too deep for the parser instead of crashing', () => {
+    const res = loadManifestSource('/m/w.yaml', `a: ${'['.repeat(5000)}${']'.repeat(5000)}\n`);
+    expect(res.diagnostics.length).to.be.above(0);
+    expect(res.diagnostics[0]!.code).to.equal('yaml.resource-exhaustion');
+  });
+
   it('records where each valid document starts', () => {
     const good = `${head('a')}spec: {host: pve1, template: worker-template, storage: local-lvm, networks: [{bridge: vmbr0, ipv4: dhcp}]}\n`;
     const text = `# fleet\n${good}---\n\n${good.replace('name: a', 'name: b')}`;
