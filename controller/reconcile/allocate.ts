@@ -27,6 +27,7 @@ export class VmidAllocator {
   allocate(reserve: (vmid: number) => Promise<void>, preferred?: number): Promise<number> {
     const run = this.#tail.then(async () => {
       const vmid = await this.#pick(preferred);
+      this.#held?.add(vmid);
       await reserve(vmid);
       return vmid;
     });
@@ -34,13 +35,17 @@ export class VmidAllocator {
     return run;
   }
 
+  /** vmids our records hold (read once; every reservation since is added). */
+  #held: Set<number> | undefined;
+
   async #pick(preferred?: number): Promise<number> {
-    const held = new Set(
+    this.#held ??= new Set(
       this.store
         .listWorkers()
         .map((r) => r.vmid)
         .filter((v): v is number => v !== undefined),
     );
+    const held = this.#held;
     if (preferred !== undefined && (await this.#free(preferred))) return preferred;
     let candidate = await this.client.nextId();
     for (let i = 0; i < MAX_PROBES; i++, candidate++) {

@@ -59,6 +59,12 @@ describe('reconcile fleet (simulator)', function () {
     expect(rec.status).to.include({ phase: 'ShutDown', observedGeneration: 1, vmid: vm.vmid, node: 'pve3' });
     expect(cond(h, 'w1', 'Ready')).to.include({ status: 'True' });
 
+    // An idle pass before the drift check is due: one listing, no config read, nothing written.
+    const idle = h.running.sim.callLog().length;
+    await h.fleet.observe();
+    expect(await h.fleet.reconcile('w1', signal())).to.deep.equal({});
+    expect(h.running.sim.callLog(idle).map((c) => c.endpoint)).to.deep.equal(['GET /cluster/resources']);
+
     // Another pass reads the config again (drift check due) and still does nothing.
     const before = h.running.sim.callLog().length;
     await h.clock.advance(h.settings.driftCheckIntervalMs);
