@@ -13,6 +13,7 @@ import { ApiServer } from './api-server.js';
 import { handleControl } from './control-api.js';
 import { sendError } from './http/respond.js';
 import { Simulator } from './simulator.js';
+import { preloadSchema } from './schema/pve-schema.js';
 import { defaultWorld } from './world/default-world.js';
 import { checkWorld, loadWorldFile } from './world/load.js';
 import type { WorldConfig } from './world/types.js';
@@ -86,6 +87,7 @@ function resolveWorld(world: WorldConfig | string | undefined): WorldConfig {
 
 /** Starts a simulator on 127.0.0.1 (or opts.host). */
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<RunningSimulator> {
+  preloadSchema();
   const sim = new Simulator({
     world: resolveWorld(opts.world),
     latency: opts.latency ?? 'fast',

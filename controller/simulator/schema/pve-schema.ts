@@ -51,6 +51,11 @@ function load(): Map<string, TreeNode> {
   return map;
 }
 
+/** Parses the schema now (start-up) rather than on the first request. */
+export function preloadSchema(): void {
+  load();
+}
+
 /** The parameter schema of `METHOD path-template`, e.g. ('POST', '/nodes/{node}/qemu/{vmid}/clone'). */
 export function methodSchema(method: string, template: string): PveMethodSchema | undefined {
   return load().get(template)?.info?.[method]?.parameters;
