@@ -15,6 +15,7 @@ export interface ReportSummary {
 
 /** The output formats of `workerctl validate`. */
 export const REPORT_FORMATS = ['text', 'json', 'github'] as const;
+/** One of REPORT_FORMATS. */
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 /** Options of the renderers. */

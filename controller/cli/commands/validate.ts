@@ -36,6 +36,7 @@ export async function runValidate(paths: string[], opts: ValidateOptions): Promi
   return result.diagnostics.some((d) => d.severity === 'error') ? 1 : 0;
 }
 
+/** Adds `validate` to the program. */
 export function register(program: Command): void {
   program
     .command('validate')
