@@ -127,6 +127,11 @@ function normalizeBool(text: string): string {
   return t === '1' || t === 'true' || t === 'yes' || t === 'on' ? '1' : '0';
 }
 
+function rank(order: string[], key: string): number {
+  const i = order.indexOf(key);
+  return i < 0 ? order.length : i;
+}
+
 /** Normalises one config value for comparison. Unknown keys are only trimmed. */
 export function normalizeValue(key: string, value: string): string {
   if (key === 'tags') return normalizeTags(value);
@@ -137,9 +142,13 @@ export function normalizeValue(key: string, value: string): string {
   if (key === 'nameserver' || key === 'searchdomain') return value.trim().split(/\s+/).join(' ');
   if (/^net\d+$/.test(key)) return normalizeNet(value);
   if (/^ipconfig\d+$/.test(key)) {
-    const map = new Map<string, string>();
-    for (const item of parsePropertyString(value)) if (item.key) map.set(item.key, item.value);
-    return canonical(map);
+    // PVE's own key order (ip, gw, ip6, gw6), so plans read as the operator wrote them.
+    const order = ['ip', 'gw', 'ip6', 'gw6'];
+    return parsePropertyString(value)
+      .filter((i): i is Required<PropertyItem> => i.key !== undefined)
+      .sort((a, b) => rank(order, a.key) - rank(order, b.key) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map((i) => `${i.key}=${i.value}`)
+      .join(',');
   }
   if (key === 'cores' || key === 'sockets') return String(Number(value));
   return value.trim();
