@@ -84,7 +84,9 @@ async function time(dir: string, fastPath: boolean): Promise<Timing> {
 
 /** Peak RSS (MB) of a fresh process that loads the set once. */
 function peakRss(dir: string, mode: 'fast' | 'full'): { mb: number; ms: number } {
-  const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', dir, mode], { encoding: 'utf8' });
+  const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', dir, mode], {
+    encoding: 'utf8',
+  });
   if (res.status !== 0) throw new Error(`child failed: ${res.stderr}`);
   return JSON.parse(res.stdout) as { mb: number; ms: number };
 }
@@ -104,21 +106,41 @@ async function main(): Promise<void> {
     const fullRss = peakRss(dir, 'full');
     const fast = await time(dir, true);
     const full = await time(dir, false);
-    const row = (k: string, a: string, b: string): void => void process.stdout.write(`${k.padEnd(34)}${a.padEnd(22)}${b}\n`);
-    process.stdout.write(`input: ${FILES} files, ${FILES * PER_FILE} documents, ${(bytes / 1e6).toFixed(1)} MB; ${RUNS} runs each\n`);
+    const row = (k: string, a: string, b: string): void =>
+      void process.stdout.write(`${k.padEnd(34)}${a.padEnd(22)}${b}\n`);
+    process.stdout.write(
+      `input: ${FILES} files, ${FILES * PER_FILE} documents, ${(bytes / 1e6).toFixed(1)} MB; ${RUNS} runs each\n`,
+    );
     row('', 'default (fast path)', 'full yaml path');
-    row('loaded workers / diagnostics', `${fast.workers} / ${fast.diagnostics}`, `${full.workers} / ${full.diagnostics}`);
+    row(
+      'loaded workers / diagnostics',
+      `${fast.workers} / ${fast.diagnostics}`,
+      `${full.workers} / ${full.diagnostics}`,
+    );
     row('wall, best', `${fast.best.toFixed(0)} ms`, `${full.best.toFixed(0)} ms`);
     row('wall, median', `${fast.median.toFixed(0)} ms`, `${full.median.toFixed(0)} ms`);
     row('CPU (user+sys), median', `${fast.cpuMedian.toFixed(0)} ms`, `${full.cpuMedian.toFixed(0)} ms`);
     row('cold load in a fresh process', `${fastRss.ms.toFixed(0)} ms`, `${fullRss.ms.toFixed(0)} ms`);
     row('peak RSS, fresh process', `${fastRss.mb.toFixed(0)} MB`, `${fullRss.mb.toFixed(0)} MB`);
-    row('median vs target 1000 ms', `x${(fast.median / TARGET_MS).toFixed(2)}`, `x${(full.median / TARGET_MS).toFixed(2)}`);
-    row('peak RSS vs target 200 MB', `x${(fastRss.mb / TARGET_MB).toFixed(2)}`, `x${(fullRss.mb / TARGET_MB).toFixed(2)}`);
+    row(
+      'median vs target 1000 ms',
+      `x${(fast.median / TARGET_MS).toFixed(2)}`,
+      `x${(full.median / TARGET_MS).toFixed(2)}`,
+    );
+    row(
+      'peak RSS vs target 200 MB',
+      `x${(fastRss.mb / TARGET_MB).toFixed(2)}`,
+      `x${(fullRss.mb / TARGET_MB).toFixed(2)}`,
+    );
     row('speed-up of the fast path', `x${(full.median / fast.median).toFixed(1)}`, '');
     const ok =
-      fast.median < TARGET_MS && fastRss.mb < TARGET_MB && fast.workers === FILES * PER_FILE && fast.diagnostics === 0;
-    process.stdout.write(`result: ${ok ? 'PASS' : 'FAIL'} (default loader: median < ${TARGET_MS} ms, peak RSS < ${TARGET_MB} MB, all valid)\n`);
+      fast.median < TARGET_MS &&
+      fastRss.mb < TARGET_MB &&
+      fast.workers === FILES * PER_FILE &&
+      fast.diagnostics === 0;
+    process.stdout.write(
+      `result: ${ok ? 'PASS' : 'FAIL'} (default loader: median < ${TARGET_MS} ms, peak RSS < ${TARGET_MB} MB, all valid)\n`,
+    );
     process.exitCode = ok ? 0 : 1;
   } finally {
     rmSync(dir, { recursive: true, force: true });
