@@ -29,9 +29,18 @@ import { causeOf, describeChanges, type WorkerPlan } from './plan.js';
 import type { OperationSlots, SlotRequest } from './slots.js';
 import type { WorkerRun } from './worker-run.js';
 
-/** Bounded waits for tasks (the task keeps running in PVE when we stop waiting). */
-export const CLONE_WAIT_MS = 10 * 60_000;
+/**
+ * Bounded waits for tasks within one reconcile (below the runtime's reconcile timeout). The task
+ * keeps running in PVE when we stop waiting; the next pass follows its recorded UPID.
+ */
+export const CLONE_WAIT_MS = 5 * 60_000;
 export const TASK_WAIT_MS = 3 * 60_000;
+/**
+ * A clone whose UPID was never recorded (crash right after the call) and whose VM is still locked
+ * this long after the intent was written is taken for dead (the community norm for a clone
+ * timeout is 30 min, PEERS.md §3).
+ */
+export const CLONE_ABANDON_MS = 30 * 60_000;
 
 /** Test seam: lets a test stop the executor at the worst moment (right after a call returned). */
 export interface ExecutorHooks {

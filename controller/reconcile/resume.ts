@@ -13,7 +13,7 @@
 import { NotFoundError, TaskFailedError, ApiValidationError } from '../errors.js';
 import { taskRef } from '../proxmox/upid.js';
 import type { ReconcileResult } from './contracts.js';
-import { CLONE_WAIT_MS, TASK_WAIT_MS, type Executor } from './executor.js';
+import { CLONE_ABANDON_MS, CLONE_WAIT_MS, TASK_WAIT_MS, type Executor } from './executor.js';
 import { markerMatches } from './ownership.js';
 import type { ProxmoxClient } from '../proxmox/client.js';
 import type { WorkerRun } from './worker-run.js';
@@ -86,7 +86,7 @@ export async function resumeIntent(
   }
   if (vm.lock === 'clone') {
     const age = now - Date.parse(intent.startedAt);
-    if (!(age > CLONE_WAIT_MS)) return { requeueAfterMs: CLONE_LOCK_POLL_MS };
+    if (!(age > CLONE_ABANDON_MS)) return { requeueAfterMs: CLONE_LOCK_POLL_MS };
     // Still locked long after any clone we would wait for: its task died (the lock stays behind).
     // Dropping the intent makes it a half clone, which the plan deletes (unlocking it) and clones
     // again. Should the clone still run after all, its flock makes the unlock fail and we retry.

@@ -202,7 +202,7 @@ describe('reconcile safety invariants (simulator)', function () {
     expect(res.requeueAfterMs).to.be.greaterThan(0);
     expect(workerVms(h)).to.have.length(1);
 
-    await h.clock.advance(11 * 60_000);
+    await h.clock.advance(31 * 60_000);
     const plan = await converge(h);
     expect(plan.converged).to.equal(true);
     expect(byName(h, 'w1')).to.have.length(1);
