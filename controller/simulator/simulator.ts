@@ -161,12 +161,14 @@ export class Simulator {
     const site = { taskType: opts.type, vmid: opts.vmid };
     const failing = this.faults.take(['failTask'], site);
     const slow = this.faults.take(['slowTask'], site);
+    const warning = this.faults.take(['warnTask'], site);
     const task = this.tasks.spawn(opts, async (ctx) => {
       if (failing) {
         await ctx.sleep(this.latency.draw('stop'));
         throw new Error(failing.message ?? `simulated failure of ${opts.type}`);
       }
       await body(ctx);
+      if (warning) ctx.warn(warning.message ?? 'simulated warning');
     });
     if (slow) this.taskSlow.set(task, slow.factor ?? 10);
     this.log.debug('task started', { upid: task.upid, type: opts.type });
@@ -189,6 +191,7 @@ export class Simulator {
       vm.status === 'running' &&
       vm.guest.agentReadyAt !== undefined &&
       vm.guest.agentReadyAt <= now &&
+      parseProps(vm.config.agent ?? '0', 'enabled').enabled === '1' &&
       !this.faults.has('agentNever', { vmid: vm.vmid })
     );
   }

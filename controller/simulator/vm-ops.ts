@@ -10,6 +10,8 @@ import {
   serializeConfig,
 } from './config/values.js';
 import { fail, paramError } from './http/api-error.js';
+import { methodSchema } from './schema/pve-schema.js';
+import { lookupProperty } from './schema/validate.js';
 import type { Rng } from './rng.js';
 import { cloudInitOf } from './world/state.js';
 import type { VmState, World } from './world/state.js';
@@ -111,6 +113,15 @@ const CONTROL = new Set([
   'background_delay',
 ]);
 
+/** Whether `key` is a VM config key of the schema (net0, scsi3, cores, ...). */
+function isConfigKey(key: string): boolean {
+  if (CONTROL.has(key)) return false;
+  return (
+    lookupProperty(methodSchema('PUT', '/nodes/{node}/qemu/{vmid}/config')?.properties ?? {}, key) !==
+    undefined
+  );
+}
+
 /** The changes a config request asks for. */
 export interface ConfigChanges {
   set: Record<string, string>;
@@ -127,6 +138,10 @@ export function configChanges(params: Record<string, unknown>): ConfigChanges {
   const revert = typeof params.revert === 'string' ? params.revert.split(/[;,\s]+/).filter(Boolean) : [];
   if (Object.keys(set).length === 0 && del.length === 0 && revert.length === 0)
     throw fail('no options specified');
+  for (const k of [...del, ...revert]) {
+    if (!isConfigKey(k))
+      throw paramError({ [del.includes(k) ? 'delete' : 'revert']: `unknown setting '${k}'` });
+  }
   for (const k of del) {
     if (set[k] !== undefined)
       throw paramError({ delete: `unable to set and delete option '${k}' at the same time` });

@@ -128,6 +128,14 @@ describe('simulator: guest agent and guest commands (API-NOTES §13, §16.23)', 
     expect(await exec(id, ['veeam-check'])).to.include({ exitcode: 3, 'out-data': 'degraded\n' });
   });
 
+  it('passes the configured check with agent: 0 but never answers', async () => {
+    const id = await running({ agent: '0' });
+    await sleepMs(80);
+    expect((await call(s, 'POST', `/nodes/pve1/qemu/${id}/agent/ping`)).reason).to.equal(
+      'QEMU guest agent is not running',
+    );
+  });
+
   it('never brings the agent up under the agentNever fault', async () => {
     s.sim.setFault({ kind: 'agentNever', vmid: next });
     const id = await running();

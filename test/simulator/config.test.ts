@@ -134,6 +134,9 @@ describe('simulator: VM config (API-NOTES §8, §16.13-18)', () => {
     expect((await put(id, { delete: 'onboot;protection ciuser' })).status).to.equal(200);
     const c = await cfg(id);
     expect(c).to.not.have.any.keys('onboot', 'protection', 'ciuser');
+    const unknown = await put(id, { delete: 'colour' });
+    expect(unknown.status).to.equal(400);
+    expect(unknown.json.errors?.delete).to.equal("unknown setting 'colour'");
     const both = await put(id, { cores: '2', delete: 'cores' });
     expect(both.status).to.equal(400);
     expect((await put(id, {})).reason).to.equal('no options specified');

@@ -74,6 +74,19 @@ describe('simulator: injected faults', () => {
     expect(Date.now() - t1).to.be.greaterThan(normal + 40);
   });
 
+  it('ends tasks with WARNINGS: 1 under warnTask (a success with warnings)', async () => {
+    s.sim.setFault({ kind: 'warnTask', taskType: 'qmstop', message: 'volume is in use', count: 1 });
+    const st = await waitTask(
+      s,
+      (await call(s, 'POST', '/nodes/pve1/qemu/901/status/stop')).json.data as string,
+    );
+    expect(st.exitstatus).to.equal('WARNINGS: 1');
+    const log = (await call(s, 'GET', `/nodes/pve1/tasks/${st.upid as string}/log`)).json.data as Array<{
+      t: string;
+    }>;
+    expect(log.map((l) => l.t)).to.deep.equal(['WARN: volume is in use', 'TASK WARNINGS: 1']);
+  });
+
   it('draws rates deterministically from the seed', async () => {
     const pattern = async (): Promise<number[]> => {
       const sim = await fastSimulator({ seed: 42, world: { nodes: [{ name: 'pve1', ip: '10.0.0.11' }] } });

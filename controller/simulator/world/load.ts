@@ -50,6 +50,7 @@ const faultSpec = {
         'failTask',
         'agentNever',
         'shutdownTimeout',
+        'warnTask',
       ],
     },
     method: { type: 'string' },

@@ -98,7 +98,8 @@ export type FaultKind =
   | 'slowTask' // multiply task durations by factor
   | 'failTask' // task ends with an error exit status
   | 'agentNever' // the guest agent never comes up
-  | 'shutdownTimeout'; // the guest ignores ACPI/agent shutdown
+  | 'shutdownTimeout' // the guest ignores ACPI/agent shutdown
+  | 'warnTask'; // the task succeeds with WARNINGS: 1 (message logged as a counted warning)
 
 /** One injected fault; matching fields narrow where it applies, `rate` and `count` how often. */
 export interface FaultSpec {
