@@ -289,7 +289,12 @@ function fastParse(file: string, text: string): FileResult | undefined {
 /** The full path: the `yaml` document model, which locates every problem at file:line:col. */
 function fullParse(file: string, text: string, opts: LoadOptions): FileResult {
   const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const docs = parseAllDocuments(text, {
+    lineCounter: lc,
+    prettyErrors: false,
+    uniqueKeys: true,
+    merge: true,
+  });
   const result: FileResult = { file, diagnostics: [], candidates: [] };
   docs.forEach((doc, index) => checkDocument(result, text, lc, doc, index, opts));
   return result;
@@ -368,12 +373,16 @@ function checkDocument(
   try {
     data = doc.toJS({ maxAliasCount: opts.maxAliasCount ?? DEFAULT_MAX_ALIAS_COUNT });
   } catch (err) {
+    const message = (err as Error).message;
+    const bomb = /alias count/i.test(message);
     push({
       pointer: '',
       severity: 'error',
-      code: 'yaml.alias-limit',
-      message: `document expands too many aliases: ${(err as Error).message}`,
-      hint: 'aliases (*name) are limited to bound memory; write the values out',
+      code: bomb ? 'yaml.alias-limit' : 'yaml.invalid',
+      message: bomb ? `document expands too many aliases: ${message}` : message,
+      hint: bomb
+        ? 'aliases (*name) are limited to bound memory; write the values out'
+        : 'anchors (&name) are only visible inside their own document; merge keys (<<) need a mapping',
     });
     return;
   }

@@ -121,6 +121,17 @@ describe('spec: errors at file:line:col (1-based)', () => {
     expect(res.workers[0]!.spec.description).to.equal('pve1');
   });
 
+  it('applies merge keys inside a document, and reports an anchor used from another document', () => {
+    const merged = `${head('m')}spec:\n  <<: {template: worker-template, storage: local-lvm, networks: [{bridge: vmbr0, ipv4: dhcp}]}\n  host: pve2\n`;
+    const res = loadManifestSource('/m/w.yaml', merged);
+    expect(res.diagnostics).to.deep.equal([]);
+    expect(res.workers[0]!.spec).to.include({ host: 'pve2', storage: 'local-lvm' });
+    const across = `${head('a')}spec: &base {host: pve1, template: t, storage: s, networks: [{bridge: vmbr0, ipv4: dhcp}]}\n---\n${head('b')}spec: {<<: *base}\n`;
+    const codes = loadManifestSource('/m/w.yaml', across).diagnostics.map((d) => [d.code, d.line]);
+    expect(codes).to.have.length.above(0);
+    for (const [, line] of codes) expect(line).to.be.at.least(7);
+  });
+
   it('treats empty files, comment-only files and empty documents as no workers, not errors', () => {
     for (const text of ['', '\n', '# nothing yet\n', '---\n---\n', '---\n# c\n...\n']) {
       const res = loadManifestSource('/m/w.yaml', text);
