@@ -59,7 +59,7 @@ export interface ExecOptions {
   inputData?: string;
   /** Give up waiting after this long (default 600 s). The command may keep running in the guest. */
   timeoutMs?: number;
-  /** First poll interval; doubles up to 2 s (default 100 ms). */
+  /** First poll interval; doubles up to 20 times that (default 100 ms, so up to 2 s). */
   pollMs?: number;
   signal?: AbortSignal;
 }
@@ -82,6 +82,7 @@ export async function guestExec(
   const { clock } = opts;
   const timeoutMs = opts.timeoutMs ?? 600_000;
   let pollMs = opts.pollMs ?? 100;
+  const maxPollMs = pollMs * 20;
   const start = clock.now();
   const pid = await client.agentExec(node, vmid, command, opts.inputData);
   for (;;) {
@@ -102,7 +103,7 @@ export async function guestExec(
       );
     }
     await clock.sleep(Math.min(pollMs, left), opts.signal);
-    pollMs = Math.min(pollMs * 2, 2_000);
+    pollMs = Math.min(pollMs * 2, maxPollMs);
   }
 }
 

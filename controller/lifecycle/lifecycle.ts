@@ -3,6 +3,7 @@
  * and the links to the reconcile core (deploy on demand, the shared per-worker lock, Immediate
  * changes that end sessions). `workerctl run` builds one and hands it to the HTTP API.
  */
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -52,6 +53,8 @@ export class Lifecycle {
 
   constructor(opts: LifecycleOptions) {
     this.#opts = opts;
+    // Every waiting session request listens on it.
+    setMaxListeners(0, this.#stopping.signal);
     this.watcher = new StatusWatcher(opts.store, this.events);
     this.store = withStatusEvents(opts.store, this.watcher);
     const settings = lifecycleSettings(opts.settings);

@@ -9,6 +9,8 @@ export interface LifecycleSettings {
   /** Wait for the guest agent after power on at most this long. */
   agentTimeoutMs: number;
   agentPollMs: number;
+  /** First poll of a guest command's status; doubles up to 20 times this. */
+  execPollMs: number;
   /** Each connectivity check (one ping) at most this long. */
   checkTimeoutMs: number;
   /** The update command at most this long. */
@@ -32,6 +34,7 @@ export const DEFAULT_LIFECYCLE_SETTINGS: LifecycleSettings = {
   hostAddresses: {},
   agentTimeoutMs: 180_000,
   agentPollMs: 1_000,
+  execPollMs: 100,
   checkTimeoutMs: 30_000,
   updateTimeoutMs: 900_000,
   updateCommand: [...DEFAULT_UPDATE_COMMAND],

@@ -119,7 +119,12 @@ async function runChecks(
 
   const ping = async (target: string): Promise<CheckOutcome> => {
     const cmd = settings.pingCommand.map((a) => a.replaceAll('{target}', target));
-    const r = await guestExec(client, node, vmid, cmd, { clock, timeoutMs: settings.checkTimeoutMs, signal });
+    const r = await guestExec(client, node, vmid, cmd, {
+      clock,
+      timeoutMs: settings.checkTimeoutMs,
+      pollMs: settings.execPollMs,
+      signal,
+    });
     const text = r.stdout + (r.stderr ? '\n' + r.stderr : '');
     return { ok: r.exitCode === 0, output: `${target}: exit ${r.exitCode}${text.trim() ? '\n' + text : ''}` };
   };
@@ -171,6 +176,7 @@ async function runChecks(
       clock,
       inputData: inv.inputData,
       timeoutMs: settings.updateTimeoutMs,
+      pollMs: settings.execPollMs,
       signal,
     });
     const via = inv.proxyDisplay ? ` via proxy ${inv.proxyDisplay}` : '';

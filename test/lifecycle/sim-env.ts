@@ -11,6 +11,7 @@ import type { LifecycleSettings } from '../../controller/lifecycle/settings.js';
 import { createLogger, silentLogger, type Logger } from '../../controller/log.js';
 import { createProxmoxClient } from '../../controller/proxmox/http-client.js';
 import type { ProxmoxClient } from '../../controller/proxmox/client.js';
+import type { ProxmoxClientOptions } from '../../controller/proxmox/options.js';
 import { createFleetReconciler } from '../../controller/reconcile/fleet.js';
 import { makeSettings } from '../../controller/reconcile/settings.js';
 import { Controller } from '../../controller/runtime/controller-loop.js';
@@ -87,6 +88,8 @@ export const FAST: Partial<LifecycleSettings> = {
 
 export interface LifecycleEnvOptions {
   settings?: Partial<LifecycleSettings>;
+  /** Extra Proxmox client options (benchmarks scale the task polling with the time scale). */
+  clientOptions?: Partial<ProxmoxClientOptions>;
   simulator?: SimulatorOptions;
   sim?: RunningSimulator;
   dirs?: { manifests: string; state: string };
@@ -139,6 +142,7 @@ export class LifecycleEnv {
       auth: { kind: 'token', token: this.sim.token },
       logger: this.logger,
       onCall: (i) => this.addon.onProxmoxCall(i),
+      ...this.opts.clientOptions,
     });
     this.store = new LowdbStore({ stateDir: this.state, logger: this.logger, fsync: false });
     await this.store.open();
