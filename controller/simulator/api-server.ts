@@ -10,7 +10,7 @@ import { parseBody, parseForm, readBody } from './http/body.js';
 import { sendData, sendError } from './http/respond.js';
 import type { ApiRequest, Router } from './http/router.js';
 import { sleep } from './latency.js';
-import { methodSchema } from './schema/pve-schema.js';
+import { isProtected, methodSchema } from './schema/pve-schema.js';
 import { verifyParams } from './schema/validate.js';
 import type { Simulator } from './simulator.js';
 import { buildRoutes } from './handlers/routes.js';
@@ -89,7 +89,8 @@ export class ApiServer {
         throw new ApiError(fault.status ?? 500, fault.message ?? 'simulated failure');
       if (method === 'GET') await this.readLatency(route.template);
       const apiReq: ApiRequest = { method, path, params: verified.params, caller };
-      const data = await route.handler(this.sim, apiReq);
+      const run = async (): Promise<unknown> => route.handler(this.sim, apiReq);
+      const data = isProtected(method, route.template) ? await this.sim.daemon.run(run) : await run();
       sendData(req, res, data);
       finish(200);
     } catch (err) {

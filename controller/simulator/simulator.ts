@@ -5,6 +5,7 @@
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { Auth } from './auth.js';
+import { DaemonPool } from './daemon-pool.js';
 import { Faults } from './faults.js';
 import { GuestCommands } from './guest.js';
 import type { GuestCommand } from './guest.js';
@@ -92,6 +93,8 @@ export class Simulator {
   readonly faults: Faults;
   readonly tasks: TaskManager;
   readonly flocks = new FlockTable();
+  /** pvedaemon workers for `protected` calls. */
+  readonly daemon: DaemonPool;
   /** Full clones copying per storage right now (they share its bandwidth). */
   readonly activeClones = new Map<string, number>();
   readonly auth: Auth;
@@ -121,6 +124,11 @@ export class Simulator {
     this.resourcesLag = opts.resourcesLag;
     this.authFailureDelayMs = opts.authFailureDelayMs;
     this.agentBoot = opts.world.agentBootMs;
+    const workers = opts.world.daemon?.workers ?? (opts.latency === 'realistic' ? 3 : 0);
+    this.daemon = new DaemonPool(
+      workers,
+      this.latency.secondsToReal(opts.world.daemon?.proxyTimeoutSeconds ?? 30),
+    );
     this.tasks = new TaskManager(this.latency, (t) => this.taskSlow.get(t) ?? 1);
     const now = Date.now();
     for (const vm of this.world.vms.values()) {
@@ -237,14 +245,26 @@ export class Simulator {
   }
 
   /** Request counts per endpoint. */
-  stats(): { total: number; byEndpoint: Record<string, number>; runningTasks: number; vms: number } {
+  stats(): {
+    total: number;
+    byEndpoint: Record<string, number>;
+    runningTasks: number;
+    vms: number;
+    daemon: { busy: number; waiting: number };
+  } {
     let total = 0;
     const byEndpoint: Record<string, number> = {};
     for (const [k, v] of this.counters) {
       byEndpoint[k] = v;
       total += v;
     }
-    return { total, byEndpoint, runningTasks: this.tasks.running().length, vms: this.world.vms.size };
+    return {
+      total,
+      byEndpoint,
+      runningTasks: this.tasks.running().length,
+      vms: this.world.vms.size,
+      daemon: this.daemon.load(),
+    };
   }
 
   // ---- in-process API ----

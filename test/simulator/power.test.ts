@@ -78,6 +78,34 @@ describe('simulator: power operations (API-NOTES §10, §12, §16.19, §16.21)',
     s.sim.clearFaults();
   });
 
+  it('ties up pvedaemon workers with slow sync calls: pveproxy answers 596 after its timeout', async () => {
+    const world = (await import('../../controller/simulator/index.js')).defaultWorld();
+    world.daemon = { workers: 1, proxyTimeoutSeconds: 5 };
+    const d = await fastSimulator({ world });
+    try {
+      const c = await call(d, 'POST', '/nodes/pve1/qemu/9000/clone', { form: { newid: '100' } });
+      await waitTask(d, c.json.data as string);
+      await waitTask(d, (await call(d, 'POST', '/nodes/pve1/qemu/100/status/start')).json.data as string);
+      d.sim.setFault({ kind: 'shutdownTimeout', vmid: 100 });
+      const sd = await call(d, 'POST', '/nodes/pve1/qemu/100/status/shutdown', { form: { timeout: '30' } });
+      await sleepMs(5);
+      // the PUT waits for the flock (10 s) inside the only worker; the proxy gives up after 5 s
+      const [put, other] = await Promise.all([
+        call(d, 'PUT', '/nodes/pve1/qemu/100/config', { form: { description: 'x' } }),
+        (async () => {
+          await sleepMs(5);
+          return call(d, 'GET', '/nodes/pve1/qemu/100/status/current');
+        })(),
+      ]);
+      expect(put.status).to.equal(596);
+      expect(other.status).to.equal(596);
+      expect((await call(d, 'GET', '/version')).status).to.equal(200); // not protected: no worker needed
+      await waitTask(d, sd.json.data as string);
+    } finally {
+      await d.close();
+    }
+  });
+
   it('refuses to reboot a stopped VM synchronously and to start a template', async () => {
     const id = await vm();
     const r = await call(s, 'POST', `/nodes/pve1/qemu/${id}/status/reboot`);

@@ -70,6 +70,20 @@ describe('simulator: tasks (API-NOTES §5, §16.7)', () => {
     expect((await call(s, 'GET', `/nodes/pve2/tasks/${upid}/status`)).status).to.equal(400);
   });
 
+  it('lists finished tasks of a node newest first, filtered by vmid and type, with total', async () => {
+    const a = await call(s, 'GET', '/nodes/pve1/tasks?vmid=800&limit=2');
+    const rows = a.json.data as Array<Record<string, unknown>>;
+    expect(a.json.total).to.be.at.least(2);
+    expect(rows).to.have.length(2);
+    expect(rows[0].starttime as number).to.be.at.least(rows[1].starttime as number);
+    for (const r of rows) expect(r).to.include({ id: '800', node: 'pve1', status: 'OK' });
+    const clones = (await call(s, 'GET', '/nodes/pve1/tasks?typefilter=qmclone')).json.data as Array<{
+      type: string;
+    }>;
+    expect(clones.every((t) => t.type === 'qmclone')).to.equal(true);
+    expect((await call(s, 'GET', '/nodes/pve1/tasks?source=active')).json.data).to.deep.equal([]);
+  });
+
   it('reports WARNINGS: n as the exit status when the task logged counted warnings', async () => {
     const tm = new TaskManager(new Latency('fast', 1, createRng(1)), () => 1);
     const t = tm.spawn({ node: 'pve1', type: 'qmstart', id: '100', user: 'root@pam' }, async (ctx) => {

@@ -7,7 +7,7 @@ import { getNextId, getNodes, getNodeStorage, getResources, getVersion } from '.
 import { deleteVm, postClone, postCreate } from './lifecycle.js';
 import { getStatusCurrent, postReboot, postShutdown, postStart, postStop } from './power.js';
 import { getConfig, getPending, listQemu, postConfig, putConfig, putResize } from './qemu-config.js';
-import { deleteTask, getTaskLog, getTaskStatus } from './tasks.js';
+import { deleteTask, getTaskLog, getTaskStatus, listTasks } from './tasks.js';
 
 const Q = '/nodes/{node}/qemu/{vmid}';
 
@@ -40,6 +40,7 @@ export function buildRoutes(): Router<Simulator> {
     .add({ method: 'GET', template: `${Q}/agent/get-osinfo`, handler: getOsInfo })
     .add({ method: 'POST', template: `${Q}/agent/exec`, handler: postExec })
     .add({ method: 'GET', template: `${Q}/agent/exec-status`, handler: getExecStatus })
+    .add({ method: 'GET', template: '/nodes/{node}/tasks', handler: listTasks })
     .add({ method: 'GET', template: '/nodes/{node}/tasks/{upid}/status', handler: getTaskStatus })
     .add({ method: 'GET', template: '/nodes/{node}/tasks/{upid}/log', handler: getTaskLog })
     .add({ method: 'DELETE', template: '/nodes/{node}/tasks/{upid}', handler: deleteTask });

@@ -32,7 +32,7 @@ export interface PveMethodSchema {
 
 interface TreeNode {
   path: string;
-  info?: Record<string, { parameters?: PveMethodSchema }>;
+  info?: Record<string, { parameters?: PveMethodSchema; protected?: number }>;
   children?: TreeNode[];
 }
 
@@ -59,6 +59,11 @@ export function preloadSchema(): void {
 /** The parameter schema of `METHOD path-template`, e.g. ('POST', '/nodes/{node}/qemu/{vmid}/clone'). */
 export function methodSchema(method: string, template: string): PveMethodSchema | undefined {
   return load().get(template)?.info?.[method]?.parameters;
+}
+
+/** Whether pveproxy forwards the call to pvedaemon (`protected: 1`), where it needs a worker. */
+export function isProtected(method: string, template: string): boolean {
+  return load().get(template)?.info?.[method]?.protected === 1;
 }
 
 /** Whether the schema knows this path template at all. */

@@ -148,6 +148,14 @@ export const worldSchema = {
       },
     },
     faults: { type: 'array', items: faultSpec },
+    daemon: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        workers: { type: 'integer', minimum: 0 },
+        proxyTimeoutSeconds: { type: 'number', minimum: 0 },
+      },
+    },
     capacity: {
       type: 'object',
       additionalProperties: false,

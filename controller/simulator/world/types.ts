@@ -140,6 +140,8 @@ export interface WorldConfig {
   agentBootMs?: Duration;
   guestCommands?: GuestCommandSpec[];
   faults?: FaultSpec[];
+  /** pvedaemon: parallel workers for protected calls (default 3 in the realistic profile, unlimited in fast) and the pveproxy timeout (596) in PVE seconds (default 30). */
+  daemon?: { workers?: number; proxyTimeoutSeconds?: number };
   /** Capacity limits. */
   capacity?: { maxVms?: number };
   /** The MAC prefix for generated MACs (default BC:24:11). */
