@@ -177,6 +177,6 @@ describe('spec: loadManifests', () => {
     const started = Date.now();
     const res = await loadManifests([tmp.path]);
     expect(res.workers).to.have.length(2000);
-    expect(Date.now() - started).to.be.below(3000);
+    expect(Date.now() - started).to.be.below(5000); // a smoke test: the benchmark measures
   });
 });
