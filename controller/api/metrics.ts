@@ -34,6 +34,7 @@ export class ControllerMetrics {
   readonly tests: Counter<'result'>;
   readonly httpRequests: Counter<'method' | 'route' | 'code'>;
   #store?: Store;
+  #queueDepth?: () => number;
 
   constructor(opts: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -51,10 +52,15 @@ export class ControllerMetrics {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers,
     });
+    const queueDepth = () => this.#queueDepth?.();
     this.queueDepth = new Gauge({
       name: 'workerctl_queue_depth',
       help: 'Workers waiting in the reconcile queue.',
       registers,
+      collect() {
+        const n = queueDepth();
+        if (n !== undefined) this.set(n);
+      },
     });
     this.proxmoxCalls = new Counter({
       name: 'workerctl_proxmox_calls_total',
@@ -143,7 +149,12 @@ export class ControllerMetrics {
     this.reconcileDuration.observe({ result }, durationMs / 1000);
   }
 
-  /** For the runtime: the queue's length. */
+  /** The queue depth is read from `fn` at scrape time. */
+  bindQueueDepth(fn: () => number): void {
+    this.#queueDepth = fn;
+  }
+
+  /** For the runtime: the queue's length (when no provider is bound). */
   setQueueDepth(n: number): void {
     this.queueDepth.set(n);
   }

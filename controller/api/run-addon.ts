@@ -153,6 +153,7 @@ export class ApiAddon implements RunAddon {
     const lifecycle = this.lifecycle!;
     const controller = ctx.controller;
     this.#controller = controller;
+    this.metrics.bindQueueDepth(() => controller.snapshot().queue.ready);
     const onLoaded = (e: { plan: Parameters<Lifecycle['onPlan']>[0] }) => void lifecycle.onPlan(e.plan);
     const onReconciled = (e: {
       durationMs: number;
@@ -162,7 +163,6 @@ export class ApiAddon implements RunAddon {
     }) => {
       const result = e.terminal ? 'terminal' : e.error ? 'error' : e.requeueAfterMs ? 'requeue' : 'success';
       this.metrics.observeReconcile(e.durationMs, result);
-      this.metrics.setQueueDepth(controller.snapshot().queue.ready);
       lifecycle.watcher.schedule();
     };
     controller.on('loaded', onLoaded);

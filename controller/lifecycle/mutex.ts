@@ -34,9 +34,9 @@ export class Mutex {
 export class KeyedMutex {
   #locks = new Map<string, { mutex: Mutex; users: number }>();
 
-  /** True while a critical section for `key` runs. */
+  /** True while a critical section for `key` runs or waits to run. */
   isLocked(key: string): boolean {
-    return this.#locks.get(key)?.mutex.locked ?? false;
+    return (this.#locks.get(key)?.users ?? 0) > 0;
   }
 
   /** Runs fn alone for `key`. */
@@ -55,9 +55,3 @@ export class KeyedMutex {
     }
   }
 }
-
-/**
- * The process-wide per-worker lock shared by the lifecycle (tests, sessions) and the reconcile core:
- * whoever acts on a worker's VM holds `workerLocks.run(name, ...)`.
- */
-export const workerLocks = new KeyedMutex();
