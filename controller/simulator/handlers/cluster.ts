@@ -1,5 +1,6 @@
 /** GET /version, /nodes, /nodes/{node}/storage, /cluster/resources, /cluster/nextid. */
 import { paramError } from '../http/api-error.js';
+import { RawJson } from '../http/respond.js';
 import type { ApiRequest } from '../http/router.js';
 import type { Simulator } from '../simulator.js';
 import { memoryMiB } from '../vm-ops.js';
@@ -102,14 +103,33 @@ function vmResource(sim: Simulator, vm: VmState, now: number, interval: number):
   return e;
 }
 
+/** Per-VM JSON of the last answer, reused while the inputs (signature) stay the same: 10,000 VMs stay cheap. */
+const entryCache = new WeakMap<VmState, { sig: string; json: string }>();
+
+function vmResourceJson(sim: Simulator, vm: VmState, now: number, interval: number): string {
+  const c = vm.config;
+  const seen = sim.resourcesLag ? sim.world.lagged(vm, now, sim.epoch, interval) : undefined;
+  const uptime =
+    vm.status === 'running' && vm.startedAt ? Math.floor(sim.latency.toSim(now - vm.startedAt) / 1000) : 0;
+  let volumes = '';
+  for (const k in vm.volumes) volumes += `${k}=${vm.volumes[k].sizeGiB};`;
+  const sig = `${vm.node}|${vm.status}|${c.name}|${seen?.status}|${seen?.name}|${c.template}|${c.cores}|${c.sockets}|${c.memory}|${c.tags}|${c.lock}|${vm.pool}|${vm.haManaged}|${vm.haState}|${uptime}|${volumes}`;
+  const hit = entryCache.get(vm);
+  if (hit && hit.sig === sig) return hit.json;
+  const json = JSON.stringify(vmResource(sim, vm, now, interval));
+  entryCache.set(vm, { sig, json });
+  return json;
+}
+
 export function getResources(sim: Simulator, req: ApiRequest): unknown {
   const type = optStr(req, 'type');
   const now = Date.now();
   const interval = Math.max(1, sim.latency.toReal(sim.latency.profile.statsInterval));
-  const out: unknown[] = [];
+  const parts: string[] = [];
   if (!type || type === 'vm')
     for (const id of sim.world.sortedVmids())
-      out.push(vmResource(sim, sim.world.vms.get(id) as VmState, now, interval));
+      parts.push(vmResourceJson(sim, sim.world.vms.get(id) as VmState, now, interval));
+  const out: unknown[] = [];
   if (!type || type === 'node') {
     for (const n of sim.world.nodes.values())
       out.push({
@@ -147,7 +167,8 @@ export function getResources(sim: Simulator, req: ApiRequest): unknown {
       }
   }
   if (!type) for (const p of sim.world.pools.keys()) out.push({ id: `/pool/${p}`, type: 'pool', pool: p });
-  return out;
+  for (const e of out) parts.push(JSON.stringify(e));
+  return new RawJson(`[${parts.join(',')}]`);
 }
 
 export function getNextId(sim: Simulator, req: ApiRequest): unknown {

@@ -10,6 +10,11 @@ export class Envelope {
   ) {}
 }
 
+/** `data` already serialised as JSON (big lists built from cached per-entry JSON). */
+export class RawJson {
+  constructor(readonly json: string) {}
+}
+
 /** Reason phrases must be one printable line. */
 export function reasonPhrase(message: string): string {
   const first = message.replace(/\n+$/, '').split('\n')[0];
@@ -47,6 +52,8 @@ function send(
 
 /** 200 {"data": ...}. */
 export function sendData(req: IncomingMessage, res: ServerResponse, result: unknown): void {
+  if (result instanceof RawJson)
+    return send(req, res, 200, 'OK', `{"data":${result.json}}`, 'application/json;charset=UTF-8');
   const body = result instanceof Envelope ? { data: result.data, ...result.extra } : { data: result ?? null };
   send(req, res, 200, 'OK', JSON.stringify(body), 'application/json;charset=UTF-8');
 }
