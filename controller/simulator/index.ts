@@ -168,6 +168,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     sim,
     close: () =>
       new Promise<void>((resolve) => {
+        sim.stopAllTasks();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

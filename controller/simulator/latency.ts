@@ -151,5 +151,6 @@ export class Latency {
 /** Resolves after `realMs` (immediately for 0). */
 export function sleep(realMs: number): Promise<void> {
   if (realMs <= 0) return Promise.resolve();
-  return new Promise((resolve) => setTimeout(resolve, realMs));
+  // unref: a pending simulated delay alone never keeps the process alive (the server does while open)
+  return new Promise((resolve) => setTimeout(resolve, realMs).unref());
 }

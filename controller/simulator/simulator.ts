@@ -428,6 +428,11 @@ export class Simulator {
     }
   }
 
+  /** Crashes every running task (simulator shutdown), so no simulated work outlives close(). */
+  stopAllTasks(): void {
+    for (const t of this.tasks.running()) this.tasks.crash(t.upid);
+  }
+
   /** The whole state (GET /_sim/state). */
   state(): Record<string, unknown> {
     return {
