@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real Proxmox clients against `workerctl simulator --tls`: proxmoxer 1.2.0 (a Python flow) and Ansible's
 # community.general.proxmox_kvm (a playbook). Installs python3-proxmoxer and ansible with apt-get when
-# missing. Not part of `make test`; run with `make real-clients`.
+# missing. Not part of `make test`; run with `make real-clients`. Extra simulator options go in SIM_ARGS,
+# e.g. SIM_ARGS='--latency realistic --time-scale 100'.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -26,7 +27,8 @@ work="$(mktemp -d)"
 secret="$("$PY" -c 'import uuid; print(uuid.uuid4())')"
 token="root@pam!realclients=${secret}"
 password="$("$PY" -c 'import secrets; print(secrets.token_hex(12))')"
-node dist/controller/main.js simulator --port 0 --tls --token "$token" --password "$password" -o json \
+# shellcheck disable=SC2086 # SIM_ARGS holds extra simulator options, e.g. "--latency realistic --time-scale 100"
+node dist/controller/main.js simulator --port 0 --tls --token "$token" --password "$password" -o json ${SIM_ARGS:-} \
   >"$work/sim.json" 2>"$work/sim.log" &
 sim_pid=$!
 cleanup() { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; rm -rf "$work"; }
