@@ -10,7 +10,7 @@
  * it needs for its key, and the queue only ever holds names. The Result/error table lives in
  * #handleOutcome and nowhere else.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
 import { systemClock, isoNow } from '../clock.js';
 import { errorMessage } from '../errors.js';
@@ -146,6 +146,8 @@ export class Controller extends EventEmitter<ControllerEvents> {
     await this.#loadPass();
     await this.#observeAndEnqueueAll();
     const n = Math.max(1, this.#o.workers ?? 32);
+    // One abort listener per reconcile in flight on the shared stop signal.
+    setMaxListeners(n + 16, this.#abort.signal);
     this.#workers = runWorkers(this.#queue, (key, signal) => this.#reconcileOne(key, signal), {
       concurrency: n,
       clock: this.#clock,

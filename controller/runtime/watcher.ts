@@ -81,13 +81,15 @@ export class ManifestWatcher {
   #closed = false;
 
   constructor(options: ManifestWatcherOptions) {
+    // An option passed as undefined keeps its default (a spread alone would overwrite it).
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.#opts = {
       quietMs: 100,
       maxWaitMs: 250,
       bulkThreshold: 20,
       bulkQuietMs: 500,
       bulkMaxWaitMs: 5000,
-      ...options,
+      ...(given as unknown as ManifestWatcherOptions),
     };
     this.#roots = new Set(options.paths.map((p) => resolve(p)));
   }

@@ -122,3 +122,26 @@ describe('manifest watcher', function () {
     expect(batches[0].firstEventAt - t0).to.be.lessThan(200);
   });
 });
+
+describe('manifest watcher defaults', () => {
+  it('keeps the default debounce when options are passed as undefined', async function () {
+    this.timeout(5000);
+    const dir = makeTempDir('workerctl-watch-');
+    const seen: number[] = [];
+    const w = new ManifestWatcher({
+      paths: [dir.path],
+      logger: silentLogger(),
+      quietMs: undefined,
+      maxWaitMs: undefined,
+      onChange: () => seen.push(Date.now()),
+    });
+    await w.start();
+    const t0 = Date.now();
+    writeFileSync(join(dir.path, 'a.yaml'), 'a: 1\n');
+    await collect([], 400);
+    await w.close();
+    dir.remove();
+    expect(seen).to.have.length(1);
+    expect(seen[0] - t0).to.be.at.least(95);
+  });
+});

@@ -1,0 +1,322 @@
+/**
+ * The controller against the simulator (a separate `workerctl simulator` process, REALISTIC latency
+ * profile of LATENCIES.md under a time scale), measured side by side in one run:
+ *
+ * (a) time to converge 100 and 1,000 Eager workers over 10 nodes, against the lower bound set by the
+ *     same profile's task durations and the controller's concurrency limits;
+ * (b) Proxmox API calls of one resync of the converged fleet (100 vs 1,000), with drift checks off
+ *     (not due) and all due (bounded by driftBudgetPerPass);
+ * (c) latency from saving a manifest to the first Proxmox call it causes (default debounce);
+ * (d) RSS of a `workerctl run` process holding 1,000 and 10,000 workers.
+ *
+ * Run: npx tsc -p . && node dist/bench/run.js reconcile
+ * Env: BENCH_SIZES=100,1000  BENCH_TIME_SCALE=200  BENCH_RSS_SIZES=1000,10000  BENCH_LATENCY_ROUNDS=30
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { systemClock } from '../controller/clock.js';
+import { silentLogger } from '../controller/log.js';
+import { packageRoot } from '../controller/paths.js';
+import { createProxmoxClient } from '../controller/proxmox/http-client.js';
+import { createFleetReconciler } from '../controller/reconcile/fleet.js';
+import { makeSettings } from '../controller/reconcile/settings.js';
+import { Controller } from '../controller/runtime/controller-loop.js';
+import { REALISTIC_PROFILE } from '../controller/simulator/latency.js';
+import { defaultWorld, scaledWorld } from '../controller/simulator/world/default-world.js';
+import { loadManifests } from '../controller/spec/loader.js';
+import { LowdbStore } from '../controller/store/lowdb-store.js';
+
+const MAIN = join(packageRoot, 'dist', 'controller', 'main.js');
+const SIZES = (process.env.BENCH_SIZES ?? '100,1000').split(',').map(Number);
+const RSS_SIZES = (process.env.BENCH_RSS_SIZES ?? '1000,10000').split(',').map(Number);
+const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? 200);
+const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 30);
+const NODES = 10;
+
+interface SimProcess {
+  url: string;
+  token: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `workerctl simulator` as its own process and reads its url and token. */
+async function startSimProcess(
+  dir: string,
+  latency: 'fast' | 'realistic',
+  timeScale: number,
+): Promise<SimProcess> {
+  const worldFile = join(dir, `world-${Date.now()}.json`);
+  const world = scaledWorld(NODES, 0);
+  delete world.generate;
+  writeFileSync(worldFile, JSON.stringify(world));
+  const child = spawn(
+    process.execPath,
+    [
+      MAIN,
+      'simulator',
+      '--port',
+      '0',
+      '-o',
+      'json',
+      '--latency',
+      latency,
+      '--time-scale',
+      String(timeScale),
+      '--world',
+      worldFile,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const info = await new Promise<{ url: string; token: string }>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n')[0];
+      if (buf.includes('\n')) resolve(JSON.parse(line) as { url: string; token: string });
+    });
+    child.once('exit', (code) => reject(new Error(`simulator exited ${code}`)));
+  });
+  return {
+    ...info,
+    child,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function workerDoc(name: string, node: string, extra = ''): string {
+  return [
+    'apiVersion: workerctl.dev/v1',
+    'kind: Worker',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    `  host: ${node}`,
+    '  template: worker-template',
+    '  storage: local-lvm',
+    '  networks: [{bridge: vmbr0, ipv4: dhcp}]',
+    extra,
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+/** Writes n workers, `perFile` documents per file; returns the file of worker 0. */
+function writeFleet(dir: string, n: number, deploy: 'Eager' | 'OnDemand', perFile: number): string {
+  mkdirSync(dir, { recursive: true });
+  for (let f = 0; f * perFile < n; f++) {
+    const docs: string[] = [];
+    for (let i = f * perFile; i < Math.min(n, (f + 1) * perFile); i++) {
+      docs.push(workerDoc(`w-${String(i).padStart(5, '0')}`, `pve${(i % NODES) + 1}`, `  deploy: ${deploy}`));
+    }
+    writeFileSync(join(dir, `f-${String(f).padStart(4, '0')}.yaml`), docs.join('\n---\n') + '\n');
+  }
+  return join(dir, 'f-0000.yaml');
+}
+
+const mean = ([a, b]: [number, number] | number[]): number => (b === undefined ? a : (a + b) / 2);
+const asRange = (d: number | [number, number]): [number, number] => (typeof d === 'number' ? [d, d] : d);
+
+/**
+ * Lower bound of converging n Eager workers, in simulated ms, from the realistic profile and the
+ * limits: clones are serialised by clonesPerStorage slots on their target storage (one storage id,
+ * local-lvm, as the controller and the simulator key it), each clone lasting fullCloneBase + used
+ * GiB at min(cloneGiBps, storage bandwidth / parallel clones); the last worker still needs its config
+ * PUT and disk resize.
+ */
+function lowerBoundSimMs(n: number, cloneSlots: number): { ms: number; cloneMs: number } {
+  const p = REALISTIC_PROFILE;
+  const world = defaultWorld();
+  const used = world.templates![0].disk!.used!;
+  const bw = world.storages!.find((s) => s.id === 'local-lvm')!.bandwidthGiBps!;
+  const parallel = Math.min(cloneSlots, n);
+  const rate = Math.min(p.cloneGiBps, bw / parallel);
+  const cloneMs = mean(asRange(p.fullCloneBase)) + (used / rate) * 1000;
+  const rounds = Math.ceil(n / cloneSlots);
+  const tail = mean(asRange(p.configPut)) + mean(asRange(p.resize));
+  return { ms: rounds * cloneMs + tail, cloneMs };
+}
+
+function pct(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+async function benchFleet(n: number, dir: string): Promise<void> {
+  const sim = await startSimProcess(dir, 'realistic', TIME_SCALE);
+  const manifests = join(dir, `m-${n}`);
+  const state = join(dir, `s-${n}`);
+  const file0 = writeFleet(manifests, n, 'Eager', 1);
+  let calls = 0;
+  let lastCallStart = 0;
+  const client = createProxmoxClient({
+    url: sim.url,
+    auth: { kind: 'token', token: sim.token },
+    // Task polling on the simulator's clock: the real 100 ms..2 s divided by the time scale.
+    taskPoll: { initialMs: Math.max(1, 100 / TIME_SCALE), maxMs: Math.max(2, 2000 / TIME_SCALE) },
+    maxSockets: 32,
+    onCall: (info) => {
+      calls++;
+      if (process.env.BENCH_DEBUG && firstCall === undefined)
+        process.stderr.write(`call ${info.method} ${info.path} ${Date.now() - info.durationMs}\n`);
+      lastCallStart = Math.max(lastCallStart, Date.now() - info.durationMs);
+      firstCall ??= Date.now() - info.durationMs;
+    },
+  });
+  let firstCall: number | undefined;
+  const store = new LowdbStore({ stateDir: state });
+  await store.open();
+  const settings = makeSettings({ resyncIntervalMs: 0 });
+  const fleet = createFleetReconciler({
+    client,
+    store,
+    logger: silentLogger(),
+    clock: systemClock,
+    settings,
+  });
+  const controller = new Controller({
+    manifestPaths: [manifests],
+    load: (p) => loadManifests(p),
+    reconciler: fleet,
+    store,
+    settings,
+    logger: silentLogger(),
+    resyncIntervalMs: 0,
+  });
+  const t0 = Date.now();
+  const progress = setInterval(() => {
+    const recs = store.listWorkers();
+    const ready = recs.filter((r) =>
+      r.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'),
+    ).length;
+    process.stderr.write(
+      `  ... ${((Date.now() - t0) / 1000).toFixed(0)} s: ${ready}/${n} Ready, ${calls} calls\n`,
+    );
+  }, 10_000);
+  await controller.start();
+  const res = await controller.waitForConvergence(30 * 60_000, { pollMs: 50 });
+  const realMs = Date.now() - t0;
+  clearInterval(progress);
+  const bound = lowerBoundSimMs(n, settings.limits.clonesPerStorage);
+  const boundReal = bound.ms / TIME_SCALE;
+  const converged = res.converged ? 'converged' : `NOT converged (${res.pending.length} pending)`;
+  console.log(
+    `(a) ${n} Eager workers, ${NODES} nodes: ${converged} in ${(realMs / 1000).toFixed(1)} s real ` +
+      `= ${((realMs * TIME_SCALE) / 3_600_000).toFixed(2)} h simulated; lower bound ${(boundReal / 1000).toFixed(1)} s real ` +
+      `(${Math.ceil(n / settings.limits.clonesPerStorage)} clone rounds x ${(bound.cloneMs / 1000).toFixed(1)} s sim, ` +
+      `${settings.limits.clonesPerStorage} clone slots on local-lvm); ratio ${(realMs / boundReal).toFixed(2)}x (target <= 1.25x)`,
+  );
+
+  // (b) calls per resync of the converged fleet.
+  for (const [label, driftMs] of [
+    ['drift checks not due', settings.driftCheckIntervalMs],
+    ['every drift check due', 0],
+  ] as const) {
+    settings.driftCheckIntervalMs = driftMs;
+    await controller.waitForIdle();
+    const before = calls;
+    const t = Date.now();
+    await controller.resync();
+    await controller.waitForIdle();
+    console.log(
+      `(b) resync of ${n} converged workers (${label}): ${calls - before} Proxmox API calls, ${Date.now() - t} ms ` +
+        `(drift budget ${settings.driftBudgetPerPass} config reads per pass)`,
+    );
+  }
+  settings.driftCheckIntervalMs = makeSettings().driftCheckIntervalMs;
+
+  // (c) save -> first Proxmox call.
+  const lat: number[] = [];
+  const original = readFileSync(file0, 'utf8');
+  for (let i = 0; i < LATENCY_ROUNDS; i++) {
+    await controller.waitForIdle();
+    await new Promise((r) => setTimeout(r, 150));
+    firstCall = undefined;
+    const text = original + `  description: "edit ${i}"\n`;
+    const saved = Date.now();
+    if (process.env.BENCH_DEBUG) process.stderr.write(`saved ${saved}\n`);
+    writeFileSync(file0, text);
+    const deadline = saved + 5000;
+    while (firstCall === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    if (firstCall !== undefined) lat.push(Math.max(0, firstCall - saved));
+  }
+  lat.sort((a, b) => a - b);
+  console.log(
+    `(c) save -> first Proxmox call, ${n} workers (${lat.length}/${LATENCY_ROUNDS} rounds, debounce 100 ms quiet / 250 ms max): ` +
+      `p50 ${pct(lat, 0.5)} ms, p99 ${pct(lat, 0.99)} ms, max ${lat.at(-1)} ms (target p99 < 250 ms)`,
+  );
+  await controller.stop(5000);
+  client.close();
+  await sim.stop();
+}
+
+/** (d): RSS of a `workerctl run` child holding n OnDemand workers, once they are all recorded. */
+async function benchRss(n: number, dir: string, sim: SimProcess): Promise<void> {
+  const manifests = join(dir, `rss-m-${n}`);
+  const state = join(dir, `rss-s-${n}`);
+  writeFleet(manifests, n, 'OnDemand', 100);
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, sim.token);
+  const child = spawn(
+    process.execPath,
+    [
+      MAIN,
+      'run',
+      '-f',
+      manifests,
+      '--server',
+      sim.url,
+      '--token-file',
+      tokenFile,
+      '--state-dir',
+      state,
+      '--no-view',
+      '--log-level',
+      'warn',
+    ],
+    { stdio: 'ignore' },
+  );
+  const t0 = Date.now();
+  const count = (): number => {
+    try {
+      return Object.keys(
+        (JSON.parse(readFileSync(join(state, 'workerctl.db.json'), 'utf8')) as { workers: object }).workers,
+      ).length;
+    } catch {
+      return 0;
+    }
+  };
+  while (count() < n && Date.now() - t0 < 300_000) await new Promise((r) => setTimeout(r, 250));
+  const loadedMs = Date.now() - t0;
+  await new Promise((r) => setTimeout(r, 3000));
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const hwmKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  console.log(
+    `(d) workerctl run with ${n} workers (OnDemand, ${Math.ceil(n / 100)} files): RSS ${(rssKiB / 1024).toFixed(0)} MiB, ` +
+      `peak ${(hwmKiB / 1024).toFixed(0)} MiB; all recorded after ${(loadedMs / 1000).toFixed(1)} s`,
+  );
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'workerctl-bench-'));
+try {
+  console.log(
+    `simulator: separate process, REALISTIC profile (LATENCIES.md) at time scale ${TIME_SCALE} ` +
+      `(1 real s = ${TIME_SCALE} simulated s); controller defaults (clonesPerStorage 2, perStorage 4, perNode 4, 32 reconciles)`,
+  );
+  for (const n of SIZES) await benchFleet(n, dir);
+  const sim = await startSimProcess(dir, 'fast', 1);
+  for (const n of RSS_SIZES) await benchRss(n, dir, sim);
+  await sim.stop();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
