@@ -63,11 +63,11 @@ export function renderFrame(
   const shown = sorted.slice(0, budget);
   const processing = new Set(snap.queue.processing);
 
-  const fixed = 24 + 8 + 7 + 11 + 18 + 6 * 3;
+  const fixed = 24 + 8 + 7 + 12 + 18 + 6 * 3;
   const lastWidth = Math.max(16, opts.columns - fixed - 4);
   const table = new Table({
     head: ['worker', 'host', 'vmid', 'phase', 'Ready', 'last action / reason'],
-    colWidths: [24, 8, 7, 11, 18, lastWidth],
+    colWidths: [24, 8, 7, 12, 18, lastWidth],
     wordWrap: false,
     style: { head: [], border: [], compact: true },
   });
@@ -90,7 +90,10 @@ function row(w: WorkerRecord, busy: boolean): string[] {
     w.vmid !== undefined ? String(w.vmid) : '-',
     w.status.phase,
     readyText,
-    lastActivity(w),
+    // Paths in causes are absolute; relative to the working directory they read better.
+    lastActivity(w)
+      .split(process.cwd() + '/')
+      .join(''),
   ];
 }
 
