@@ -245,7 +245,7 @@ describe('lifecycle end to end (simulator over HTTP, controller API)', function 
   });
 
   describe('edits, disable, removal while sessions run', () => {
-    it('disable: the running session continues, the worker is never picked again', async () => {
+    it('disable: the running session continues, the worker is not picked until enabled again', async () => {
       await startWith({ 'w.yaml': workerYaml('dis-run', { deploy: 'Eager' }) });
       const a = await start({ host: 'pve1' });
       env.write('w.yaml', workerYaml('dis-run', { deploy: 'Eager', enabled: false }));
@@ -253,6 +253,12 @@ describe('lifecycle end to end (simulator over HTTP, controller API)', function 
       expect((await start({ host: 'pve1' })).status).to.equal(503);
       expect((await env.http('GET', `/v1/sessions/${a.body.session.id}`)).status).to.equal(200);
       expect(env.vm('dis-run')?.status).to.equal('running');
+      // Enabled again: picked again (it is already Working, so it serves at once).
+      env.write('w.yaml', workerYaml('dis-run', { deploy: 'Eager' }));
+      await eventually(() => env.record('dis-run')!.spec.enabled === true);
+      const b = await start({ host: 'pve1' });
+      expect(b.status).to.equal(201);
+      expect(b.body.worker).to.equal('dis-run');
     });
 
     it('WhenIdle: a restart change waits for 2 sessions to end, then applies', async () => {

@@ -78,7 +78,7 @@ export async function eventually(
 /** Fast lifecycle settings for tests. */
 export const FAST: Partial<LifecycleSettings> = {
   agentPollMs: 10,
-  agentTimeoutMs: 2_000,
+  agentTimeoutMs: 1_000,
   checkTimeoutMs: 2_000,
   updateTimeoutMs: 3_000,
   leaseSweepMs: 25,

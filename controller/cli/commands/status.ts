@@ -2,7 +2,8 @@
  * `workerctl status [-o table|json|yaml]`: the workers as the configuration database records them.
  * Asks a running controller's API first (--controller, WORKERCTL_CONTROLLER, default
  * http://127.0.0.1:8080); when none answers at the default address it says so and reads the state
- * directory read-only (no lock) instead.
+ * directory read-only (no lock) instead. An explicit --state-dir (and no controller named) reads that
+ * database directly.
  */
 import Table from 'cli-table3';
 import { Option, type Command } from 'commander';
@@ -15,7 +16,11 @@ import type { WorkerRecord } from '../../types.js';
 import { ControllerUnavailableError } from '../../errors.js';
 import { apiClient, withApiOptions, type ApiOptions } from './api-options.js';
 
-type StatusFlags = ApiOptions & { output: 'table' | 'json' | 'yaml'; stateDir: string };
+type StatusFlags = ApiOptions & {
+  output: 'table' | 'json' | 'yaml';
+  stateDir: string;
+  explicitStateDir?: boolean;
+};
 
 export function register(program: Command): void {
   withApiOptions(program.command('status'))
@@ -27,7 +32,9 @@ export function register(program: Command): void {
     )
     .option('--state-dir <dir>', 'state directory', '.workerctl')
     .argument('[names...]', 'only these workers')
-    .action(async (names: string[], flags: StatusFlags) => {
+    .action(async (names: string[], flags: StatusFlags, cmd: Command) => {
+      // An explicit --state-dir means that database, unless a controller is named too.
+      flags.explicitStateDir = cmd.getOptionValueSource('stateDir') === 'cli';
       process.exitCode = await runStatus(names, flags);
     });
 }
@@ -57,6 +64,7 @@ export function statusView(r: WorkerRecord): Record<string, unknown> {
 /** The records from a running controller, or (when none answers at the default address) the database. */
 async function loadRecords(stateDir: string, flags: StatusFlags): Promise<WorkerRecord[]> {
   const client = apiClient(flags);
+  if (flags.explicitStateDir && !client.explicit) return readDatabase(stateDir);
   try {
     return await client.records();
   } catch (err) {
@@ -65,6 +73,10 @@ async function loadRecords(stateDir: string, flags: StatusFlags): Promise<Worker
       `workerctl: no controller is running at ${client.url}; showing the database in ${stateDir}\n`,
     );
   }
+  return readDatabase(stateDir);
+}
+
+async function readDatabase(stateDir: string): Promise<WorkerRecord[]> {
   const store = new MemoryStore({ initial: readStateSnapshot(stateDir) });
   await store.open();
   const records = store.listWorkers();
