@@ -49,6 +49,8 @@ export function coreDeployer(opts: CoreDeployerOptions): DeployFn {
     const rec = store.getWorker(name);
     if (!rec) throw new TerminalError(`unknown worker ${name}`);
     if (!rec.wantDeployed) await store.saveWorker({ ...rec, wantDeployed: true });
+    // Only an error of this attempt counts (an old test failure may still be in lastError).
+    const errorBefore = rec.status.lastError;
     const deadline = clock.now() + timeoutMs;
     const ac = signal ?? new AbortController().signal;
     for (;;) {
@@ -59,7 +61,9 @@ export function coreDeployer(opts: CoreDeployerOptions): DeployFn {
         return { node: r.node ?? r.spec.host, vmid: r.vmid };
       const conflict = r.status.conditions.find((c) => c.reason === 'Conflict' && c.status === 'False');
       if (conflict) throw new ConflictError(conflict.message);
-      if (r.status.lastError && !res.requeueAfterMs) throw new TerminalError(r.status.lastError);
+      if (r.status.lastError && r.status.lastError !== errorBefore && !res.requeueAfterMs) {
+        throw new TerminalError(r.status.lastError);
+      }
       if (clock.now() >= deadline) {
         throw new WaitTimeoutError(
           `worker ${name} was not deployed within ${Math.round(timeoutMs / 1000)} s`,
