@@ -169,6 +169,100 @@ describe('lifecycle end to end (simulator over HTTP, controller API)', function 
     }
   });
 
+  it('events: the stream shows each phase change with its cause and the session states', async () => {
+    await startWith({ 'w.yaml': workerYaml('evt', { deploy: 'Eager' }) });
+    const ac = new AbortController();
+    const res = await fetch(env.url + '/v1/events', { signal: ac.signal });
+    expect(res.headers.get('content-type')).to.match(/^text\/event-stream/);
+    const reader = res.body!.getReader();
+    const events: Record<string, unknown>[] = [];
+    let buffer = '';
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+        if (done) return;
+        buffer += new TextDecoder().decode(value);
+        const parts = buffer.split('\n\n');
+        buffer = parts.pop()!;
+        for (const p of parts) {
+          const data = p.split('\n').find((l) => l.startsWith('data: '));
+          if (data) events.push(JSON.parse(data.slice(6)) as Record<string, unknown>);
+        }
+      }
+    })();
+    const g = await start({ host: 'pve1' });
+    await end(g.body.session.id, 'done');
+    await eventually(() =>
+      events.some((e) => e.type === 'worker' && e.phase === 'ShutDown' && e.previousPhase === 'Working'),
+    );
+    ac.abort();
+    await reading;
+    const phases = events
+      .filter((e) => e.type === 'worker' && e.previousPhase)
+      .map((e) => `${String(e.previousPhase)} -> ${String(e.phase)}`);
+    expect(phases).to.deep.equal([
+      'ShutDown -> Testing',
+      'Testing -> Updating',
+      'Updating -> Working',
+      'Working -> ShutDown',
+    ]);
+    expect(events.filter((e) => e.type === 'session').map((e) => e.state)).to.deep.equal([
+      'starting',
+      'ready',
+      'ended',
+    ]);
+    expect(events.find((e) => e.type === 'session' && e.state === 'ended')!.reason).to.equal('done');
+  });
+
+  it('Immediate removal while Working: the sessions end with the removal as reason, the VM is deleted', async () => {
+    await startWith({
+      'w.yaml': workerYaml('gone-now', { deploy: 'Eager', applyChanges: 'Immediate' }),
+      'x.yaml': workerYaml('stays', { host: 'pve2', deploy: 'Eager' }),
+    });
+    const a = await start({ host: 'pve1' });
+    expect(a.body.worker).to.equal('gone-now');
+    const vmid = env.record('gone-now')!.vmid!;
+    rmSync(join(env.manifests, 'w.yaml'));
+    await eventually(() => env.record('gone-now') === undefined || 'still recorded', 10_000);
+    expect(env.sim.sim.getVm(vmid)).to.equal(undefined);
+    const gone = await env.http<{ error: { message: string } }>('GET', `/v1/sessions/${a.body.session.id}`);
+    expect(gone.status).to.equal(404);
+    expect(gone.body.error.message).to.contain('interrupted by an Immediate change');
+  });
+
+  it('100 concurrent requests over 10 workers over HTTP: all served, never beyond maxConcurrentTasks', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 10; i++) {
+      files[`c${i}.yaml`] = workerYaml(`conc-${i}`, {
+        host: `pve${(i % 3) + 1}`,
+        maxConcurrentTasks: 3,
+        deploy: 'Eager',
+      });
+    }
+    await startWith(files, { settings: { sessionWaitMs: 30_000 } });
+    let maxBooked = 0;
+    const sample = () => {
+      const used = new Map<string, number>();
+      for (const s of env.store.listSessions()) used.set(s.worker, (used.get(s.worker) ?? 0) + s.tasks);
+      for (const n of used.values()) maxBooked = Math.max(maxBooked, n);
+    };
+    const unsubscribe = env.addon.lifecycle!.events.subscribe(sample);
+    const codes = await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        const res = await start({ host: `pve${(i % 3) + 1}`, tasks: 1 + (i % 2) });
+        if (res.status === 201) {
+          await new Promise((r) => setTimeout(r, 10));
+          await end(res.body.session.id);
+        }
+        return res.status;
+      }),
+    );
+    unsubscribe();
+    expect(codes.filter((c) => c === 201)).to.have.length(100);
+    expect(maxBooked).to.be.within(1, 3);
+    expect(env.store.listSessions()).to.deep.equal([]);
+  });
+
   describe('test through the API', () => {
     it('OnDemand: deploys, checks, updates, powers off; Eager: tests the deployed VM', async () => {
       await startWith({ 'a.yaml': workerYaml('t-od'), 'b.yaml': workerYaml('t-eager', { deploy: 'Eager' }) });
