@@ -142,6 +142,11 @@ export class SessionManager {
           exclude.add(session.worker);
           failures.push(`${session.worker}: ${redactText(errorMessage(err))}`);
           await this.#release(session.id, `worker ${session.worker} failed its test`);
+          if (failures.length >= this.#deps.settings.sessionMaxAttempts) {
+            throw new NoWorkerAvailableError(
+              `no usable worker for host ${req.host}: ${failures.length} worker(s) failed their test: ${failures.join('; ')}`,
+            );
+          }
           continue;
         }
       }

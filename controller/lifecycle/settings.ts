@@ -24,6 +24,8 @@ export interface LifecycleSettings {
   maxLeaseMs: number;
   /** How long a session request waits for a usable worker when it names no limit. */
   sessionWaitMs: number;
+  /** Workers whose bring-up may fail for one session request before it fails (each failure is a test). */
+  sessionMaxAttempts: number;
   /** How often leases are checked for expiry. */
   leaseSweepMs: number;
   /** Graceful shutdown wait before a hard stop, seconds. */
@@ -42,6 +44,7 @@ export const DEFAULT_LIFECYCLE_SETTINGS: LifecycleSettings = {
   defaultLeaseMs: 15 * 60_000,
   maxLeaseMs: 24 * 60 * 60_000,
   sessionWaitMs: 30_000,
+  sessionMaxAttempts: 3,
   leaseSweepMs: 1_000,
   shutdownTimeoutSec: 60,
 };

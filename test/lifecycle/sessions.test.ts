@@ -134,6 +134,26 @@ describe('lifecycle: sessions', () => {
     expect(h.store.listSessions()).to.deep.equal([]);
   });
 
+  it('gives up after sessionMaxAttempts failed bring-ups instead of testing the whole fleet', async () => {
+    const h = await harness(
+      ['a1', 'a2', 'a3', 'a4'].map((n) => record(n)),
+      { sessionMaxAttempts: 2 },
+    );
+    h.guest.execRules.push([/ping .* vbr\.lan$/, 1, 'unreachable']);
+    const m = manager(h);
+    let err: unknown;
+    await m.start({ host: 'pve1', waitMs: 60_000 }).catch((e: unknown) => (err = e));
+    expect(err).to.be.instanceOf(NoWorkerAvailableError);
+    expect((err as Error).message).to.match(
+      /^no usable worker for host pve1: 2 worker\(s\) failed their test: a1: test failed at backup-server/,
+    );
+    const tested = h.store
+      .listWorkers()
+      .filter((w) => w.status.lastTest)
+      .map((w) => w.name);
+    expect(tested).to.deep.equal(['a1', 'a2']);
+  });
+
   it('a job that dies: its lease expires, the session ends and the worker shuts down', async () => {
     const h = await harness([record('w1')]);
     const events: LifecycleEvent[] = [];
