@@ -14,7 +14,9 @@ $(NODE_MODULES_STAMP): package.json package-lock.json
 
 install: $(NODE_MODULES_STAMP)
 
+# A rebuild starts from an empty dist/, so a deleted test never lingers as stale JS.
 $(BUILD_STAMP): $(NODE_MODULES_STAMP) $(SOURCES)
+	rm -rf dist
 	npx tsc -p tsconfig.json
 	@touch $(BUILD_STAMP)
 
