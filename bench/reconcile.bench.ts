@@ -227,7 +227,7 @@ async function benchFleet(n: number, dir: string): Promise<void> {
   console.log(
     `    of which: start (load ${n} manifests, record ${n} workers) to first clone call ${(startupMs / 1000).toFixed(1)} s; ` +
       `first clone to converged ${(cloneMs / 1000).toFixed(1)} s = ${(cloneMs / boundReal).toFixed(2)}x the bound; ` +
-      `store: ${store.stats().writes} file writes, last ${store.stats().lastWriteMs} ms for ${(store.stats().lastWriteBytes / 1024).toFixed(0)} KiB`,
+      `store: ${store.stats().writes} file writes, last ${store.stats().lastWriteMs.toFixed(1)} ms for ${(store.stats().lastWriteBytes / 1024).toFixed(0)} KiB`,
   );
 
   // (b) calls per resync of the converged fleet.

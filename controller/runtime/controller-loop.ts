@@ -44,7 +44,10 @@ export interface ControllerOptions {
   debounce?: { quietMs?: number; maxWaitMs?: number };
   /** Periodic full resync (default settings.resyncIntervalMs; 0 disables), ±10% jitter. */
   resyncIntervalMs?: number;
-  /** One reconcile may take at most this long before it is aborted (default 10 min). */
+  /**
+   * One reconcile may take at most this long before it is aborted (default 30 min: waiting for a clone
+   * slot counts, and a big fleet's clones queue behind each other; an aborted wait is resumed later).
+   */
   reconcileTimeoutMs?: number;
   /** Per-key retry backoff after an error: base and cap, ms (default 1 s -> 5 min). */
   backoff?: { baseMs?: number; maxMs?: number };
@@ -152,7 +155,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       concurrency: n,
       clock: this.#clock,
       logger: this.#log,
-      timeoutMs: this.#o.reconcileTimeoutMs ?? 10 * 60_000,
+      timeoutMs: this.#o.reconcileTimeoutMs ?? 30 * 60_000,
       signal: this.#abort.signal,
       onOutcome: (o) => this.#onOutcome(o),
     });

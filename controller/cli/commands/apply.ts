@@ -88,7 +88,7 @@ async function runApply(flags: ApplyFlags): Promise<number> {
   let blocked = false;
   controller.once('loaded', (e) => {
     blocked = Boolean(e.plan.massDeleteBlocked);
-    if (!view.isTTY) return;
+    // What is about to be done, as `plan` shows it (also in CI logs).
     process.stdout.write(formatPlan(e.plan, process.stdout.columns ?? 120) + '\n\n');
   });
   const stopOnSignal = () => void controller.stop(5_000);
