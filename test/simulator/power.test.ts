@@ -122,17 +122,25 @@ describe('simulator: power operations (API-NOTES §10, §12, §16.19, §16.21)',
   });
 
   it('turns power operations on HA-managed VMs into hastart/hastop tasks that finish before the state changes', async () => {
-    const c = await call(s, 'POST', '/nodes/pve1/qemu', { form: { vmid: '690', 'ha-managed': '1' } });
-    await waitTask(s, c.json.data as string);
-    const st = await power(690, 'start');
-    expect(st.type).to.equal('hastart');
-    expect(s.sim.getVm(690)?.status).to.equal('stopped');
-    for (let i = 0; i < 100 && s.sim.getVm(690)?.status !== 'running'; i++) await sleepMs(2);
-    expect(s.sim.getVm(690)?.status).to.equal('running');
-    const cur = (await call(s, 'GET', '/nodes/pve1/qemu/690/status/current')).json.data as Record<
-      string,
-      unknown
-    >;
-    expect(cur.ha).to.deep.equal({ managed: 1, state: 'started' });
+    const world = (await import('../../controller/simulator/index.js')).defaultWorld();
+    world.latencies = { haDelay: 300 };
+    const h = await fastSimulator({ world });
+    try {
+      const c = await call(h, 'POST', '/nodes/pve1/qemu', { form: { vmid: '690', 'ha-managed': '1' } });
+      await waitTask(h, c.json.data as string);
+      const a = await call(h, 'POST', '/nodes/pve1/qemu/690/status/start');
+      const st = await waitTask(h, a.json.data as string);
+      expect(st).to.include({ type: 'hastart', exitstatus: 'OK' });
+      expect(h.sim.getVm(690)?.status).to.equal('stopped');
+      for (let i = 0; i < 200 && h.sim.getVm(690)?.status !== 'running'; i++) await sleepMs(5);
+      expect(h.sim.getVm(690)?.status).to.equal('running');
+      const cur = (await call(h, 'GET', '/nodes/pve1/qemu/690/status/current')).json.data as Record<
+        string,
+        unknown
+      >;
+      expect(cur.ha).to.deep.equal({ managed: 1, state: 'started' });
+    } finally {
+      await h.close();
+    }
   });
 });
