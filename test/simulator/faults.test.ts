@@ -71,7 +71,7 @@ describe('simulator: injected faults', () => {
     s.sim.setFault({ kind: 'slowTask', taskType: 'qmstart', factor: 30 });
     const t1 = Date.now();
     await waitTask(s, (await call(s, 'POST', '/nodes/pve1/qemu/901/status/start')).json.data as string);
-    expect(Date.now() - t1).to.be.greaterThan(normal + 40);
+    expect(Date.now() - t1).to.be.at.least(Math.min(85, normal + 40)); // start takes 3-8 ms, x30
   });
 
   it('ends tasks with WARNINGS: 1 under warnTask (a success with warnings)', async () => {
