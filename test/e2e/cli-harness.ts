@@ -24,6 +24,13 @@ export function simFlags(sim: RunningSimulator, dir: string): string[] {
   return ['--server', sim.url, '--token-file', tokenFile];
 }
 
+/** The test process's environment without WORKERCTL_* settings (other tests may have set some). */
+export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WORKERCTL_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
 /** Runs workerctl to completion. */
 export function runCli(
   args: string[],
@@ -31,7 +38,7 @@ export function runCli(
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], {
-      env: { ...process.env, WORKERCTL_LOG_LEVEL: 'warn', ...opts.env },
+      env: cleanEnv({ WORKERCTL_LOG_LEVEL: 'warn', ...opts.env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -55,7 +62,7 @@ export function startCli(
   env: NodeJS.ProcessEnv = {},
 ): ChildProcess & { output: () => string } {
   const child = spawn(process.execPath, [MAIN, ...args], {
-    env: { ...process.env, WORKERCTL_LOG_LEVEL: 'info', ...env },
+    env: cleanEnv({ WORKERCTL_LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

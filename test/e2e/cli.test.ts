@@ -41,7 +41,7 @@ describe('workerctl plan / apply / status (CLI exit codes)', function () {
     );
     const calls = sim.sim.callLog().length;
     const plan = await runCli(['plan', '-f', manifests, ...conn]);
-    expect(plan.code, plan.stderr).to.equal(2);
+    expect(plan.code, plan.stdout + plan.stderr).to.equal(2);
     expect(plan.stdout).to.match(/Plan: 2 to create/);
     expect(plan.stdout).to.match(/cli-a: create \[live\]/);
     expect(plan.stdout).to.contain('┌');
