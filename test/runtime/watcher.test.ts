@@ -145,3 +145,29 @@ describe('manifest watcher defaults', () => {
     expect(seen[0] - t0).to.be.at.least(95);
   });
 });
+
+describe('manifest watcher on a single file', () => {
+  it('reports edits and atomic saves of a file given directly', async function () {
+    this.timeout(5000);
+    const dir = makeTempDir('workerctl-watch-');
+    const file = join(dir.path, 'fleet.yaml');
+    writeFileSync(file, 'a: 1\n');
+    const batches: ChangeBatch[] = [];
+    const w = new ManifestWatcher({
+      paths: [file],
+      logger: silentLogger(),
+      quietMs: 30,
+      onChange: (b) => batches.push(b),
+    });
+    await w.start();
+    writeFileSync(file, 'a: 2\n');
+    await collect(batches, 200);
+    writeFileSync(join(dir.path, '.fleet.yaml.tmp'), 'a: 3\n');
+    renameSync(join(dir.path, '.fleet.yaml.tmp'), file);
+    await collect(batches, 300);
+    await w.close();
+    dir.remove();
+    expect(batches.length).to.equal(2);
+    for (const b of batches) expect(b.files).to.deep.equal([file]);
+  });
+});
