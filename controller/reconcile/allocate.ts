@@ -2,8 +2,8 @@
  * vmid allocation (PEERS.md §4.3): PVE's nextid reserves nothing, so two creators can get the same
  * id. We take a candidate from nextid, skip ids our own records hold, assert the pick with
  * `?vmid=`, and record the reservation (with the clone intent) durably BEFORE the clone is sent.
- * One allocation at a time per controller; a collision at clone time drops the reservation and
- * the next attempt allocates again.
+ * One pick at a time per controller (reservations are written concurrently); a collision at clone
+ * time drops the reservation and the next attempt allocates again.
  */
 import { AlreadyExistsError } from '../errors.js';
 import type { ProxmoxClient } from '../proxmox/client.js';
@@ -21,18 +21,21 @@ export class VmidAllocator {
   ) {}
 
   /**
-   * Finds a free vmid and runs `reserve(vmid)` (which must save the record durably) before the next
-   * allocation may start. `preferred` (an earlier reservation) is kept when it is still free.
+   * Finds a free vmid and resolves once `reserve(vmid)` (which must save the record durably) is
+   * done. Picks are one at a time; the picked id is held in memory before the next pick starts, so
+   * reservations need not wait for each other and concurrent ones share one store write.
+   * `preferred` (an earlier reservation) is kept when it is still free.
    */
-  allocate(reserve: (vmid: number) => Promise<void>, preferred?: number): Promise<number> {
-    const run = this.#tail.then(async () => {
+  async allocate(reserve: (vmid: number) => Promise<void>, preferred?: number): Promise<number> {
+    const pick = this.#tail.then(async () => {
       const vmid = await this.#pick(preferred);
       this.#held?.add(vmid);
-      await reserve(vmid);
       return vmid;
     });
-    this.#tail = run.catch(() => undefined);
-    return run;
+    this.#tail = pick.catch(() => undefined);
+    const vmid = await pick;
+    await reserve(vmid);
+    return vmid;
   }
 
   /** vmids our records hold (read once; every reservation since is added). */

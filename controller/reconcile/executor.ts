@@ -27,6 +27,7 @@ import { diskStorage, normalizeTags } from './normalize.js';
 import { markerMatches } from './ownership.js';
 import { causeOf, describeChanges, type WorkerPlan } from './plan.js';
 import type { OperationSlots, SlotRequest } from './slots.js';
+import { StorageScopes } from './storage-scope.js';
 import type { WorkerRun } from './worker-run.js';
 
 /**
@@ -60,12 +61,17 @@ export function findTemplate(resources: readonly VmResource[], spec: WorkerRecor
 }
 
 export class Executor {
+  /** Which storages are shared, for keying the storage and clone slots. */
+  readonly scopes: StorageScopes;
+
   constructor(
     private readonly deps: ReconcileDeps,
     private readonly slots: OperationSlots,
     private readonly allocator: VmidAllocator,
     private readonly hooks: ExecutorHooks = {},
-  ) {}
+  ) {
+    this.scopes = new StorageScopes(deps.client, deps.clock);
+  }
 
   /** Carries out one planned action of `wp` for the run's worker. */
   async execute(
@@ -128,32 +134,56 @@ export class Executor {
     waitMs = TASK_WAIT_MS,
     keepIntent = false,
   ): Promise<void> {
-    const release = await this.slots.acquire(slot, signal);
+    const release = await this.#acquire(slot, signal);
     try {
       run.rec.intent = { op, node: target.node, vmid: target.vmid, startedAt: isoNow(this.deps.clock) };
       await run.persist();
-      let task: TaskRef | void;
-      try {
-        task = await call();
-      } catch (err) {
-        if (!(op === 'clone' && err instanceof TransientError)) {
-          run.rec.intent = undefined;
-          await run.persist();
-        }
-        throw err;
-      }
-      await this.hooks.afterCall?.(op, run.name, task ?? undefined);
-      if (task) {
-        run.rec.intent = { ...run.rec.intent!, upid: task.upid };
-        await run.persist();
-        await this.waitTask(run, task, signal, waitMs);
-      }
-      if (!keepIntent) {
+      await this.#call(run, op, call, signal, waitMs, keepIntent);
+    } finally {
+      release();
+    }
+  }
+
+  /** Takes the slots of `slot`, learning whether its storage is shared when the caller did not say. */
+  async #acquire(slot: SlotRequest, signal: AbortSignal): Promise<() => void> {
+    const req =
+      slot.storage !== undefined && slot.shared === undefined
+        ? { ...slot, shared: await this.scopes.isShared(slot.node, slot.storage) }
+        : slot;
+    return this.slots.acquire(req, signal);
+  }
+
+  /**
+   * The part of mutate() after the intent is on disk and the slots are held: call, UPID saved,
+   * bounded wait, intent cleared (unless kept).
+   */
+  async #call(
+    run: WorkerRun,
+    op: Intent['op'],
+    call: () => Promise<TaskRef | void>,
+    signal: AbortSignal,
+    waitMs: number,
+    keepIntent: boolean,
+  ): Promise<void> {
+    let task: TaskRef | void;
+    try {
+      task = await call();
+    } catch (err) {
+      if (!(op === 'clone' && err instanceof TransientError)) {
         run.rec.intent = undefined;
         await run.persist();
       }
-    } finally {
-      release();
+      throw err;
+    }
+    await this.hooks.afterCall?.(op, run.name, task ?? undefined);
+    if (task) {
+      run.rec.intent = { ...run.rec.intent!, upid: task.upid };
+      await run.persist();
+      await this.waitTask(run, task, signal, waitMs);
+    }
+    if (!keepIntent) {
+      run.rec.intent = undefined;
+      await run.persist();
     }
   }
 
@@ -175,38 +205,57 @@ export class Executor {
     const spec = run.rec.spec;
     const tpl = findTemplate(resources, spec);
     const storages = await client.storages(spec.host, { content: 'images' });
-    if (!storages.some((s) => s.storage === spec.storage)) {
+    this.scopes.learn(spec.host, storages);
+    const target = storages.find((s) => s.storage === spec.storage);
+    if (!target) {
       throw new TerminalError(`storage ${spec.storage} does not exist on ${spec.host} or holds no vm images`);
     }
     if (tpl.node !== spec.host) await this.#checkSharedTemplate(tpl, spec.host);
     const description = desiredDescription(spec, run.rec.uid ?? run.name);
     for (let attempt = 0; ; attempt++) {
-      const vmid = await this.allocator.allocate(async (id) => {
-        run.rec.vmid = id;
-        run.rec.node = spec.host;
-        await run.persist();
-      }, run.rec.vmid);
       const cause = run.history.length === 0 ? causeOf(run.rec) : 'redeploy';
+      let vmid: number | undefined;
       try {
-        await this.mutate(
-          run,
-          'clone',
-          { node: spec.host, vmid },
-          { node: spec.host, storage: spec.storage, clone: true },
-          () =>
-            client.clone(tpl.node, tpl.vmid, {
-              newid: vmid,
-              name: spec.name,
-              description,
-              full: true,
-              storage: spec.storage,
-              ...(tpl.node !== spec.host ? { target: spec.host } : {}),
-            }),
+        // Slots first, then the vmid: the reservation and the clone intent go to disk in ONE
+        // durable write right before the call (invariant 4), and the intent's start time is the
+        // call's, not the time spent queueing for a slot (resume.ts judges a lost clone by it).
+        const release = await this.#acquire(
+          { node: spec.host, storage: spec.storage, clone: true, shared: target.shared },
           signal,
-          CLONE_WAIT_MS,
-          true,
         );
+        try {
+          vmid = await this.allocator.allocate(async (id) => {
+            run.rec.vmid = id;
+            run.rec.node = spec.host;
+            run.rec.intent = { op: 'clone', node: spec.host, vmid: id, startedAt: isoNow(this.deps.clock) };
+            await run.persist();
+          }, run.rec.vmid);
+          const newid = vmid;
+          await this.#call(
+            run,
+            'clone',
+            () =>
+              client.clone(tpl.node, tpl.vmid, {
+                newid,
+                name: spec.name,
+                description,
+                full: true,
+                storage: spec.storage,
+                ...(tpl.node !== spec.host ? { target: spec.host } : {}),
+              }),
+            signal,
+            CLONE_WAIT_MS,
+            true,
+          );
+        } finally {
+          release();
+        }
       } catch (err) {
+        if (vmid === undefined) {
+          // The reservation's write failed (or the wait for a slot was aborted): no call was made.
+          if (run.rec.intent?.op === 'clone' && !run.rec.intent.upid) run.rec.intent = undefined;
+          throw err;
+        }
         if (err instanceof AlreadyExistsError && attempt < 3) {
           // Someone took the id between our assert and the clone: allocate again.
           run.log.info('vmid taken before the clone, allocating again', { vmid });

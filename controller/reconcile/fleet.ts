@@ -86,9 +86,10 @@ export class Fleet implements FleetReconciler {
     const merged = mergeDesired(snapshot, load, this.deps.settings, isoNow(clock), this.#newUid);
     this.#massDeleteBlocked = merged.massDeleteBlocked;
     try {
-      for (const rec of merged.save) {
-        await store.saveWorker(withDesiredFields(rec, before.get(rec.name), store.getWorker(rec.name)));
-      }
+      // One durable write for the whole merge (a first load of 1,000 workers is one file write).
+      await store.saveWorkers(
+        merged.save.map((rec) => withDesiredFields(rec, before.get(rec.name), store.getWorker(rec.name))),
+      );
       if (JSON.stringify(merged.massDeleteBlocked) !== JSON.stringify(store.getMeta('massDeleteBlocked'))) {
         await store.setMeta('massDeleteBlocked', merged.massDeleteBlocked);
       }

@@ -2,7 +2,9 @@
  * Concurrency slots per node, per storage and for clones per storage (PEERS.md §4.2): Proxmox locks
  * per VM config and per storage, so a global parallelism knob either wastes capacity or trips lock
  * timeouts. Slots are always taken in the same order (clone, storage, node), so two operations
- * never wait on each other in a cycle.
+ * never wait on each other in a cycle. Storage and clone slots are keyed like PVE's storage lock:
+ * `node/storage` for a non-shared storage (each node's local-lvm is its own disk and lock),
+ * `storage` for a shared one (one pool cluster-wide).
  */
 import type { ControllerSettings } from './contracts.js';
 
@@ -75,6 +77,14 @@ export interface SlotRequest {
   storage?: string;
   /** A clone also takes a clone slot on its target storage. */
   clone?: boolean;
+  /** The storage is shared (one pool for the cluster); otherwise it is `node`'s own. */
+  shared?: boolean;
+}
+
+/** The key of the storage (and clone) slots a request takes, or undefined without a storage. */
+export function storageSlotKey(req: SlotRequest): string | undefined {
+  if (req.storage === undefined) return undefined;
+  return req.shared ? req.storage : `${req.node}/${req.storage}`;
 }
 
 /** The node, storage and clone slots of one controller. */
@@ -93,8 +103,9 @@ export class OperationSlots {
   async acquire(req: SlotRequest, signal?: AbortSignal): Promise<() => void> {
     const releases: (() => void)[] = [];
     try {
-      if (req.clone && req.storage) releases.push(await this.clone.acquire(req.storage, signal));
-      if (req.storage) releases.push(await this.storage.acquire(req.storage, signal));
+      const key = storageSlotKey(req);
+      if (req.clone && key) releases.push(await this.clone.acquire(key, signal));
+      if (key) releases.push(await this.storage.acquire(key, signal));
       releases.push(await this.node.acquire(req.node, signal));
     } catch (err) {
       for (const r of releases.reverse()) r();

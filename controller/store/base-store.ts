@@ -121,6 +121,25 @@ export abstract class BaseStore implements Store {
     });
   }
 
+  saveWorkers(records: readonly WorkerRecord[]): Promise<void> {
+    if (records.length === 0) {
+      try {
+        this.#writable();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return Promise.resolve();
+    }
+    return this.#durable(() => {
+      // Sanitise (and check) all first, so a bad record changes nothing.
+      const clean = records.map((record) => {
+        requireKey(record?.name, 'worker name');
+        return sanitizeRecord(record);
+      });
+      for (const rec of clean) this.data.workers[rec.name] = rec;
+    });
+  }
+
   saveStatus(name: string, status: WorkerStatus): void {
     this.#writable();
     const rec = this.data.workers[name];

@@ -30,6 +30,11 @@ export interface Store {
   listWorkers(): WorkerRecord[];
   /** Durable: resolves once written (use before a mutating Proxmox call). */
   saveWorker(record: WorkerRecord): Promise<void>;
+  /**
+   * Durable batch: saves every record in one write (all or none: a bad record rejects before any
+   * change). A first load of a large fleet is one file write instead of one per worker.
+   */
+  saveWorkers(records: readonly WorkerRecord[]): Promise<void>;
   /** Coalesced: replaces the status; written with the next flush. */
   saveStatus(name: string, status: WorkerStatus): void;
   deleteWorker(name: string): Promise<void>;

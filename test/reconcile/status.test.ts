@@ -133,21 +133,21 @@ describe('slots', () => {
     (await s.acquire('x'))();
   });
 
-  it('clones take a clone slot per storage as well as node and storage slots', async () => {
+  it('clones take a clone slot per storage as well as node and storage slots (shared storage: one pool)', async () => {
     const slots = new OperationSlots({ perNode: 4, perStorage: 4, clonesPerStorage: 1 });
-    const a = await slots.acquire({ node: 'pve1', storage: 'local-lvm', clone: true });
+    const a = await slots.acquire({ node: 'pve1', storage: 'cephpool', shared: true, clone: true });
     let second = false;
-    const p = slots.acquire({ node: 'pve2', storage: 'local-lvm', clone: true }).then((r) => {
+    const p = slots.acquire({ node: 'pve2', storage: 'cephpool', shared: true, clone: true }).then((r) => {
       second = true;
       return r;
     });
-    const resize = await slots.acquire({ node: 'pve1', storage: 'local-lvm' });
+    const resize = await slots.acquire({ node: 'pve1', storage: 'cephpool', shared: true });
     await new Promise((r) => setImmediate(r));
     expect(second).to.equal(false);
     a();
     (await p)();
     resize();
     expect(slots.node.inUse('pve1')).to.equal(0);
-    expect(slots.storage.inUse('local-lvm')).to.equal(0);
+    expect(slots.storage.inUse('cephpool')).to.equal(0);
   });
 });

@@ -118,6 +118,23 @@ export function storeContract(name: string, makeHarness: () => StoreHarness): vo
       expect(Object.keys(h.persisted()!.workers)).to.have.length(10);
     });
 
+    it('saveWorkers saves a batch of records in one durable write', async () => {
+      const before = store.stats().writes;
+      await store.saveWorkers(Array.from({ length: 100 }, (_, i) => makeRecord(`b${i}`)));
+      expect(store.stats().writes).to.equal(before + 1);
+      expect(Object.keys(h.persisted()!.workers)).to.have.length(100);
+      expect(store.getWorker('b42')?.name).to.equal('b42');
+      // An empty batch writes nothing.
+      await store.saveWorkers([]);
+      expect(store.stats().writes).to.equal(before + 1);
+    });
+
+    it('saveWorkers with a bad record changes nothing', async () => {
+      const err = await rejection(store.saveWorkers([makeRecord('ok1'), makeRecord('')]));
+      expect((err as Error).message).to.contain('worker name');
+      expect(store.listWorkers()).to.deep.equal([]);
+    });
+
     it('a durable write carries pending status updates, so the coalesced write is not needed', async () => {
       await store.saveWorker(makeRecord('w1'));
       const before = store.stats().writes;

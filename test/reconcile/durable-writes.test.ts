@@ -1,0 +1,86 @@
+/** Durable writes on the clone's critical path and on a first load: as few as invariant 4 allows. */
+import { expect } from 'chai';
+import { loadOf, startHarness, type Harness } from './harness.js';
+import { spec } from './fixtures.js';
+import { VmidAllocator } from '../../controller/reconcile/allocate.js';
+import { MemoryStore } from '../../controller/store/memory-store.js';
+import type { ProxmoxClient } from '../../controller/proxmox/client.js';
+import type { WorkerRecord } from '../../controller/types.js';
+
+describe('reconcile durable writes', function () {
+  this.timeout(30_000);
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('a first load of many workers is one durable write', async () => {
+    h = await startHarness();
+    const before = h.store.stats().writes;
+    const specs = Array.from({ length: 60 }, (_, i) => spec(`w${i}`, { deploy: 'OnDemand' }));
+    const { changed } = await h.fleet.applyDesired(loadOf(specs));
+    expect(changed).to.have.length(60);
+    expect(h.store.stats().writes - before).to.equal(1);
+    expect(Object.keys(h.store.persisted()!.workers)).to.have.length(60);
+  });
+
+  it('the vmid reservation and the clone intent reach the disk in one write, before the clone call', async () => {
+    const saved: WorkerRecord[] = [];
+    let intentOnDiskAtCall: unknown;
+    const harness = await startHarness({
+      fleet: {
+        hooks: {
+          afterCall(op, worker) {
+            if (op === 'clone') intentOnDiskAtCall = harness.store.persisted()?.workers[worker]?.intent;
+          },
+        },
+      },
+    });
+    h = harness;
+    const save = harness.store.saveWorker.bind(harness.store);
+    harness.store.saveWorker = (rec: WorkerRecord) => {
+      saved.push(structuredClone(rec));
+      return save(rec);
+    };
+    await harness.fleet.applyDesired(loadOf([spec('w1', { host: 'pve2' })]));
+    await harness.fleet.observe();
+    await harness.fleet.reconcile('w1', new AbortController().signal);
+    const withVmid = saved.filter((r) => r.vmid !== undefined);
+    expect(withVmid.length).to.be.greaterThan(0);
+    // The first durable save that holds the vmid already holds the clone intent (one write, not two).
+    expect(withVmid[0]!.intent).to.include({ op: 'clone', vmid: withVmid[0]!.vmid, node: 'pve2' });
+    expect(withVmid[0]!.intent?.upid).to.equal(undefined);
+    // ... and it was on disk when the clone call was made (invariant 4).
+    expect(intentOnDiskAtCall).to.include({ op: 'clone', vmid: withVmid[0]!.vmid });
+    expect(harness.store.getWorker('w1')!.deployed).to.not.equal(undefined);
+  });
+
+  it('concurrent vmid reservations do not wait for each other (their saves can share a write)', async () => {
+    let next = 200;
+    const client = {
+      async nextId(vmid?: number) {
+        return vmid ?? next++;
+      },
+    } as unknown as ProxmoxClient;
+    const store = new MemoryStore();
+    await store.open();
+    const allocator = new VmidAllocator(client, store);
+    let inReserve = 0;
+    let maxInReserve = 0;
+    const release: (() => void)[] = [];
+    const reserve = async () => {
+      inReserve++;
+      maxInReserve = Math.max(maxInReserve, inReserve);
+      await new Promise<void>((r) => release.push(r));
+      inReserve--;
+    };
+    const a = allocator.allocate(reserve);
+    const b = allocator.allocate(reserve);
+    for (let i = 0; i < 50 && release.length < 2; i++) await new Promise((r) => setImmediate(r));
+    expect(maxInReserve).to.equal(2);
+    for (const r of release) r();
+    const ids = await Promise.all([a, b]);
+    expect(new Set(ids).size).to.equal(2);
+  });
+});
