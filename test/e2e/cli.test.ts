@@ -54,7 +54,7 @@ describe('workerctl plan / apply / status (CLI exit codes)', function () {
     expect(readdirSync(tmp.path)).not.to.include('state');
 
     const json = await runCli(['plan', '-f', manifests, ...conn, '-o', 'json']);
-    expect(json.code).to.equal(2);
+    expect(json.code, json.stdout + json.stderr).to.equal(2);
     const parsed = JSON.parse(json.stdout) as {
       converged: boolean;
       actions: { worker: string; kind: string }[];
@@ -79,7 +79,7 @@ describe('workerctl plan / apply / status (CLI exit codes)', function () {
     expect(again.stdout).to.match(/No changes/);
 
     const status = await runCli(['status', '--state-dir', state, '-o', 'json']);
-    expect(status.code).to.equal(0);
+    expect(status.code, status.stdout + status.stderr).to.equal(0);
     const workers = (
       JSON.parse(status.stdout) as { workers: { name: string; ready: boolean; vmid: number }[] }
     ).workers;
@@ -95,10 +95,10 @@ describe('workerctl plan / apply / status (CLI exit codes)', function () {
     writeFileSync(join(manifests, 'a.yaml'), workerYaml('cli-ok'));
     writeFileSync(join(manifests, 'b.yaml'), workerYaml('cli-bad', { cpus: 'many' }));
     const plan = await runCli(['plan', '-f', manifests, ...conn]);
-    expect(plan.code).to.equal(1);
+    expect(plan.code, plan.stdout + plan.stderr).to.equal(1);
     expect(plan.stderr).to.match(/b\.yaml:\d+:\d+: error: /);
     const apply = await runCli(['apply', '-f', manifests, ...conn, '--wait']);
-    expect(apply.code).to.equal(1);
+    expect(apply.code, apply.stdout + apply.stderr).to.equal(1);
     expect(apply.stderr).to.match(/apply refused/);
     expect(vms()).to.have.length(0);
     expect(Object.keys(storedWorkers(state))).to.deep.equal([]);
@@ -106,18 +106,18 @@ describe('workerctl plan / apply / status (CLI exit codes)', function () {
 
   it('apply exits 2 on a bad duration and on missing manifests', async () => {
     const bad = await runCli(['apply', '-f', manifests, ...conn, '--wait', '--timeout', '5x']);
-    expect(bad.code).to.equal(2);
+    expect(bad.code, bad.stdout + bad.stderr).to.equal(2);
     expect(bad.stderr).to.match(/--timeout: invalid duration '5x'/);
     const none = await runCli(['plan', ...conn]);
-    expect(none.code).to.equal(2);
+    expect(none.code, none.stdout + none.stderr).to.equal(2);
     expect(none.stderr).to.match(/no manifests given/);
   });
 
   it('apply --wait exits 1 naming the worker that cannot converge (foreign VM conflict)', async () => {
     sim.sim.createForeignVm({ vmid: 777, node: 'pve1', name: 'cli-clash' });
     writeFileSync(join(manifests, 'a.yaml'), workerYaml('cli-clash') + '---\n' + workerYaml('cli-fine'));
-    const apply = await runCli(['apply', '-f', manifests, ...conn, '--wait', '--timeout', '2s']);
-    expect(apply.code).to.equal(1);
+    const apply = await runCli(['apply', '-f', manifests, ...conn, '--wait', '--timeout', '5s']);
+    expect(apply.code, apply.stdout + apply.stderr).to.equal(1);
     expect(apply.stderr).to.match(/cli-clash: conflict/);
     expect(apply.stderr).not.to.match(/cli-fine/);
     expect(sim.sim.getVm(777)?.tags ?? '').not.to.contain('workerctl');
@@ -131,11 +131,11 @@ describe('workerctl plan / apply / status (CLI exit codes)', function () {
     expect((await runCli(['apply', '-f', manifests, ...conn, '--wait'])).code).to.equal(0);
     rmSync(join(manifests, 'a.yaml'));
     const guarded = await runCli(['apply', '-f', manifests, ...conn]);
-    expect(guarded.code).to.equal(1);
+    expect(guarded.code, guarded.stdout + guarded.stderr).to.equal(1);
     expect(guarded.stderr).to.match(/mass-delete guard/);
     expect(vms()).to.have.length(3);
     const plan = await runCli(['plan', '-f', manifests, ...conn]);
-    expect(plan.code).to.equal(2);
+    expect(plan.code, plan.stdout + plan.stderr).to.equal(2);
     expect(plan.stdout).to.match(/Mass-delete guard: 3 of 3/);
 
     const forced = await runCli(['apply', '-f', manifests, ...conn, '--allow-mass-delete', '--wait']);
