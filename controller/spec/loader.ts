@@ -11,7 +11,7 @@ import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { Diagnostic, LoadResult, LoadedWorker, WorkerSpec } from '../types.js';
 import { applyDefaults, type WorkerDocument } from './defaults.js';
 import { fastParseDocuments } from './fast-parse.js';
-import { collectManifestFiles } from './file-walk.js';
+import { collectManifestFiles, type PathProblem } from './file-walk.js';
 import { describeType, shownValue, type Finding } from './finding.js';
 import { displayPath } from './report.js';
 import { SUPPORTED_API_VERSIONS, SUPPORTED_KINDS, validateWorkerDocument } from './schema.js';
@@ -34,6 +34,8 @@ export interface LoadOptions {
    * go through the full parser, which locates every problem. False forces the full parser.
    */
   fastPath?: boolean;
+  /** Called each time a file's bytes are parsed and checked (tests count parses with it). */
+  onParse?: (file: string) => void;
 }
 
 /** Default size limit of one manifest file. */
@@ -50,7 +52,8 @@ interface Candidate {
   addresses: { ip: string; pointer: string }[];
 }
 
-interface FileResult {
+/** The checks of one file on its own, before the checks across files (cached by manifest-loader.ts). */
+export interface FileResult {
   file: string;
   diagnostics: Diagnostic[];
   candidates: Candidate[];
@@ -75,7 +78,12 @@ export async function loadManifests(paths: string[], opts: LoadOptions = {}): Pr
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, files.length) }, worker));
-  const pathDiagnostics: Diagnostic[] = problems.map((p) => ({
+  return assembleLoad(results, pathDiagnostics(problems), files, opts);
+}
+
+/** Diagnostics for paths that could not be walked. */
+export function pathDiagnostics(problems: PathProblem[]): Diagnostic[] {
+  return problems.map((p) => ({
     file: p.path,
     line: 1,
     col: 1,
@@ -85,7 +93,6 @@ export async function loadManifests(paths: string[], opts: LoadOptions = {}): Pr
     message: p.message,
     hint: p.code === 'path.missing' ? 'check the path; nothing under it was loaded' : undefined,
   }));
-  return assemble(results, pathDiagnostics, files, opts);
 }
 
 /**
@@ -98,15 +105,21 @@ export function loadManifestSource(
   opts: LoadOptions = {},
 ): LoadResult {
   const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : content;
-  return assemble([parseFile(file, bytes, opts)], [], [file], opts);
+  return assembleLoad([parseFile(file, bytes, opts)], [], [file], opts);
 }
 
-function assemble(
-  results: FileResult[],
+/**
+ * Runs the checks across files over every file's own result and builds the LoadResult. Does not
+ * change `fileResults` (a cache may hand the same ones in again), except to remember spans it had to
+ * locate, which are the same every time.
+ */
+export function assembleLoad(
+  fileResults: FileResult[],
   extra: Diagnostic[],
   files: string[],
   opts: LoadOptions,
 ): LoadResult {
+  const results = fileResults.map((r) => ({ ...r, diagnostics: [...r.diagnostics] }));
   const candidates: { file: FileResult; index: number }[] = [];
   for (const r of results) r.candidates.forEach((_, index) => candidates.push({ file: r, index }));
   const candidateOf = (entry: number): Candidate => {
@@ -149,7 +162,6 @@ function assemble(
   const invalidFiles: string[] = extra.map((d) => d.file);
   const workers: LoadedWorker[] = [];
   for (const r of results) {
-    r.text = undefined;
     r.diagnostics.sort((a, b) => a.line - b.line || a.col - b.col || a.code.localeCompare(b.code));
     diagnostics.push(...r.diagnostics);
     if (r.diagnostics.some((d) => d.severity === 'error')) invalidFiles.push(r.file);
@@ -164,29 +176,40 @@ function at(file: string, span: Span | undefined): string {
 }
 
 async function loadFile(file: string, opts: LoadOptions): Promise<FileResult> {
+  const read = await readManifestFile(file, opts);
+  return 'bytes' in read ? parseFile(file, read.bytes, opts) : read.problem;
+}
+
+/** What readManifestFile found: the bytes and the stat taken before reading them, or a problem. */
+export type ReadOutcome = { bytes: Uint8Array; stat: fs.Stats } | { problem: FileResult };
+
+/** Reads one manifest file within the size limit; a file that cannot be read becomes a problem. */
+export async function readManifestFile(file: string, opts: LoadOptions): Promise<ReadOutcome> {
   const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  let bytes: Uint8Array;
   try {
     const read = await readLimited(file, maxBytes);
     if (read === 'too-large') {
-      return fileProblem(
-        file,
-        'file.too-large',
-        `file is larger than the limit of ${maxBytes} bytes`,
-        'split the manifests over several files',
-      );
+      return {
+        problem: fileProblem(
+          file,
+          'file.too-large',
+          `file is larger than the limit of ${maxBytes} bytes`,
+          'split the manifests over several files',
+        ),
+      };
     }
-    bytes = read;
+    return read;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    return fileProblem(
-      file,
-      code === 'ENOENT' ? 'path.missing' : 'file.unreadable',
-      `cannot read file: ${code}`,
-      'check that the file exists and is readable',
-    );
+    return {
+      problem: fileProblem(
+        file,
+        code === 'ENOENT' ? 'path.missing' : 'file.unreadable',
+        `cannot read file: ${code}`,
+        'check that the file exists and is readable',
+      ),
+    };
   }
-  return parseFile(file, bytes, opts);
 }
 
 /**
@@ -194,11 +217,14 @@ async function loadFile(file: string, opts: LoadOptions): Promise<FileResult> {
  * bytes read, for a file that grows meanwhile). Callback fs: far less overhead per small file than
  * fs/promises FileHandles.
  */
-function readLimited(file: string, maxBytes: number): Promise<Uint8Array | 'too-large'> {
+function readLimited(
+  file: string,
+  maxBytes: number,
+): Promise<{ bytes: Uint8Array; stat: fs.Stats } | 'too-large'> {
   return new Promise((resolveRead, reject) => {
     fs.open(file, 'r', (err, fd) => {
       if (err) return reject(err);
-      const done = (e: Error | null, result?: Uint8Array | 'too-large'): void => {
+      const done = (e: Error | null, result?: { bytes: Uint8Array; stat: fs.Stats } | 'too-large'): void => {
         fs.close(fd, () => (e ? reject(e) : resolveRead(result!)));
       };
       fs.fstat(fd, (e1, st) => {
@@ -214,7 +240,11 @@ function readLimited(file: string, maxBytes: number): Promise<Uint8Array | 'too-
             if (n > 0) chunks.push(buf.subarray(0, n));
             total += n;
             if (total > maxBytes) return done(null, 'too-large');
-            if (n < size) return done(null, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+            if (n < size)
+              return done(null, {
+                bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+                stat: st,
+              });
             step(64 * 1024); // the file grew since fstat
           });
         };
@@ -233,7 +263,8 @@ function fileProblem(file: string, code: string, message: string, hint: string):
 }
 
 /** Parses and checks one file's bytes (synchronous: the CPU part). */
-function parseFile(file: string, bytes: Uint8Array, opts: LoadOptions): FileResult {
+export function parseFile(file: string, bytes: Uint8Array, opts: LoadOptions): FileResult {
+  opts.onParse?.(file);
   const decoded = decodeUtf8(bytes);
   if (!decoded.ok) {
     return {
