@@ -93,6 +93,8 @@ export interface LifecycleEnvOptions {
   simulator?: SimulatorOptions;
   sim?: RunningSimulator;
   dirs?: { manifests: string; state: string };
+  /** Where the controller logs (default: silent, or debug on stderr with E2E_LOG set). */
+  logger?: Logger;
 }
 
 export interface HttpAnswer<T = unknown> {
@@ -127,7 +129,7 @@ export class LifecycleEnv {
       mkdirSync(this.manifests);
       mkdirSync(this.state);
     }
-    this.logger = process.env.E2E_LOG ? createLogger({ level: 'debug' }) : silentLogger();
+    this.logger = opts.logger ?? (process.env.E2E_LOG ? createLogger({ level: 'debug' }) : silentLogger());
   }
 
   async start(): Promise<this> {
