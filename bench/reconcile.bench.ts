@@ -11,6 +11,7 @@
  *
  * Run: npx tsc -p . && node dist/bench/run.js reconcile
  * Env: BENCH_SIZES=100,1000  BENCH_TIME_SCALE=200  BENCH_RSS_SIZES=1000,10000  BENCH_LATENCY_ROUNDS=30
+ *      BENCH_CONCURRENCY (reconciles at once in (a); default: the runtime's 32)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -27,6 +28,7 @@ import { Controller } from '../controller/runtime/controller-loop.js';
 import { REALISTIC_PROFILE } from '../controller/simulator/latency.js';
 import { defaultWorld, scaledWorld } from '../controller/simulator/world/default-world.js';
 import { loadManifests } from '../controller/spec/loader.js';
+import { createManifestLoader } from '../controller/spec/manifest-loader.js';
 import { LowdbStore } from '../controller/store/lowdb-store.js';
 import { emptyStoreData } from '../controller/store/schema.js';
 import { mergeDesired } from '../controller/reconcile/desired-state.js';
@@ -42,6 +44,8 @@ const RSS_SIZES = (process.env.BENCH_RSS_SIZES ?? '1000,10000')
   .filter((n) => n > 0);
 const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? 200);
 const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 30);
+/** Concurrent reconciles of the controller in (a); the runtime's default (32) when unset. */
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 0);
 const NODES = 10;
 
 interface SimProcess {
@@ -197,14 +201,16 @@ async function benchFleet(n: number, dir: string): Promise<void> {
     clock: systemClock,
     settings,
   });
+  const loader = createManifestLoader(); // cached reloads, as in `workerctl run`
   const controller = new Controller({
     manifestPaths: [manifests],
-    load: (p) => loadManifests(p),
+    load: (p) => loader.load(p),
     reconciler: fleet,
     store,
     settings,
     logger: silentLogger(),
     resyncIntervalMs: 0,
+    ...(CONCURRENCY ? { concurrency: CONCURRENCY } : {}),
   });
   const t0 = Date.now();
   const progress = setInterval(() => {

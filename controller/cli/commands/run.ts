@@ -8,7 +8,7 @@
  */
 import type { Command } from 'commander';
 import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
-import { loadManifests } from '../../spec/loader.js';
+import { createManifestLoader } from '../../spec/manifest-loader.js';
 import {
   addConvergeOptions,
   commandLogger,
@@ -86,9 +86,11 @@ export async function runController(flags: RunFlags, addons: RunAddon[] = runAdd
     await rt.close();
     throw err;
   }
+  // One cache for the life of the run: a reload parses only the files that changed.
+  const loader = createManifestLoader();
   const controller = new Controller({
     manifestPaths: paths,
-    load: () => loadManifests(paths),
+    load: () => loader.load(paths),
     reconciler: rt.reconciler,
     store: rt.store,
     settings: rt.settings,
