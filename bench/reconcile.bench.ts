@@ -210,7 +210,7 @@ async function benchFleet(n: number, dir: string): Promise<void> {
     settings,
     logger: silentLogger(),
     resyncIntervalMs: 0,
-    ...(CONCURRENCY ? { concurrency: CONCURRENCY } : {}),
+    ...(CONCURRENCY ? { workers: CONCURRENCY } : {}),
   });
   const t0 = Date.now();
   const progress = setInterval(() => {

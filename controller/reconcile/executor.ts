@@ -178,12 +178,15 @@ export class Executor {
     await this.hooks.afterCall?.(op, run.name, task ?? undefined);
     if (task) {
       run.rec.intent = { ...run.rec.intent!, upid: task.upid };
-      await run.persist();
-      await this.waitTask(run, task, signal, waitMs);
+      // The UPID only spares resume.ts a lookup (the intent is already on disk): its write runs
+      // while the task does, instead of delaying the wait by one file write.
+      await Promise.all([run.persist(), this.waitTask(run, task, signal, waitMs)]);
     }
     if (!keepIntent) {
+      // Not awaited: a stale intent is harmless (resume follows the ended task or drops it), and the
+      // next intent's durable write carries this change with it (writes go out in order).
       run.rec.intent = undefined;
-      await run.persist();
+      run.persist().catch((err: unknown) => run.log.warn('clearing an intent not written yet', { err }));
     }
   }
 
