@@ -13,7 +13,7 @@ import type { ControllerSettings } from '../../controller/reconcile/contracts.js
 import { createFleetReconciler, type Fleet } from '../../controller/reconcile/fleet.js';
 import { makeSettings } from '../../controller/reconcile/settings.js';
 import { Controller } from '../../controller/runtime/controller-loop.js';
-import { loadManifests } from '../../controller/spec/loader.js';
+import { createManifestLoader } from '../../controller/spec/manifest-loader.js';
 import { LowdbStore } from '../../controller/store/lowdb-store.js';
 import {
   startSimulator,
@@ -133,9 +133,11 @@ export class E2eEnv {
       },
       settings,
     });
+    // The cached loader, as `workerctl run` uses it.
+    const loader = createManifestLoader();
     this.controller = new Controller({
       manifestPaths: [this.manifests],
-      load: (paths) => loadManifests(paths),
+      load: (paths) => loader.load(paths),
       reconciler: this.fleet,
       store: this.store,
       settings,

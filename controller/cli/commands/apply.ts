@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
-import { loadManifests } from '../../spec/loader.js';
+import { createManifestLoader } from '../../spec/manifest-loader.js';
 import {
   addConvergeOptions,
   commandLogger,
@@ -46,7 +46,9 @@ export function register(program: Command): void {
 
 async function runApply(flags: ApplyFlags): Promise<number> {
   const paths = manifestPaths(flags);
-  const load = await loadManifests(paths);
+  // One cache for the run: the controller's own load then re-reads only files that changed since.
+  const loader = createManifestLoader();
+  const load = await loader.load(paths);
   if (load.diagnostics.length > 0) process.stderr.write(formatDiagnostics(load.diagnostics) + '\n');
   if (load.diagnostics.some((d) => d.severity === 'error')) {
     process.stderr.write(
@@ -70,7 +72,7 @@ async function runApply(flags: ApplyFlags): Promise<number> {
   });
   const controller = new Controller({
     manifestPaths: paths,
-    load: () => loadManifests(paths),
+    load: () => loader.load(paths),
     reconciler: rt.reconciler,
     store: rt.store,
     settings: rt.settings,
