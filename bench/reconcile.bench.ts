@@ -11,6 +11,7 @@
  *
  * Run: npx tsc -p . && node dist/bench/run.js reconcile
  * Env: BENCH_SIZES=100,1000  BENCH_TIME_SCALE=200  BENCH_RSS_SIZES=1000,10000  BENCH_LATENCY_ROUNDS=30
+ *      BENCH_PROFILE=fast (only for (b)-(c): converge with the fast profile)
  *      BENCH_CONCURRENCY (reconciles at once in (a); default: the runtime's 32)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -47,6 +48,8 @@ const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 30);
 /** Concurrent reconciles of the controller in (a); the runtime's default (32) when unset. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 0);
 const NODES = 10;
+/** BENCH_PROFILE=fast: (b) and (c) on a fleet converged quickly (the (a) figures then mean nothing). */
+const PROFILE: 'fast' | 'realistic' = process.env.BENCH_PROFILE === 'fast' ? 'fast' : 'realistic';
 
 interface SimProcess {
   url: string;
@@ -168,7 +171,7 @@ function pct(sorted: number[], q: number): number {
 }
 
 async function benchFleet(n: number, dir: string): Promise<void> {
-  const sim = await startSimProcess(dir, 'realistic', TIME_SCALE);
+  const sim = await startSimProcess(dir, PROFILE, PROFILE === 'fast' ? 1 : TIME_SCALE);
   const manifests = join(dir, `m-${n}`);
   const state = join(dir, `s-${n}`);
   const file0 = writeFleet(manifests, n, 'Eager', 1);
@@ -382,7 +385,9 @@ async function benchFirstLoad(n: number, dir: string, sim: SimProcess): Promise<
 const dir = mkdtempSync(join(tmpdir(), 'workerctl-bench-'));
 try {
   console.log(
-    `simulator: separate process, REALISTIC profile (LATENCIES.md) at time scale ${TIME_SCALE} ` +
+    (PROFILE === 'fast'
+      ? 'simulator: separate process, FAST profile (BENCH_PROFILE=fast: only (b) and (c) mean something); '
+      : `simulator: separate process, REALISTIC profile (LATENCIES.md) at time scale ${TIME_SCALE} `) +
       `(1 real s = ${TIME_SCALE} simulated s); controller defaults (clonesPerStorage 2, perStorage 4, perNode 4, 32 reconciles)`,
   );
   for (const n of SIZES) await benchFleet(n, dir);
