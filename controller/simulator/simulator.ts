@@ -95,7 +95,7 @@ export class Simulator {
   readonly flocks = new FlockTable();
   /** pvedaemon workers for `protected` calls. */
   readonly daemon: DaemonPool;
-  /** Full clones copying per storage right now (they share its bandwidth). */
+  /** Full clones copying per storage right now (they share its bandwidth), keyed by cloneStorageKey. */
   readonly activeClones = new Map<string, number>();
   readonly auth: Auth;
   readonly guestCommands: GuestCommands;

@@ -14,13 +14,29 @@ import type { VmState } from '../world/state.js';
 import { assertFreeId, checkCapacity, checkPool } from './guards.js';
 import { flag, num, optStr, str, userOf } from './params.js';
 
-/** Copies one disk of a full clone, sharing the storage bandwidth with other clones. */
-async function copyDisk(sim: Simulator, ctx: TaskContext, storage: string, usedGiB: number): Promise<void> {
+/**
+ * The key clones share bandwidth and the storage lock under: a non-shared storage (local-lvm, ...)
+ * is its own disk and `pve-storage-<id>` lock on every node (`node/storage`); a shared one is one
+ * pool for the cluster (`storage`).
+ */
+export function cloneStorageKey(sim: Simulator, storage: string, node: string): string {
+  return sim.world.storages.get(storage)?.shared ? storage : `${node}/${storage}`;
+}
+
+/** Copies one disk of a full clone onto `storage` of `node`, sharing its bandwidth with other clones. */
+async function copyDisk(
+  sim: Simulator,
+  ctx: TaskContext,
+  storage: string,
+  node: string,
+  usedGiB: number,
+): Promise<void> {
   const p = sim.latency.profile;
   const bw = (sim.world.storages.get(storage)?.bandwidthGiBps ?? 1) * p.bandwidthFactor;
-  sim.activeClones.set(storage, (sim.activeClones.get(storage) ?? 0) + 1);
+  const key = cloneStorageKey(sim, storage, node);
+  sim.activeClones.set(key, (sim.activeClones.get(key) ?? 0) + 1);
   try {
-    const n = sim.activeClones.get(storage) ?? 1;
+    const n = sim.activeClones.get(key) ?? 1;
     if (
       sim.faults.take(['lockTimeout'], { taskType: 'qmclone', path: 'storage' }) ||
       (sim.latency.name === 'realistic' && n > 2 && sim.rng.chance(Math.min(0.9, 0.2 * (n - 2))))
@@ -32,7 +48,7 @@ async function copyDisk(sim: Simulator, ctx: TaskContext, storage: string, usedG
     let nextReport = 0.1;
     const chunkSim = Math.max(1, sim.latency.toSim(20));
     while (done < usedGiB) {
-      const active = sim.activeClones.get(storage) ?? 1;
+      const active = sim.activeClones.get(key) ?? 1;
       const rate = Math.min(p.cloneGiBps, bw / active);
       const stepSim = Math.min(chunkSim, ((usedGiB - done) / rate) * 1000);
       await ctx.sleep(stepSim);
@@ -45,7 +61,7 @@ async function copyDisk(sim: Simulator, ctx: TaskContext, storage: string, usedG
       }
     }
   } finally {
-    sim.activeClones.set(storage, (sim.activeClones.get(storage) ?? 1) - 1);
+    sim.activeClones.set(key, (sim.activeClones.get(key) ?? 1) - 1);
   }
 }
 
@@ -156,7 +172,7 @@ export function postClone(sim: Simulator, req: ApiRequest): unknown {
           }
           const st = storage ?? vol.storage;
           ctx.log(`create full clone of drive ${key} (${volid})`);
-          await copyDisk(sim, ctx, st, vol.usedGiB);
+          await copyDisk(sim, ctx, st, destNode, vol.usedGiB);
           const nv = `${st}:vm-${newid}-disk-${diskNo++}`;
           vm.volumes[nv] = { storage: st, sizeGiB: vol.sizeGiB, usedGiB: vol.usedGiB };
           vm.config[key] = nv + rest.replace(/size=[^,]+/, `size=${formatSize(vol.sizeGiB)}`);
