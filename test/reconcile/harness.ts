@@ -115,6 +115,10 @@ export async function converge(h: Harness, maxPasses = 8): Promise<Plan> {
       }
     }
     if (!again) break;
+    // A requeue means "come back later" (a task runs, a lock is held): let the simulator's tasks
+    // finish instead of spinning through the passes, so a loaded machine does not fail the test.
+    await Promise.race([h.running.sim.idle(), new Promise((r) => setTimeout(r, 2000))]);
+    await new Promise((r) => setTimeout(r, 20));
   }
   await h.fleet.observe();
   return h.fleet.plan();
