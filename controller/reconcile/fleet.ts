@@ -26,7 +26,6 @@ import {
 } from '../errors.js';
 import type { VmResource } from '../proxmox/types.js';
 import type { LoadResult, WorkerRecord } from '../types.js';
-import { StoreReadOnlyError } from '../store/store.js';
 import { VmidAllocator } from './allocate.js';
 import type { FleetReconciler, Plan, PlannedAction, ReconcileDeps, ReconcileResult } from './contracts.js';
 import { mergeDesired } from './desired-state.js';
@@ -85,18 +84,27 @@ export class Fleet implements FleetReconciler {
     const before = new Map(snapshot.map((r) => [r.name, r]));
     const merged = mergeDesired(snapshot, load, this.deps.settings, isoNow(clock), this.#newUid);
     this.#massDeleteBlocked = merged.massDeleteBlocked;
-    try {
-      // One durable write for the whole merge (a first load of 1,000 workers is one file write).
-      await store.saveWorkers(
-        merged.save.map((rec) => withDesiredFields(rec, before.get(rec.name), store.getWorker(rec.name))),
-      );
-      if (JSON.stringify(merged.massDeleteBlocked) !== JSON.stringify(store.getMeta('massDeleteBlocked'))) {
-        await store.setMeta('massDeleteBlocked', merged.massDeleteBlocked);
-      }
-    } catch (err) {
-      if (!(err instanceof StoreReadOnlyError)) throw err;
+    const records = merged.save.map((rec) =>
+      withDesiredFields(rec, before.get(rec.name), store.getWorker(rec.name)),
+    );
+    // The store takes the records into memory at once; the file write (one durable write for the whole
+    // merge) runs while the plan reads Proxmox, so a saved manifest reaches its first Proxmox call without
+    // waiting for the disk. It is awaited before returning: nothing is enqueued, and so nothing mutates
+    // Proxmox, before the specs are on disk.
+    let saving: Promise<unknown> = Promise.resolve();
+    if (store.readOnly) {
       // `workerctl plan` on a read-only store: keep the merge in memory so plan() shows it.
       for (const rec of merged.save) this.#overlay.set(rec.name, rec);
+    } else {
+      saving = (async () => {
+        await store.saveWorkers(records);
+        if (JSON.stringify(merged.massDeleteBlocked) !== JSON.stringify(store.getMeta('massDeleteBlocked'))) {
+          await store.setMeta('massDeleteBlocked', merged.massDeleteBlocked);
+        }
+      })().then(
+        () => undefined,
+        (err: unknown) => ({ failed: err }),
+      );
     }
     if (merged.massDeleteBlocked) {
       logger.warn('mass delete held back', { ...merged.massDeleteBlocked });
@@ -106,6 +114,8 @@ export class Fleet implements FleetReconciler {
       logger.warn('plan without a fresh observation', { err });
       return planFleet(this.#records(), this.#ctx(), this.#massDeleteBlocked);
     });
+    const saved = (await saving) as { failed: unknown } | undefined;
+    if (saved) throw saved.failed;
     return { changed: merged.changed, removed: merged.removed, plan };
   }
 

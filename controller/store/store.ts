@@ -19,6 +19,8 @@ export interface StoreData {
 }
 
 export interface Store {
+  /** Opened for reading only (`workerctl plan`, `status`): every write is refused. */
+  readonly readOnly: boolean;
   /** Loads (and migrates) the data; takes the state directory's lock. */
   open(): Promise<void>;
   /** Flushes pending writes and releases the lock. */
