@@ -10,7 +10,7 @@
  * (d) RSS of a `workerctl run` process holding 1,000 and 10,000 workers.
  *
  * Run: npx tsc -p . && node dist/bench/run.js reconcile
- * Env: BENCH_SIZES=100,1000  BENCH_TIME_SCALE=200  BENCH_RSS_SIZES=1000,10000  BENCH_LATENCY_ROUNDS=30
+ * Env: BENCH_SIZES=100,1000  BENCH_TIME_SCALE=20  BENCH_RSS_SIZES=1000,10000  BENCH_LATENCY_ROUNDS=30
  *      BENCH_PROFILE=fast (only for (b)-(c): converge with the fast profile)
  *      BENCH_CONCURRENCY (reconciles at once in (a); default: the runtime's 32)
  */
@@ -23,6 +23,7 @@ import { systemClock } from '../controller/clock.js';
 import { silentLogger } from '../controller/log.js';
 import { packageRoot } from '../controller/paths.js';
 import { createProxmoxClient } from '../controller/proxmox/http-client.js';
+import { DEFAULT_TASK_POLL } from '../controller/proxmox/options.js';
 import { createFleetReconciler } from '../controller/reconcile/fleet.js';
 import { makeSettings } from '../controller/reconcile/settings.js';
 import { Controller } from '../controller/runtime/controller-loop.js';
@@ -43,7 +44,7 @@ const RSS_SIZES = (process.env.BENCH_RSS_SIZES ?? '1000,10000')
   .split(',')
   .map(Number)
   .filter((n) => n > 0);
-const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? 200);
+const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? 20);
 const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 30);
 /** Concurrent reconciles of the controller in (a); the runtime's default (32) when unset. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 0);
@@ -181,7 +182,10 @@ async function benchFleet(n: number, dir: string): Promise<void> {
     url: sim.url,
     auth: { kind: 'token', token: sim.token },
     // Task polling on the simulator's clock: the real 100 ms..2 s divided by the time scale.
-    taskPoll: { initialMs: Math.max(1, 100 / TIME_SCALE), maxMs: Math.max(2, 2000 / TIME_SCALE) },
+    taskPoll: {
+      initialMs: Math.max(1, DEFAULT_TASK_POLL.initialMs / TIME_SCALE),
+      maxMs: Math.max(2, DEFAULT_TASK_POLL.maxMs / TIME_SCALE),
+    },
     maxSockets: 32,
     onCall: (info) => {
       calls++;

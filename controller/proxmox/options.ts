@@ -83,7 +83,7 @@ export interface ProxmoxClientOptions {
   maxSockets?: number;
 }
 
-export const DEFAULT_TASK_POLL: TaskPollOptions = { initialMs: 100, maxMs: 2000, factor: 2 };
+export const DEFAULT_TASK_POLL: TaskPollOptions = { initialMs: 100, maxMs: 1000, factor: 2 };
 export const DEFAULT_RETRY: RetryOptions = {
   getRetries: 3,
   lockRetries: 2,
