@@ -285,7 +285,7 @@ async function benchFleet(n: number, dir: string): Promise<void> {
   }
   lat.sort((a, b) => a - b);
   console.log(
-    `(c) save -> first Proxmox call, ${n} workers (${lat.length}/${LATENCY_ROUNDS} rounds, debounce 100 ms quiet / 250 ms max): ` +
+    `(c) save -> first Proxmox call, ${n} workers (${lat.length}/${LATENCY_ROUNDS} rounds, debounce 50 ms quiet / 200 ms max): ` +
       `p50 ${pct(lat, 0.5)?.toFixed(0)} ms, p99 ${pct(lat, 0.99)?.toFixed(0)} ms, max ${lat.at(-1)?.toFixed(0)} ms (target p99 < 250 ms)`,
   );
   await controller.stop(5000);

@@ -84,8 +84,8 @@ export class ManifestWatcher {
     // An option passed as undefined keeps its default (a spread alone would overwrite it).
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.#opts = {
-      quietMs: 100,
-      maxWaitMs: 250,
+      quietMs: 50,
+      maxWaitMs: 200,
       bulkThreshold: 20,
       bulkQuietMs: 500,
       bulkMaxWaitMs: 5000,

@@ -96,8 +96,8 @@ describe('manifest watcher', function () {
   });
 
   it('coalesces a checkout of 1,000 files written by another process into one batch', async () => {
-    // Default debounce (100 ms quiet, 250 ms max wait): the writer takes longer than the max wait.
-    await startWatcher(100, 250);
+    // Default debounce (50 ms quiet, 200 ms max wait): the writer takes longer than the max wait.
+    await startWatcher(50, 200);
     const script = `const fs = require('fs');
       let i = 0;
       const next = () => { if (i === 1000) return;
@@ -142,7 +142,7 @@ describe('manifest watcher defaults', () => {
     await w.close();
     dir.remove();
     expect(seen).to.have.length(1);
-    expect(seen[0] - t0).to.be.at.least(95);
+    expect(seen[0] - t0).to.be.at.least(45);
   });
 });
 
