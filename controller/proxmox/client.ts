@@ -17,6 +17,7 @@ import type {
   TaskStatus,
   VmConfig,
   VmConfigChange,
+  VmPending,
   VmResource,
   VmStatus,
   WaitOptions,
@@ -32,6 +33,11 @@ export interface ProxmoxClient {
   nextId(vmid?: number): Promise<number>;
 
   getConfig(node: string, vmid: number, opts?: { current?: boolean }): Promise<VmConfig>;
+  /**
+   * GET …/pending: applied and pending value of every key. The only read that tells, whatever the
+   * power state, whether written changes still wait for a restart (GET config shows them as set).
+   */
+  pending(node: string, vmid: number): Promise<VmPending>;
   /** Synchronous PUT config. */
   updateConfig(node: string, vmid: number, change: VmConfigChange): Promise<void>;
   /** Asynchronous POST config (returns the qmconfig task). */

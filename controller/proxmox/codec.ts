@@ -25,6 +25,8 @@ import type {
   TaskStatus,
   VmConfig,
   VmConfigChange,
+  VmPending,
+  VmPendingEntry,
   VmResource,
   VmStatus,
 } from './types.js';
@@ -141,6 +143,33 @@ export function toVmConfig(data: unknown): VmConfig {
     values[k] = k === 'sshkeys' ? decodeSshKeys(s) : s;
   }
   return { values, digest };
+}
+
+/** GET …/pending: values as strings (sshkeys decoded), `delete` 1 or 2 as true, the digest apart. */
+export function toVmPending(data: unknown): VmPending {
+  const entries: VmPendingEntry[] = [];
+  let digest = '';
+  const text = (key: string, v: unknown): string | undefined => {
+    if (v === null || v === undefined) return undefined;
+    const s = scalarToString(v);
+    return key === 'sshkeys' ? decodeSshKeys(s) : s;
+  };
+  for (const r of list('pending', data)) {
+    const key = asString(r.key);
+    if (!key) continue;
+    if (key === 'digest') {
+      digest = asString(r.value) ?? '';
+      continue;
+    }
+    const e: VmPendingEntry = { key };
+    const value = text(key, r.value);
+    if (value !== undefined) e.value = value;
+    const pending = text(key, r.pending);
+    if (pending !== undefined) e.pending = pending;
+    if (asInt(r.delete)) e.delete = true;
+    entries.push(e);
+  }
+  return { entries, digest };
 }
 
 /** A config change as PUT/POST config parameters (delete list joined with ','). */

@@ -23,6 +23,7 @@ import type {
   TaskStatus,
   VmConfig,
   VmConfigChange,
+  VmPending,
   VmResource,
   VmStatus,
   WaitOptions,
@@ -124,6 +125,12 @@ export class HttpProxmoxClient implements ProxmoxClient {
         path: vmPath(node, vmid, '/config'),
         params,
       }),
+    );
+  }
+
+  async pending(node: string, vmid: number): Promise<VmPending> {
+    return codec.toVmPending(
+      await this.#data({ operation: 'pending', method: 'GET', path: vmPath(node, vmid, '/pending') }),
     );
   }
 

@@ -51,6 +51,23 @@ export interface VmConfig {
   digest: string;
 }
 
+/** One key of GET …/pending: its applied value, its pending value, or a pending delete. */
+export interface VmPendingEntry {
+  key: string;
+  /** The value in effect (unset when the key is only pending). */
+  value?: string;
+  /** The value written but not applied yet (a running VM applies it at its next boot). */
+  pending?: string;
+  /** The key is to be deleted at the next boot. */
+  delete?: boolean;
+}
+
+/** GET …/pending: every key with its applied and pending state, plus the config digest. */
+export interface VmPending {
+  entries: VmPendingEntry[];
+  digest: string;
+}
+
 /** Changes for a config write: keys to set and keys to delete. */
 export interface VmConfigChange {
   set: Record<string, string | number | boolean>;

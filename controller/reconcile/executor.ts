@@ -24,6 +24,7 @@ import type { VmidAllocator } from './allocate.js';
 import { desiredDescription, desiredTags, stripMarker } from './desired-config.js';
 import { buildConfigChange, diffConfig } from './diff.js';
 import { diskStorage, normalizeTags } from './normalize.js';
+import { assertNameFree } from './name-check.js';
 import { markerMatches } from './ownership.js';
 import { causeOf, describeChanges, type WorkerPlan } from './plan.js';
 import type { OperationSlots, SlotRequest } from './slots.js';
@@ -227,6 +228,8 @@ export class Executor {
           signal,
         );
         try {
+          // A VM named like the worker may have appeared since the pass's listing (invariant 3).
+          await assertNameFree(client, run.rec);
           vmid = await this.allocator.allocate(async (id) => {
             run.rec.vmid = id;
             run.rec.node = spec.host;

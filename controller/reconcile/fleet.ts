@@ -18,6 +18,7 @@ import {
   ConflictError,
   LockTimeoutError,
   LockedError,
+  NotFoundError,
   TaskFailedError,
   TerminalError,
   TransientError,
@@ -29,6 +30,7 @@ import type { LoadResult, WorkerRecord } from '../types.js';
 import { VmidAllocator } from './allocate.js';
 import type { FleetReconciler, Plan, PlannedAction, ReconcileDeps, ReconcileResult } from './contracts.js';
 import { mergeDesired } from './desired-state.js';
+import { classify as classifyChange } from './diff.js';
 import { Executor, type ExecutorHooks } from './executor.js';
 import { Observer } from './observe.js';
 import { planFleet, planWorker, type PlanContext } from './plan.js';
@@ -167,7 +169,13 @@ export class Fleet implements FleetReconciler {
 
   #ctx(): PlanContext {
     const configs = new Map([...this.observer.configs.entries()].map(([k, v]) => [k, v.values]));
-    return { resources: this.observer.resources ?? [], configs, ownerTag: this.deps.settings.ownerTag };
+    return {
+      resources: this.observer.resources ?? [],
+      configs,
+      ownerTag: this.deps.settings.ownerTag,
+      pending: this.observer.pending,
+      power: this.observer.power,
+    };
   }
 
   async reconcile(name: string, signal: AbortSignal): Promise<ReconcileResult> {
@@ -236,7 +244,23 @@ export class Fleet implements FleetReconciler {
       const vm = rec.vmid !== undefined ? resources.find((r) => r.vmid === rec.vmid) : undefined;
       const cfg = await this.observer.configFor(rec, vm, now, mutated);
       const configs = new Map<number, Record<string, string>>(vm && cfg ? [[vm.vmid, cfg.values]] : []);
-      const wp = planWorker(rec, { resources, configs, ownerTag: settings.ownerTag });
+      const pendingKeys = vm && cfg ? this.observer.pending.get(vm.vmid) : undefined;
+      const ctx: PlanContext = { resources, configs, ownerTag: settings.ownerTag };
+      if (vm && pendingKeys) ctx.pending = new Map([[vm.vmid, pendingKeys]]);
+      let wp = planWorker(rec, ctx);
+      if (vm && wp.actions.some(dependsOnPower)) {
+        // The listing's power state may be seconds old (cache, RRD lag): whether cpu/memory changes
+        // need a restart is decided on a status read made now.
+        try {
+          const st = await client.status(vm.node, vm.vmid);
+          this.observer.power.set(vm.vmid, st.status);
+          wp = planWorker(rec, { ...ctx, power: new Map([[vm.vmid, st.status]]) });
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err;
+          mutated = true; // gone since the listing: look again
+          continue;
+        }
+      }
       outcome.pending = wp.actions.filter(isPending);
       const runnable = wp.actions.filter((a) => !isPending(a) && a.kind !== 'resume');
       if (runnable.length === 0) {
@@ -256,6 +280,11 @@ export class Fleet implements FleetReconciler {
     }
     return { requeueAfterMs: TASK_REQUEUE_MS };
   }
+}
+
+/** True when what `a` does depends on whether the VM runs (restart-class keys, a restart). */
+function dependsOnPower(a: PlannedAction): boolean {
+  return a.kind === 'restart' || a.changes.some((c) => classifyChange(c.field, true) === 'restart');
 }
 
 function isPending(a: PlannedAction): boolean {

@@ -1,13 +1,35 @@
 /**
- * Observation: one GET /cluster/resources per pass, plus targeted GET config for the workers that
+ * Observation: one GET /cluster/resources per pass, plus targeted config reads for the workers that
  * need it: the spec changed since the last convergence (always), or a drift check is due, or the
  * listing's cpu/memory disagree with the spec (both within the per-pass drift budget). Only reads.
+ *
+ * A config is read as GET …/pending, not GET config: the same one call gives the config as GET
+ * config shows it (pending values applied) and which keys still wait for a restart. The listing's
+ * power state may be seconds old, so "running, hence its cpu/memory changes are pending" cannot be
+ * inferred from it; PVE's pending section says so directly.
  */
 import type { ProxmoxClient } from '../proxmox/client.js';
-import type { VmConfig, VmResource } from '../proxmox/types.js';
+import type { VmConfig, VmPending, VmResource } from '../proxmox/types.js';
 import type { WorkerRecord } from '../types.js';
 import type { ControllerSettings } from './contracts.js';
 import { NotFoundError } from '../errors.js';
+
+/** Keys whose change waits for the next boot, with the value in effect (undefined: unset). */
+export type PendingKeys = ReadonlyMap<string, string | undefined>;
+
+/** GET …/pending as the config GET config would show (pending applied) plus the keys still pending. */
+export function fromPending(p: VmPending): { config: VmConfig; pending: Map<string, string | undefined> } {
+  const values: Record<string, string> = {};
+  const pending = new Map<string, string | undefined>();
+  for (const e of p.entries) {
+    if (e.delete) pending.set(e.key, e.value);
+    else if (e.pending !== undefined) {
+      pending.set(e.key, e.value);
+      values[e.key] = e.pending;
+    } else if (e.value !== undefined) values[e.key] = e.value;
+  }
+  return { config: { values, digest: p.digest }, pending };
+}
 
 /** Why a worker's config is read. */
 export type ConfigReadReason = 'spec' | 'drift' | 'mismatch';
@@ -18,6 +40,10 @@ export class Observer {
   takenAt = -Infinity;
   /** Configs read in this pass, by vmid. */
   readonly configs = new Map<number, VmConfig>();
+  /** Keys with changes not applied yet, of the configs read in this pass, by vmid. */
+  readonly pending = new Map<number, PendingKeys>();
+  /** Power states read fresh (status/current) since the last listing, by vmid: newer than it. */
+  readonly power = new Map<number, string>();
   /** Last config read per worker (drift check schedule). */
   readonly lastConfigRead = new Map<string, number>();
   #budgetUsed = 0;
@@ -32,7 +58,9 @@ export class Observer {
     const resources = await this.client.vmResources();
     this.resources = resources;
     this.takenAt = now;
+    this.power.clear();
     this.configs.clear();
+    this.pending.clear();
     this.#budgetUsed = 0;
     return resources;
   }
@@ -42,6 +70,7 @@ export class Observer {
     const resources = await this.client.vmResources();
     this.resources = resources;
     this.takenAt = now;
+    this.power.clear();
     return resources;
   }
 
@@ -78,8 +107,9 @@ export class Observer {
       this.#budgetUsed++;
     }
     try {
-      const cfg = await this.client.getConfig(vm.node, vm.vmid);
+      const { config: cfg, pending } = fromPending(await this.client.pending(vm.node, vm.vmid));
       this.configs.set(vm.vmid, cfg);
+      this.pending.set(vm.vmid, pending);
       this.lastConfigRead.set(record.name, now);
       return cfg;
     } catch (err) {
@@ -91,7 +121,11 @@ export class Observer {
 
   /** Forgets what is known of one VM (after we changed it). */
   invalidate(vmid: number | undefined): void {
-    if (vmid !== undefined) this.configs.delete(vmid);
+    if (vmid !== undefined) {
+      this.configs.delete(vmid);
+      this.pending.delete(vmid);
+      this.power.delete(vmid);
+    }
     this.takenAt = -Infinity;
   }
 }

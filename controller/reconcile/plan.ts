@@ -12,12 +12,18 @@
  * 5. our VM -> redeploy (host/storage/template), configure (live), configure + restart (restart
  *    class on a running VM), resize (grow; shrink refused); disruptive changes wait while the worker
  *    is busy and its spec says WhenIdle.
+ *
+ * Restart-class keys (cores, memory, ...) written while the VM ran stay pending: GET config shows
+ * them as set, so the config alone looks converged. The pending keys (GET …/pending) tell: on a
+ * running VM they need a restart, on a stopped one a config write applies them (PVE applies all
+ * pending changes of a stopped VM on any write). The power state comes from `power` (a fresh
+ * status read) when given, else from the listing, where pending restart-class keys count as running.
  */
 import type { ChangeClass, FieldChange, Plan, PlannedAction } from './contracts.js';
 import type { VmResource } from '../proxmox/types.js';
 import type { WorkerRecord } from '../types.js';
 import { desiredConfig, fieldLabel, type DesiredConfig } from './desired-config.js';
-import { diffConfig, diffDisk, diffPlacement, worstClass } from './diff.js';
+import { classify, diffConfig, diffDisk, diffPlacement, worstClass } from './diff.js';
 import { identify, type OwnershipView } from './ownership.js';
 
 /** What the planner sees of the cluster. */
@@ -26,6 +32,10 @@ export interface PlanContext {
   /** VM configs read this pass, by vmid (values only). */
   configs: ReadonlyMap<number, Readonly<Record<string, string>>>;
   ownerTag: string;
+  /** Keys of those configs whose change is not applied yet, with the value in effect, by vmid. */
+  pending?: ReadonlyMap<number, ReadonlyMap<string, string | undefined>>;
+  /** Power states read fresh (GET status/current), by vmid: they override the listing's. */
+  power?: ReadonlyMap<number, string>;
 }
 
 /** One worker's plan plus what the executor needs to carry it out. */
@@ -200,18 +210,30 @@ export function planWorker(record: WorkerRecord, ctx: PlanContext): WorkerPlan {
   }
   if (!config) return plan;
 
-  const running = vm.status === 'running';
-  const changes = diffConfig(desired, config, running);
+  const pendingKeys = ctx.pending?.get(vm.vmid);
+  // Pending restart-class keys of ours mean the VM ran when they were written: without a fresh
+  // status read, the listing's "stopped" is not trusted over them.
+  const fresh = ctx.power?.get(vm.vmid);
+  const running =
+    fresh !== undefined
+      ? fresh === 'running'
+      : vm.status === 'running' || pendingChanges(desired, config, pendingKeys, [], true).length > 0;
+  const diff = diffConfig(desired, config, running);
+  // Restart-class keys of ours that read as desired but are not applied yet.
+  const stuck = pendingChanges(desired, config, pendingKeys, diff, running);
+  const changes = running ? diff : [...diff, ...stuck];
   const live = changes.filter((c) => c.class === 'live');
-  const restart = changes.filter((c) => c.class === 'restart');
+  const restart = [...changes.filter((c) => c.class === 'restart'), ...(running ? stuck : [])];
   if (restart.length > 0 && busy) {
     if (live.length > 0)
       out.push(action(name, 'configure', 'live', `${describeChanges(live)} (${cause})`, live));
     out.push(action(name, 'wait', 'restart', `${describeChanges(restart)} (${cause})`, restart, busy));
-  } else if (changes.length > 0) {
-    out.push(
-      action(name, 'configure', worstClass(changes), `${describeChanges(changes)} (${cause})`, changes),
-    );
+  } else if (changes.length > 0 || restart.length > 0) {
+    if (changes.length > 0) {
+      out.push(
+        action(name, 'configure', worstClass(changes), `${describeChanges(changes)} (${cause})`, changes),
+      );
+    }
     if (restart.length > 0) {
       out.push(
         action(
@@ -243,6 +265,30 @@ export function planWorker(record: WorkerRecord, ctx: PlanContext): WorkerPlan {
       out.push(action(name, 'resize', 'live', `grow disk ${c.field} ${c.from} -> ${c.to} (${cause})`, [c]));
   }
   return plan;
+}
+
+/**
+ * Our restart-class keys whose desired value is written but pending (not in `diff`, which compares
+ * the pending view): on a running VM they need a restart, on a stopped one a write applies them.
+ */
+function pendingChanges(
+  desired: DesiredConfig,
+  config: Readonly<Record<string, string>>,
+  pending: ReadonlyMap<string, string | undefined> | undefined,
+  diff: readonly FieldChange[],
+  running: boolean,
+): FieldChange[] {
+  if (!pending || pending.size === 0) return [];
+  const listed = new Set(diff.map((c) => c.field));
+  const out: FieldChange[] = [];
+  for (const [key, applied] of pending) {
+    if (!(key in desired) || listed.has(key) || classify(key, true) !== 'restart') continue;
+    const c: FieldChange = { field: key, class: running ? 'restart' : 'live' };
+    if (applied !== undefined) c.from = applied;
+    if (config[key] !== undefined) c.to = config[key];
+    out.push(c);
+  }
+  return out;
 }
 
 /** Plans the fleet: every record, in name order. */

@@ -14,6 +14,7 @@ const READ_METHODS = new Set<keyof ProxmoxClient>([
   'storages',
   'vmResources',
   'getConfig',
+  'pending',
   'status',
   'taskStatus',
   'taskLog',

@@ -116,7 +116,10 @@ describe('reconcile fleet (simulator)', function () {
     await h.clock.advance(h.settings.driftCheckIntervalMs);
     const before = h.running.sim.callLog().length;
     await h.fleet.observe();
-    const reads = h.running.sim.callLog(before).filter((c) => c.endpoint.endsWith('/config'));
+    // Config reads go to GET …/pending (the config plus what is not applied yet).
+    const reads = h.running.sim
+      .callLog(before)
+      .filter((c) => c.endpoint.endsWith('/config') || c.endpoint.endsWith('/pending'));
     const listings = h.running.sim.callLog(before).filter((c) => c.path.startsWith('/cluster/resources'));
     expect(reads).to.have.length(2);
     expect(listings).to.have.length(1);
