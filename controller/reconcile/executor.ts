@@ -229,7 +229,7 @@ export class Executor {
         );
         try {
           // A VM named like the worker may have appeared since the pass's listing (invariant 3).
-          await assertNameFree(client, run.rec);
+          await assertNameFree(client, run.rec, () => recordedVmids(run));
           vmid = await this.allocator.allocate(async (id) => {
             run.rec.vmid = id;
             run.rec.node = spec.host;
@@ -511,6 +511,11 @@ export class Executor {
       signal,
     );
   }
+}
+
+/** The vmids our records hold. */
+function recordedVmids(run: WorkerRun): Set<number> {
+  return new Set(run.store.listWorkers().flatMap((r) => (r.vmid === undefined ? [] : [r.vmid])));
 }
 
 function need(vm: VmResource | undefined, action: PlannedAction): VmResource {

@@ -9,13 +9,22 @@ import type { ProxmoxClient } from '../proxmox/client.js';
 import type { WorkerRecord } from '../types.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 
-/** Throws ConflictError when a VM other than the record's own carries the worker's name. */
-export async function assertNameFree(client: ProxmoxClient, record: WorkerRecord): Promise<void> {
+/**
+ * Throws ConflictError when a VM other than the record's own carries the worker's name. `recorded`:
+ * the vmids our records hold (other workers' clones in flight; asked only when an entry has no
+ * name): their unnamed entries are not read.
+ */
+export async function assertNameFree(
+  client: ProxmoxClient,
+  record: WorkerRecord,
+  recorded: () => ReadonlySet<number> = () => new Set(),
+): Promise<void> {
   const resources = await client.vmResources();
+  let ours: ReadonlySet<number> | undefined;
   for (const r of resources) {
     if (r.vmid === record.vmid) continue;
     let name = r.name;
-    if (name === undefined || name === '') {
+    if ((name === undefined || name === '') && !r.template && !(ours ??= recorded()).has(r.vmid)) {
       try {
         name = (await client.getConfig(r.node, r.vmid)).values.name;
       } catch (err) {

@@ -301,3 +301,26 @@ describe('plan (pure)', () => {
     expect(plan.massDeleteBlocked?.wouldDelete).to.equal(3);
   });
 });
+
+describe('plan (pure): pending restart-class changes', () => {
+  // Spec cores 8, written while the vm ran: GET config shows 8, GET …/pending says 6 is in effect.
+  const rec = newSpec(base, { cpus: 8 });
+  const configs = new Map([[101, pveConfig(rec)]]);
+  const pending = new Map([[101, new Map([['cores', '6']])]]);
+  const kinds = (c: PlanContext, r = rec) =>
+    planWorker(r, c).actions.map((a) => [a.kind, a.class, a.blockedBy ?? '']);
+
+  it('a running vm with pending cores is restarted, or waits while sessions are open', () => {
+    const c: PlanContext = { resources: [vm(101, { status: 'running' })], configs, ownerTag: OWNER, pending };
+    expect(kinds(c)).to.deep.equal([['restart', 'restart', '']]);
+    expect(kinds(c, busy(rec, 1))).to.deep.equal([['wait', 'restart', 'waiting for 1 session to end']]);
+    expect(planWorker(rec, { ...c, pending: new Map() }).actions).to.deep.equal([]);
+  });
+
+  it('pending keys outweigh a listing that says stopped, unless a fresh status read says so too', () => {
+    const c: PlanContext = { resources: [vm(101, { status: 'stopped' })], configs, ownerTag: OWNER, pending };
+    expect(kinds(c)).to.deep.equal([['restart', 'restart', '']]);
+    // Stopped for sure: a config write applies what is pending (PVE does so on any write to a stopped vm).
+    expect(kinds({ ...c, power: new Map([[101, 'stopped']]) })).to.deep.equal([['configure', 'live', '']]);
+  });
+});
