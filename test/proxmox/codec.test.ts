@@ -36,6 +36,26 @@ describe('proxmox codec', () => {
     expect(() => codec.toVmid(null)).to.throw(codec.UnexpectedAnswerError);
   });
 
+  it('reads GET pending: applied and pending values as strings, deletes, the digest apart', () => {
+    const p = codec.toVmPending([
+      { key: 'cores', value: 2, pending: 6 },
+      { key: 'memory', value: '4096', pending: '6144' },
+      { key: 'name', value: 'w1' },
+      { key: 'onboot', value: 1, delete: 1 },
+      { key: 'sshkeys', value: 'ssh-ed25519%20AAAA%20a%40b' },
+      { key: 'digest', value: 'abc123' },
+      { value: 'no key: skipped' },
+    ]);
+    expect(p.digest).to.equal('abc123');
+    expect(p.entries).to.deep.equal([
+      { key: 'cores', value: '2', pending: '6' },
+      { key: 'memory', value: '4096', pending: '6144' },
+      { key: 'name', value: 'w1' },
+      { key: 'onboot', value: '1', delete: true },
+      { key: 'sshkeys', value: 'ssh-ed25519 AAAA a@b' },
+    ]);
+  });
+
   it('returns every config value as a string, decodes sshkeys and keeps the digest apart', () => {
     const cfg = codec.toVmConfig({
       cores: 2,
