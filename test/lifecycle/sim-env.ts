@@ -25,6 +25,7 @@ import { loadManifests } from '../../controller/spec/loader.js';
 import { LowdbStore } from '../../controller/store/lowdb-store.js';
 import type { WorkerRecord } from '../../controller/types.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { eventually, workerYaml as e2eWorkerYaml } from '../e2e/harness.js';
 
 export const realClock: Clock = {
   now: () => Date.now(),
@@ -45,35 +46,10 @@ export const realClock: Clock = {
 
 /** A Worker manifest (OnDemand by default, as the guide). */
 export function workerYaml(name: string, spec: Record<string, unknown> = {}): string {
-  const s = {
-    host: 'pve1',
-    template: 'worker-template',
-    storage: 'local-lvm',
-    networks: [{ bridge: 'vmbr0', ipv4: 'dhcp' }],
-    ...spec,
-  };
-  const lines = ['apiVersion: workerctl.dev/v1', 'kind: Worker', 'metadata:', `  name: ${name}`, 'spec:'];
-  for (const [k, v] of Object.entries(s)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
-  return lines.join('\n') + '\n';
+  return e2eWorkerYaml(name, { deploy: 'OnDemand', ...spec });
 }
 
-/** Polls until `check` holds; fails with the last reason it gave. */
-export async function eventually(
-  check: () => boolean | string | Promise<boolean | string>,
-  timeoutMs = 8000,
-  intervalMs = 20,
-): Promise<void> {
-  const t0 = Date.now();
-  let last: boolean | string = false;
-  for (;;) {
-    last = await check();
-    if (last === true) return;
-    if (Date.now() - t0 > timeoutMs) {
-      throw new Error(`not reached within ${timeoutMs} ms${typeof last === 'string' ? ': ' + last : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+export { eventually };
 
 /** Fast lifecycle settings for tests. */
 export const FAST: Partial<LifecycleSettings> = {

@@ -23,6 +23,7 @@ import { LiveView } from '../../runtime/live-view.js';
 import { formatDiagnostics, formatPlan } from '../../runtime/plan-output.js';
 import { isReady } from '../../runtime/snapshot.js';
 import { openRuntime } from '../../runtime/wiring.js';
+import { DEMO_TIME_SCALE } from './run.js';
 
 type ApplyFlags = ConvergeFlags & ConnectionOptions & { wait?: boolean; timeout: number; progress?: boolean };
 
@@ -68,7 +69,7 @@ async function runApply(flags: ApplyFlags): Promise<number> {
     connection: flags,
     settings: settingsFrom(flags),
     logger,
-    simulator: simulatorFrom(flags, { latency: 'realistic', timeScale: 10 }),
+    simulator: simulatorFrom(flags, { latency: 'realistic', timeScale: DEMO_TIME_SCALE }),
   });
   const controller = new Controller({
     manifestPaths: paths,
