@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiAddon } from '../../controller/api/run-addon.js';
-import type { Clock } from '../../controller/clock.js';
+import { systemClock, type Clock } from '../../controller/clock.js';
 import type { LifecycleSettings } from '../../controller/lifecycle/settings.js';
 import { createLogger, silentLogger, type Logger } from '../../controller/log.js';
 import { createProxmoxClient } from '../../controller/proxmox/http-client.js';
@@ -27,22 +27,8 @@ import type { WorkerRecord } from '../../controller/types.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { eventually, workerYaml as e2eWorkerYaml } from '../e2e/harness.js';
 
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, s) =>
-    new Promise((resolve, reject) => {
-      if (s?.aborted) return reject(s.reason);
-      const onAbort = () => {
-        clearTimeout(t);
-        reject(s?.reason);
-      };
-      const t = setTimeout(() => {
-        s?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      s?.addEventListener('abort', onAbort, { once: true });
-    }),
-};
+/** The real clock (the lifecycle's waits are real in these end-to-end tests). */
+export const realClock: Clock = systemClock;
 
 /** A Worker manifest (OnDemand by default, as the guide). */
 export function workerYaml(name: string, spec: Record<string, unknown> = {}): string {
