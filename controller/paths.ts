@@ -17,17 +17,24 @@ export const packageRoot = findPackageRoot();
 export const schemasDir = join(packageRoot, 'schemas');
 export const examplesDir = join(packageRoot, 'examples');
 
+/** The vendored Proxmox VE API schemas (third-party data, AGPL-3.0-or-later; see third_party/pve-api/README.md). */
+export const pveApiDir = join(packageRoot, 'third_party', 'pve-api');
+
+/** The environment variable that points the simulator at another copy of the PVE 9.1 schema. */
+export const PVE_SCHEMA_ENV = 'WORKERCTL_PVE_SCHEMA';
+
 /**
- * The real Proxmox VE API schema (data, AGPL): WORKERCTL_PVE_SCHEMA, else ../shared/proxmox beside the
- * checkout, else a copy that `make build` may place in dist/pve/.
+ * Where the Proxmox VE API schema is: `$WORKERCTL_PVE_SCHEMA` when set (9.1 only), else the copy in
+ * third_party/pve-api/. The 8.4 schema is in the repository for tests and not in the npm package.
  */
 export function pveSchemaPath(version: '9.1' | '8.4' = '9.1'): string {
-  const file = version === '9.1' ? 'pve-api-schema.json' : 'pve-api-schema-pve8.4.json';
-  const candidates = [
-    process.env.WORKERCTL_PVE_SCHEMA && version === '9.1' ? process.env.WORKERCTL_PVE_SCHEMA : undefined,
-    resolve(packageRoot, '..', 'shared', 'proxmox', file),
-    join(packageRoot, 'dist', 'pve', file),
-  ].filter((p): p is string => Boolean(p));
-  for (const p of candidates) if (existsSync(p)) return p;
-  throw new Error(`proxmox api schema not found; looked in: ${candidates.join(', ')}`);
+  const override = process.env[PVE_SCHEMA_ENV];
+  const path =
+    override && version === '9.1' ? resolve(override) : join(pveApiDir, `pve-api-schema-${version}.json`);
+  if (existsSync(path)) return path;
+  throw new Error(
+    override && version === '9.1'
+      ? `proxmox api schema not found at ${path} (from ${PVE_SCHEMA_ENV}); unset ${PVE_SCHEMA_ENV} to use the copy shipped with workerctl`
+      : `proxmox api schema ${version} not found at ${path}; reinstall workerctl, or set ${PVE_SCHEMA_ENV} to a copy of pve-api-schema.json`,
+  );
 }

@@ -1,5 +1,5 @@
 /**
- * The real PVE API schema (shared/proxmox/pve-api-schema.json), parsed once per process and indexed by
+ * The real PVE API schema (third_party/pve-api/, see pveSchemaPath), parsed once per process and indexed by
  * path template. Only data is read at run time; nothing of it is copied into the source.
  */
 import { readFileSync } from 'node:fs';
