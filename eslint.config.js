@@ -1,5 +1,54 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { importX } from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+
+/**
+ * The layers of controller/, lowest first. A folder may import its own layer's shared base and the
+ * folders listed in `uses`, nothing else: lower layers never import higher ones, and folders of one
+ * layer stay independent of each other. README "Layout" draws the same map.
+ */
+const BASE = ['types', 'errors', 'clock', 'log', 'redact', 'paths', 'duration'];
+const FOLDERS = {
+  proxmox: [],
+  store: [],
+  manifest: [],
+  queue: [],
+  simulator: [],
+  reconcile: ['proxmox', 'store', 'queue'],
+  lifecycle: ['proxmox', 'store', 'queue', 'reconcile'],
+  loop: ['manifest', 'queue', 'reconcile', 'store'],
+  api: ['proxmox', 'store', 'reconcile', 'lifecycle', 'loop'],
+  compose: ['proxmox', 'store', 'manifest', 'queue', 'simulator', 'reconcile', 'lifecycle', 'loop', 'api'],
+  cli: [
+    'proxmox',
+    'store',
+    'manifest',
+    'queue',
+    'simulator',
+    'reconcile',
+    'lifecycle',
+    'loop',
+    'api',
+    'compose',
+  ],
+};
+const zones = [
+  {
+    target: BASE.map((f) => `./controller/${f}.ts`),
+    from: Object.keys(FOLDERS).map((f) => `./controller/${f}`),
+    message: 'the shared base (types, errors, clock, log, redact, paths, duration) imports no folder',
+  },
+  ...Object.entries(FOLDERS)
+    .map(([folder, uses]) => ({
+      target: `./controller/${folder}`,
+      from: Object.keys(FOLDERS)
+        .filter((f) => f !== folder && !uses.includes(f))
+        .map((f) => `./controller/${f}`),
+      message: `controller/${folder} may import only ${uses.length ? uses.join(', ') + ' and ' : ''}the shared base (eslint.config.js)`,
+    }))
+    .filter((zone) => zone.from.length > 0),
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.workerctl/**', 'coverage/**'] },
@@ -11,6 +60,18 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-console': 'off',
+    },
+  },
+  {
+    files: ['controller/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      ...importX.flatConfigs.typescript.settings,
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    },
+    rules: {
+      'import-x/no-restricted-paths': ['error', { zones }],
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
     },
   },
   {

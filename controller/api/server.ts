@@ -23,7 +23,7 @@ import { ConfigError } from '../errors.js';
 import type { EventBus, LifecycleEvent } from '../lifecycle/events.js';
 import type { SessionGrant, SessionManager, SessionRequest } from '../lifecycle/sessions.js';
 import type { Logger } from '../log.js';
-import { parseDuration } from '../runtime/duration.js';
+import { parseDuration } from '../duration.js';
 import { redact } from '../redact.js';
 import type { Store } from '../store/store.js';
 import type { TestResult } from '../types.js';

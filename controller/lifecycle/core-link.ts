@@ -10,7 +10,7 @@ import type { Clock } from '../clock.js';
 import { ConflictError, TerminalError, WaitTimeoutError } from '../errors.js';
 import type { FleetReconciler } from '../reconcile/contracts.js';
 import type { Store } from '../store/store.js';
-import type { KeyedMutex } from './mutex.js';
+import type { KeyedMutex } from '../queue/mutex.js';
 import type { DeployFn } from './power-demand.js';
 
 /** Back off this long when a worker is locked by a test or a session start. */

@@ -13,7 +13,7 @@ import type { Store } from '../store/store.js';
 import type { TestResult } from '../types.js';
 import { coreDeployer, lockedReconciler } from './core-link.js';
 import { EventBus, StatusWatcher, withStatusEvents } from './events.js';
-import { KeyedMutex } from './mutex.js';
+import { KeyedMutex } from '../queue/mutex.js';
 import { createWorkerPower, type DeployFn, type WorkerPower } from './power-demand.js';
 import { SessionManager, type SessionGrant, type SessionRequest } from './sessions.js';
 import { lifecycleSettings, type LifecycleSettings } from './settings.js';

@@ -20,7 +20,7 @@ import {
   UnknownWorkerError,
 } from './errors.js';
 import type { EventBus } from './events.js';
-import { Mutex } from './mutex.js';
+import { Mutex } from '../queue/mutex.js';
 import { withHistory } from './phases.js';
 import { selectWorker } from './selection.js';
 import type { LifecycleDeps } from './worker-test.js';

@@ -16,7 +16,7 @@ import { redactText } from '../redact.js';
 import { UnknownWorkerError, WorkerBusyError } from './errors.js';
 import type { GuestAgentClient } from './guest.js';
 import { excerpt, guestExec, waitForAgent } from './guest.js';
-import type { KeyedMutex } from './mutex.js';
+import type { KeyedMutex } from '../queue/mutex.js';
 import { setCondition, transition, withHistory } from './phases.js';
 import type { VmLocation, WorkerPower } from './power-demand.js';
 import type { LifecycleSettings } from './settings.js';

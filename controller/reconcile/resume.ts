@@ -13,7 +13,7 @@
 import { NotFoundError, TaskFailedError, ApiValidationError } from '../errors.js';
 import { taskRef } from '../proxmox/upid.js';
 import type { ReconcileResult } from './contracts.js';
-import { CLONE_ABANDON_MS, CLONE_WAIT_MS, TASK_WAIT_MS, type Executor } from './executor.js';
+import { CLONE_ABANDON_MS, CLONE_WAIT_MS, TASK_WAIT_MS, type Executor } from './execute/executor.js';
 import { markerMatches } from './ownership.js';
 import type { ProxmoxClient } from '../proxmox/client.js';
 import type { WorkerRun } from './worker-run.js';

@@ -10,10 +10,10 @@ import { createProxmoxClient } from '../../controller/proxmox/http-client.js';
 import type { ProxmoxClient } from '../../controller/proxmox/client.js';
 import { silentLogger, createLogger, type Logger } from '../../controller/log.js';
 import type { ControllerSettings } from '../../controller/reconcile/contracts.js';
-import { createFleetReconciler, type Fleet } from '../../controller/reconcile/fleet.js';
+import { createFleetReconciler, type Fleet } from '../../controller/reconcile/reconciler.js';
 import { makeSettings } from '../../controller/reconcile/settings.js';
-import { Controller } from '../../controller/runtime/controller-loop.js';
-import { createManifestLoader } from '../../controller/spec/manifest-loader.js';
+import { Controller } from '../../controller/loop/controller.js';
+import { createManifestLoader } from '../../controller/manifest/cached-loader.js';
 import { LowdbStore } from '../../controller/store/lowdb-store.js';
 import {
   startSimulator,

@@ -1,7 +1,7 @@
 /** Builders and fakes for lifecycle unit tests (the simulator-backed tests are in *.sim.test.ts). */
 import type { Clock } from '../../controller/clock.js';
 import type { GuestAgentClient } from '../../controller/lifecycle/guest.js';
-import { KeyedMutex } from '../../controller/lifecycle/mutex.js';
+import { KeyedMutex } from '../../controller/queue/mutex.js';
 import { initialStatus } from '../../controller/lifecycle/phases.js';
 import type { VmLocation, WorkerPower } from '../../controller/lifecycle/power-demand.js';
 import { lifecycleSettings, type LifecycleSettings } from '../../controller/lifecycle/settings.js';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { LOCKED_REQUEUE_MS, lockedReconciler } from '../../controller/lifecycle/core-link.js';
-import { KeyedMutex } from '../../controller/lifecycle/mutex.js';
+import { KeyedMutex } from '../../controller/queue/mutex.js';
 import {
   IllegalTransitionError,
   canTransition,

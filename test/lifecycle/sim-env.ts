@@ -5,23 +5,23 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiAddon } from '../../controller/api/run-addon.js';
+import { ApiAddon } from '../../controller/compose/api-addon.js';
 import { systemClock, type Clock } from '../../controller/clock.js';
 import type { LifecycleSettings } from '../../controller/lifecycle/settings.js';
 import { createLogger, silentLogger, type Logger } from '../../controller/log.js';
 import { createProxmoxClient } from '../../controller/proxmox/http-client.js';
 import type { ProxmoxClient } from '../../controller/proxmox/client.js';
 import type { ProxmoxClientOptions } from '../../controller/proxmox/options.js';
-import { createFleetReconciler } from '../../controller/reconcile/fleet.js';
+import { createFleetReconciler } from '../../controller/reconcile/reconciler.js';
 import { makeSettings } from '../../controller/reconcile/settings.js';
-import { Controller } from '../../controller/runtime/controller-loop.js';
-import type { Runtime } from '../../controller/runtime/wiring.js';
+import { Controller } from '../../controller/loop/controller.js';
+import type { Runtime } from '../../controller/compose/runtime.js';
 import {
   startSimulator,
   type RunningSimulator,
   type SimulatorOptions,
 } from '../../controller/simulator/index.js';
-import { loadManifests } from '../../controller/spec/loader.js';
+import { loadManifests } from '../../controller/manifest/load.js';
 import { LowdbStore } from '../../controller/store/lowdb-store.js';
 import type { WorkerRecord } from '../../controller/types.js';
 import { makeTempDir } from '../helpers/temp-dir.js';

@@ -1,7 +1,8 @@
 /** CLI connection flags: parsing, env fallbacks, refusals, the token from env, and --simulate. */
 import { expect } from 'chai';
 import { Command } from 'commander';
-import { addConnectionOptions, connect, type ConnectionOptions } from '../../controller/cli/connection.js';
+import { addConnectionOptions } from '../../controller/cli/connection.js';
+import { connect, type ConnectionOptions } from '../../controller/compose/connection.js';
 import { ConfigError, UsageError } from '../../controller/errors.js';
 import { silentLogger } from '../../controller/log.js';
 import { TEST_SECRET, TEST_TOKEN, ok, startWireServer } from './helpers/wire-server.js';

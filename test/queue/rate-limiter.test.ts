@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ExponentialBackoff, jitter } from '../../controller/reconcile/rate-limiter.js';
+import { ExponentialBackoff, jitter } from '../../controller/queue/rate-limiter.js';
 
 describe('ExponentialBackoff', () => {
   it('doubles from 1 s per failure and caps at 5 minutes by default', () => {

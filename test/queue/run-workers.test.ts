@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { RequeueAfterError, TerminalError } from '../../controller/errors.js';
-import { ExponentialBackoff } from '../../controller/reconcile/rate-limiter.js';
-import { ItemTimeoutError, runWorkers, WorkQueue } from '../../controller/reconcile/work-queue.js';
-import type { ItemOutcome, RunWorkersOptions } from '../../controller/reconcile/work-queue.js';
+import { ExponentialBackoff } from '../../controller/queue/rate-limiter.js';
+import { ItemTimeoutError, runWorkers, WorkQueue } from '../../controller/queue/work-queue.js';
+import type { ItemOutcome, RunWorkersOptions } from '../../controller/queue/work-queue.js';
 import type { ReconcileResult } from '../../controller/reconcile/contracts.js';
 import { FakeClock, flushMicrotasks } from '../helpers/fake-clock.js';
 

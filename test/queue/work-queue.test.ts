@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { ExponentialBackoff } from '../../controller/reconcile/rate-limiter.js';
-import { WorkQueue } from '../../controller/reconcile/work-queue.js';
+import { ExponentialBackoff } from '../../controller/queue/rate-limiter.js';
+import { WorkQueue } from '../../controller/queue/work-queue.js';
 import { FakeClock, flushMicrotasks } from '../helpers/fake-clock.js';
 
 function makeQueue(clock = new FakeClock()): { q: WorkQueue<string>; clock: FakeClock } {

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { loadOf, startHarness, type Harness } from './harness.js';
 import { spec } from './fixtures.js';
-import { VmidAllocator } from '../../controller/reconcile/allocate.js';
+import { VmidAllocator } from '../../controller/reconcile/execute/allocate.js';
 import { MemoryStore } from '../../controller/store/memory-store.js';
 import type { ProxmoxClient } from '../../controller/proxmox/client.js';
 import type { WorkerRecord } from '../../controller/types.js';

@@ -3,7 +3,11 @@ import { createProxmoxClient, type HttpProxmoxClient } from '../../controller/pr
 import { startSimulator, type RunningSimulator, type WorldConfig } from '../../controller/simulator/index.js';
 import { MemoryStore, MemoryVolume } from '../../controller/store/memory-store.js';
 import { silentLogger } from '../../controller/log.js';
-import { createFleetReconciler, type Fleet, type FleetOptions } from '../../controller/reconcile/fleet.js';
+import {
+  createFleetReconciler,
+  type Fleet,
+  type FleetOptions,
+} from '../../controller/reconcile/reconciler.js';
 import { makeSettings } from '../../controller/reconcile/settings.js';
 import type { ControllerSettings, Plan } from '../../controller/reconcile/contracts.js';
 import type { LoadResult, WorkerSpec } from '../../controller/types.js';

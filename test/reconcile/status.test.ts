@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { computeStatus, setCondition } from '../../controller/reconcile/status.js';
-import { KeyedSemaphore, OperationSlots } from '../../controller/reconcile/slots.js';
+import { KeyedSemaphore, OperationSlots } from '../../controller/reconcile/execute/slots.js';
 import { mergeRecord, withDesiredFields } from '../../controller/reconcile/worker-run.js';
 import { deployed, spec } from './fixtures.js';
 

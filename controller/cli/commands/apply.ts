@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
-import { createManifestLoader } from '../../spec/manifest-loader.js';
+import { createManifestLoader } from '../../manifest/cached-loader.js';
 import {
   addConvergeOptions,
   commandLogger,
@@ -16,13 +16,13 @@ import {
   settingsFrom,
   simulatorFrom,
   type ConvergeFlags,
-} from '../../runtime/command-support.js';
-import { Controller } from '../../runtime/controller-loop.js';
-import { durationOption, formatDuration } from '../../runtime/duration.js';
-import { LiveView } from '../../runtime/live-view.js';
-import { formatDiagnostics, formatPlan } from '../../runtime/plan-output.js';
-import { isReady } from '../../runtime/snapshot.js';
-import { openRuntime } from '../../runtime/wiring.js';
+} from '../command-support.js';
+import { Controller } from '../../loop/controller.js';
+import { durationOption, formatDuration } from '../../duration.js';
+import { LiveView } from '../present/live-view.js';
+import { formatDiagnostics, formatPlan } from '../present/plan-output.js';
+import { isReady } from '../../loop/snapshot.js';
+import { openRuntime } from '../../compose/runtime.js';
 import { DEMO_TIME_SCALE } from './run.js';
 
 type ApplyFlags = ConvergeFlags & ConnectionOptions & { wait?: boolean; timeout: number; progress?: boolean };

@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
-import { loadManifests } from '../../spec/loader.js';
+import { loadManifests } from '../../manifest/load.js';
 import {
   addConvergeOptions,
   commandLogger,
@@ -13,9 +13,9 @@ import {
   settingsFrom,
   simulatorFrom,
   type ConvergeFlags,
-} from '../../runtime/command-support.js';
-import { formatDiagnostics, formatPlan, planJson } from '../../runtime/plan-output.js';
-import { openRuntime } from '../../runtime/wiring.js';
+} from '../command-support.js';
+import { formatDiagnostics, formatPlan, planJson } from '../present/plan-output.js';
+import { openRuntime } from '../../compose/runtime.js';
 
 export const PLAN_EXIT_CONVERGED = 0;
 export const PLAN_EXIT_ERROR = 1;

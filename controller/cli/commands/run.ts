@@ -8,8 +8,9 @@
  */
 import type { Command } from 'commander';
 import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
-import { createManifestLoader } from '../../spec/manifest-loader.js';
+import { createManifestLoader } from '../../manifest/cached-loader.js';
 import {
+  addApiOptions,
   addConvergeOptions,
   commandLogger,
   manifestPaths,
@@ -17,14 +18,13 @@ import {
   settingsFrom,
   simulatorFrom,
   type ConvergeFlags,
-} from '../../runtime/command-support.js';
-import { Controller } from '../../runtime/controller-loop.js';
-import { durationOption } from '../../runtime/duration.js';
-import { LiveView } from '../../runtime/live-view.js';
-import { runAddons, type RunAddon } from '../../runtime/addons.js';
-import { openRuntime } from '../../runtime/wiring.js';
+} from '../command-support.js';
+import { Controller } from '../../loop/controller.js';
+import { durationOption } from '../../duration.js';
+import { LiveView } from '../present/live-view.js';
+import { runAddons, type RunAddon } from '../../compose/addons.js';
+import { openRuntime } from '../../compose/runtime.js';
 import { Option } from 'commander';
-import { addApiOptions } from '../../api/run-addon.js';
 
 export type RunFlags = ConvergeFlags &
   ConnectionOptions & { resync?: number; grace: number; debounce?: number; view?: boolean };
