@@ -14,14 +14,9 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { Diagnostic, LoadResult } from '../types.js';
 import { collectManifestFiles } from './walk.js';
-import {
-  assembleLoad,
-  parseFile,
-  pathDiagnostics,
-  readManifestFile,
-  type FileResult,
-  type LoadOptions,
-} from './load.js';
+import { assembleLoad, pathDiagnostics, problemResult, type LoadOptions } from './load.js';
+import { parseFile, type FileResult } from './parse.js';
+import { readManifestFile } from './read.js';
 
 /** Options of createManifestLoader. */
 export interface ManifestLoaderOptions extends LoadOptions {
@@ -68,7 +63,7 @@ export function createManifestLoader(opts: ManifestLoaderOptions = {}): Manifest
     const read = await readManifestFile(file, opts);
     if (!('bytes' in read)) {
       cache.delete(file);
-      return read.problem;
+      return problemResult(read.problem);
     }
     const hash = createHash('sha256').update(read.bytes).digest('base64');
     const result = entry && entry.hash === hash ? entry.result : parseFile(file, read.bytes, opts);
