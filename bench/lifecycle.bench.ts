@@ -73,8 +73,8 @@ async function latency(): Promise<boolean> {
       agentTimeoutMs: 600_000 * scale,
       checkTimeoutMs: 60_000 * scale,
       updateTimeoutMs: 900_000 * scale,
-      shutdownTimeoutSec: 60,
     },
+    controllerSettings: { shutdownTimeoutSec: 60 },
     clientOptions: { taskPoll: { initialMs: 100 * scale, maxMs: 2000 * scale, factor: 2 } },
   });
   // Pin the profile; one node per sample and kind, so each request has exactly one worker on its host.
@@ -165,7 +165,7 @@ async function concurrency(): Promise<boolean> {
     samples++;
     for (const used of usedSlots(env.store.listSessions()).values()) maxBooked = Math.max(maxBooked, used);
   };
-  const unsubscribe = env.addon.lifecycle!.events.subscribe((e) => e.type === 'session' && sample());
+  const unsubscribe = env.lifecycle.events.subscribe((e) => e.type === 'session' && sample());
   const timer = setInterval(sample, 2);
   const t0 = performance.now();
   const latencies: number[] = [];

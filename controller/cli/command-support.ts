@@ -3,12 +3,13 @@
  * have flags, the concurrency, and a logger that suits the command.
  */
 import { Option, type Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
+import type { LifecycleSettings } from '../lifecycle/settings.js';
 import type { ControllerSettings } from '../reconcile/contracts.js';
 import { makeSettings } from '../reconcile/settings.js';
 import { durationOption } from '../duration.js';
-import type { EmbeddedSimulatorOptions } from '../compose/runtime.js';
+import type { EmbeddedSimulatorOptions } from '../compose/app.js';
 import { DEFAULT_LISTEN } from '../api/server.js';
 
 /** Flags every converging command has (commander camel-cases them). */
@@ -110,7 +111,35 @@ export const resyncOption = (): Option =>
     durationOption('--resync'),
   );
 
-/** Adds --listen, --api-token-file, --backup-server and --update-command to `run`. */
+/** The `run` flags of the lifecycle and its API (commander camel-cases them). */
+export interface ApiFlags {
+  listen?: string;
+  apiTokenFile?: string;
+  backupServer?: string;
+  hostAddress?: string[];
+  updateCommand?: string;
+}
+
+/** Lifecycle settings from the run flags (the composition root adds what the simulator knows). */
+export function lifecycleSettingsFrom(flags: ApiFlags): Partial<LifecycleSettings> {
+  const out: Partial<LifecycleSettings> = {};
+  if (flags.backupServer !== undefined) out.backupServer = flags.backupServer;
+  const hosts: Record<string, string> = {};
+  for (const pair of flags.hostAddress ?? []) {
+    const m = /^([^=\s]+)=(\S+)$/.exec(pair);
+    if (!m) throw new ConfigError(`--host-address: '${pair}' is not NODE=ADDRESS (e.g. pve1=10.0.0.11)`);
+    hosts[m[1]!] = m[2]!;
+  }
+  out.hostAddresses = hosts;
+  if (flags.updateCommand !== undefined) {
+    const cmd = flags.updateCommand.trim().split(/\s+/).filter(Boolean);
+    if (cmd.length === 0) throw new ConfigError('--update-command: empty command');
+    out.updateCommand = cmd;
+  }
+  return out;
+}
+
+/** Adds --listen, --api-token-file, --backup-server, --host-address and --update-command to `run`. */
 export function addApiOptions(cmd: Command): Command {
   return cmd
     .addOption(

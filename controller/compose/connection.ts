@@ -115,3 +115,33 @@ export async function connect(opts: ConnectionOptions, deps: ConnectDeps): Promi
     },
   };
 }
+
+/** An API endpoint already known (a simulator the caller started, a benchmark's server process). */
+export interface Endpoint {
+  url: string;
+  /** API token USER@REALM!TOKENID=SECRET. */
+  token: string;
+  fingerprint?: string;
+}
+
+/** A client for an endpoint; close() frees its sockets (it never stops the endpoint). */
+export function connectEndpoint(
+  endpoint: Endpoint,
+  deps: Omit<ConnectDeps, 'env' | 'simulator'>,
+): Connection {
+  const client = createProxmoxClient({
+    logger: deps.logger,
+    ...deps.clientOptions,
+    url: endpoint.url,
+    auth: { kind: 'token', token: endpoint.token },
+    tls: endpoint.fingerprint ? { fingerprint: endpoint.fingerprint } : undefined,
+  });
+  return {
+    client,
+    describe: `proxmox at ${endpoint.url}`,
+    close: () => {
+      client.close();
+      return Promise.resolve();
+    },
+  };
+}

@@ -16,9 +16,8 @@ import { redactText } from '../redact.js';
 import { UnknownWorkerError, WorkerBusyError } from './errors.js';
 import type { GuestAgentClient } from './guest.js';
 import { excerpt, guestExec, waitForAgent } from './guest.js';
-import type { KeyedMutex } from '../queue/mutex.js';
 import { setCondition, transition, withHistory } from './phases.js';
-import type { VmLocation, WorkerPower } from './power-demand.js';
+import type { VmLocation, WorkerLocks, WorkerPower } from './worker-core.js';
 import type { LifecycleSettings } from './settings.js';
 import { updateInvocation } from './updates.js';
 
@@ -28,7 +27,7 @@ export interface LifecycleDeps {
   clock: Clock;
   logger: Logger;
   power: WorkerPower;
-  locks: KeyedMutex;
+  locks: WorkerLocks;
   settings: LifecycleSettings;
 }
 

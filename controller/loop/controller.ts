@@ -1,5 +1,5 @@
 /**
- * The controller runtime: ties the manifest loader, the store, the work queue and the reconcile core
+ * The controller loop: ties the manifest loader, the store, the work queue and the reconcile core
  * together.
  *
  *   manifests --(watcher: "something changed")--> load pass --applyDesired--> changed keys --+
@@ -8,14 +8,23 @@
  *
  * Level-triggered throughout: a load pass reads the whole manifest set, a reconcile reads everything
  * it needs for its key, and the queue only ever holds names. The Result/error table lives in
- * #handleOutcome and nowhere else.
+ * queue/work-queue.ts runWorkers and nowhere else; the lifecycle holds a worker against the queue
+ * through hold() (reconcile/contracts.ts WorkerHolds).
  */
 import { EventEmitter, setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
 import { systemClock, isoNow } from '../clock.js';
-import { errorMessage } from '../errors.js';
+import { TerminalError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ControllerSettings, FleetReconciler, Plan } from '../reconcile/contracts.js';
+import type {
+  ControllerSettings,
+  FleetReconciler,
+  HeldWorker,
+  Plan,
+  PowerOp,
+  ReconcileResult,
+  WorkerHolds,
+} from '../reconcile/contracts.js';
 import type { Store } from '../store/store.js';
 import type { Diagnostic, LoadResult, WorkerRecord } from '../types.js';
 import type { ControllerSnapshot, LoadSummary } from './snapshot.js';
@@ -24,7 +33,7 @@ import { ExponentialBackoff, jitter } from '../queue/rate-limiter.js';
 import { WorkQueue, runWorkers, type ItemOutcome } from '../queue/work-queue.js';
 import { ManifestWatcher, type ChangeBatch } from '../manifest/watch.js';
 
-/** Loads the whole manifest set (spec/loader.ts `loadManifests`). */
+/** Loads the whole manifest set (manifest/load.ts `loadManifests`, or a cached loader). */
 export type LoadFn = (paths: string[]) => Promise<LoadResult>;
 
 export interface ControllerOptions {
@@ -96,7 +105,7 @@ export interface ControllerEvents {
 }
 
 /** The controller: one instance per `run` / `apply`. */
-export class Controller extends EventEmitter<ControllerEvents> {
+export class Controller extends EventEmitter<ControllerEvents> implements WorkerHolds {
   readonly #o: ControllerOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -202,6 +211,54 @@ export class Controller extends EventEmitter<ControllerEvents> {
   /** Queue a worker now (e.g. the HTTP API after a test request). */
   enqueue(name: string): void {
     if (!this.#stopping) this.#queue.add(name);
+  }
+
+  /**
+   * Holds a worker for the lifecycle (WorkerHolds): waits for a reconcile of it in flight, then keeps
+   * the queue from handing it out until fn ends; a change meanwhile is reconciled right after.
+   * Within, the lifecycle reconciles the worker itself (an OnDemand deploy) and powers it.
+   */
+  async hold<T>(name: string, fn: (held: HeldWorker) => Promise<T>): Promise<T> {
+    await this.#queue.take(name);
+    const fallback = this.#abort.signal;
+    try {
+      return await fn({
+        name,
+        reconcile: (signal) => this.#reconcileHeld(name, signal ?? fallback),
+        power: (op: PowerOp, cause: string, signal?: AbortSignal) =>
+          this.#o.reconciler.power(name, op, cause, signal ?? fallback),
+      });
+    } finally {
+      this.#queue.done(name);
+      this.#maybeIdle();
+    }
+  }
+
+  /** A reconcile asked for by a hold's owner: counted and reported like the queue's. */
+  async #reconcileHeld(name: string, signal: AbortSignal): Promise<ReconcileResult> {
+    const t0 = this.#clock.now();
+    this.#inFlight.add(name);
+    try {
+      const res = await this.#o.reconciler.reconcile(name, signal);
+      this.#reconciles++;
+      const event: ReconciledEvent = { worker: name, durationMs: this.#clock.now() - t0 };
+      if (res.requeueAfterMs !== undefined) event.requeueAfterMs = res.requeueAfterMs;
+      this.emit('reconciled', event);
+      return res;
+    } catch (err) {
+      this.#reconciles++;
+      this.#failures++;
+      const terminal = err instanceof TerminalError;
+      this.emit('reconciled', {
+        worker: name,
+        durationMs: this.#clock.now() - t0,
+        error: errorMessage(err),
+        terminal,
+      });
+      throw err;
+    } finally {
+      this.#inFlight.delete(name);
+    }
   }
 
   /** Re-reads the manifests now (what the watcher triggers), serialised with other passes. */
@@ -391,7 +448,6 @@ export class Controller extends EventEmitter<ControllerEvents> {
         threshold: m.threshold,
       });
     }
-    for (const name of [...changed, ...removed]) this.#queue.add(name);
     const durationMs = this.#clock.now() - t0;
     this.#log.info('manifests loaded', {
       files: load.files.length,
@@ -401,7 +457,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
       removed: removed.length,
       durationMs,
     });
+    // Listeners first: the lifecycle takes its holds (an Immediate change ends sessions before the
+    // change is carried out) before the changed workers reach the queue.
     this.emit('loaded', { load, changed, removed, plan, durationMs, firstEventAt });
+    for (const name of [...changed, ...removed]) this.#queue.add(name);
   }
 
   // ---------- resync ----------

@@ -35,6 +35,8 @@ export class WorkQueue<K = string> {
   readonly #processing = new Set<K>();
   readonly #getters: ((key: K | undefined) => void)[] = [];
   readonly #delayed = new Map<K, Delayed>();
+  /** take() calls waiting for a key that is being processed, per key, in arrival order. */
+  readonly #takers = new Map<K, (() => void)[]>();
   #drainers: (() => void)[] = [];
   #shuttingDown = false;
 
@@ -108,9 +110,43 @@ export class WorkQueue<K = string> {
     });
   }
 
+  /**
+   * Takes a key outside the workers (the lifecycle holding a worker): resolves once no one processes
+   * it, and then no worker gets it until done(key). A copy of it already queued waits too, and is
+   * handed out after done(); takers of one key are served in arrival order. Works also after
+   * shutDown(), so that a holder can finish.
+   */
+  take(key: K): Promise<void> {
+    if (!this.#processing.has(key)) {
+      this.#grant(key);
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const list = this.#takers.get(key) ?? [];
+      list.push(() => {
+        this.#grant(key);
+        resolve();
+      });
+      this.#takers.set(key, list);
+    });
+  }
+
+  #grant(key: K): void {
+    const at = this.#queue.indexOf(key);
+    // Still dirty: done() queues it again.
+    if (at >= 0) this.#queue.splice(at, 1);
+    this.#processing.add(key);
+  }
+
   /** Marks a key's processing finished; queues it again if it was added meanwhile. */
   done(key: K): void {
     this.#processing.delete(key);
+    const taker = this.#takers.get(key)?.shift();
+    if (this.#takers.get(key)?.length === 0) this.#takers.delete(key);
+    if (taker) {
+      taker();
+      return;
+    }
     if (this.#dirty.has(key)) {
       if (this.#shuttingDown) this.#dirty.delete(key);
       else {

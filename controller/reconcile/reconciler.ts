@@ -1,15 +1,16 @@
 /**
- * The reconcile core as the runtime sees it (FleetReconciler). One reconcile of one worker:
+ * The reconciler: converges one worker, level-triggered (it gets only a name and reads everything it
+ * needs). One reconcile:
  *   1. resume an intent left in flight (resume.ts);
  *   2. observe: the pass's cluster listing (fresh after our own changes) and the worker's config
  *      when it is due (observe.ts);
- *   3. plan (plan.ts, pure) and execute the runnable actions (executor.ts); repeat from 2 until
- *      nothing runnable is left (create -> configure -> resize in one reconcile);
+ *   3. plan (plan.ts, pure) and execute the runnable actions (execute/executor.ts); repeat from 2
+ *      until nothing runnable is left (create -> configure -> resize in one reconcile);
  *   4. always (finally) write the status (status.ts), also when the pass failed.
- * Errors: ApiValidationError and TerminalError are thrown as TerminalError (no hot retry);
- * conflicts are reported in status and requeued at the resync interval; a bounded task wait that
- * ran out returns requeueAfterMs (the UPID is in the store); anything else is thrown for the
- * queue's rate-limited retry.
+ * It ends with a typed ReconcileResult (contracts.ts). Errors: ApiValidationError and TerminalError
+ * are thrown as TerminalError (no hot retry); conflicts are reported in status and requeued at the
+ * resync interval; a bounded task wait that ran out returns requeueAfterMs (the UPID is in the
+ * store); anything else is thrown for the queue's rate-limited retry.
  */
 import { randomUUID } from 'node:crypto';
 import { isoNow } from '../clock.js';
@@ -26,18 +27,22 @@ import {
   errorMessage,
 } from '../errors.js';
 import type { VmResource } from '../proxmox/types.js';
-import type { LoadResult, WorkerRecord } from '../types.js';
-import { VmidAllocator } from './execute/allocate.js';
-import type { FleetReconciler, Plan, PlannedAction, ReconcileDeps, ReconcileResult } from './contracts.js';
-import { mergeDesired } from './desired-state.js';
+import type { WorkerRecord } from '../types.js';
+import type {
+  Plan,
+  PlannedAction,
+  PowerOp,
+  ReconcileDeps,
+  ReconcileResult,
+  VmLocation,
+} from './contracts.js';
 import { classify as classifyChange } from './diff.js';
-import { Executor, type ExecutorHooks } from './execute/executor.js';
+import type { Executor } from './execute/executor.js';
 import { Observer } from './observe.js';
 import { planFleet, planWorker, type PlanContext } from './plan.js';
 import { resumeIntent } from './resume.js';
-import { OperationSlots } from './execute/slots.js';
-import { computeStatus, type ReconcileOutcome } from './status.js';
-import { WorkerRun, withDesiredFields } from './worker-run.js';
+import { computeStatus, type PassReport } from './status.js';
+import { WorkerRun } from './worker-run.js';
 
 /** A listing younger than this is reused by the first step of a reconcile. */
 export const OBSERVATION_MAX_AGE_MS = 5_000;
@@ -48,87 +53,15 @@ export const WAIT_REQUEUE_MS = 60_000;
 /** Requeue while a task we stopped waiting for is still running. */
 export const TASK_REQUEUE_MS = 5_000;
 
-export interface FleetOptions {
-  /** Test seam (crash simulation). */
-  hooks?: ExecutorHooks;
-  /** Record uids (default: random UUIDs). */
-  newUid?: () => string;
-}
-
-/** Reconcile core: implements FleetReconciler. */
-export class Fleet implements FleetReconciler {
+/** Observes, plans and reconciles the workers of the store. */
+export class Reconciler {
   readonly observer: Observer;
-  readonly slots: OperationSlots;
-  readonly executor: Executor;
-  #massDeleteBlocked: Plan['massDeleteBlocked'];
-  readonly #overlay = new Map<string, WorkerRecord>();
-  readonly #newUid: () => string;
 
   constructor(
     private readonly deps: ReconcileDeps,
-    options: FleetOptions = {},
+    readonly executor: Executor,
   ) {
     this.observer = new Observer(deps.client, deps.settings);
-    this.slots = new OperationSlots(deps.settings.limits);
-    this.executor = new Executor(deps, this.slots, new VmidAllocator(deps.client, deps.store), options.hooks);
-    this.#newUid = options.newUid ?? (() => randomUUID());
-    this.#massDeleteBlocked = deps.store.getMeta<Plan['massDeleteBlocked']>('massDeleteBlocked');
-  }
-
-  /** The last mass-delete guard verdict (undefined when removals went through). */
-  get massDeleteBlocked(): Plan['massDeleteBlocked'] {
-    return this.#massDeleteBlocked;
-  }
-
-  async applyDesired(load: LoadResult): Promise<{ changed: string[]; removed: string[]; plan: Plan }> {
-    const { store, clock, logger } = this.deps;
-    const snapshot = this.#records();
-    const before = new Map(snapshot.map((r) => [r.name, r]));
-    const merged = mergeDesired(snapshot, load, this.deps.settings, isoNow(clock), this.#newUid);
-    this.#massDeleteBlocked = merged.massDeleteBlocked;
-    const records = merged.save.map((rec) =>
-      withDesiredFields(rec, before.get(rec.name), store.getWorker(rec.name)),
-    );
-    // The store takes the records into memory at once; the file write (one durable write for the whole
-    // merge) runs while the plan reads Proxmox, so a saved manifest reaches its first Proxmox call without
-    // waiting for the disk. It is awaited before returning: nothing is enqueued, and so nothing mutates
-    // Proxmox, before the specs are on disk.
-    let saving: Promise<unknown> = Promise.resolve();
-    if (store.readOnly) {
-      // `workerctl plan` on a read-only store: keep the merge in memory so plan() shows it.
-      for (const rec of merged.save) this.#overlay.set(rec.name, rec);
-    } else {
-      saving = (async () => {
-        await store.saveWorkers(records);
-        if (JSON.stringify(merged.massDeleteBlocked) !== JSON.stringify(store.getMeta('massDeleteBlocked'))) {
-          await store.setMeta('massDeleteBlocked', merged.massDeleteBlocked);
-        }
-      })().then(
-        () => undefined,
-        (err: unknown) => ({ failed: err }),
-      );
-    }
-    if (merged.massDeleteBlocked) {
-      logger.warn('mass delete held back', { ...merged.massDeleteBlocked });
-    }
-    // The plan is a preview: when Proxmox cannot be read now, plan from what was observed last.
-    const plan = await this.plan().catch((err: unknown) => {
-      logger.warn('plan without a fresh observation', { err });
-      return planFleet(this.#records(), this.#ctx(), this.#massDeleteBlocked);
-    });
-    const saved = (await saving) as { failed: unknown } | undefined;
-    if (saved) throw saved.failed;
-    return { changed: merged.changed, removed: merged.removed, plan };
-  }
-
-  /** What applyDesired(load) followed by plan() would show, without writing anything (`workerctl plan`). */
-  async previewDesired(load: LoadResult): Promise<Plan> {
-    const { clock } = this.deps;
-    const merged = mergeDesired(this.#records(), load, this.deps.settings, isoNow(clock), this.#newUid);
-    const records = new Map(this.#records().map((r) => [r.name, r]));
-    for (const r of merged.save) records.set(r.name, r);
-    await this.#ensureObserved();
-    return planFleet([...records.values()], this.#ctx(), merged.massDeleteBlocked);
   }
 
   async observe(): Promise<VmResource[]> {
@@ -141,30 +74,33 @@ export class Fleet implements FleetReconciler {
     return resources;
   }
 
-  async plan(): Promise<Plan> {
-    await this.#ensureObserved();
-    return planFleet(this.#records(), this.#ctx(), this.#massDeleteBlocked);
+  /** The fleet's plan over the store's records (or `records`), observing first when needed. */
+  async plan(massDeleteBlocked?: Plan['massDeleteBlocked'], records?: WorkerRecord[]): Promise<Plan> {
+    await this.ensureObserved(records);
+    return this.planObserved(massDeleteBlocked, records);
+  }
+
+  /** The plan from what was observed last, without reading Proxmox. */
+  planObserved(massDeleteBlocked?: Plan['massDeleteBlocked'], records = this.#records()): Plan {
+    return planFleet(records, this.#ctx(), massDeleteBlocked);
   }
 
   /** A listing if there is none; the configs of workers whose spec changed since it was taken. */
-  async #ensureObserved(): Promise<void> {
+  async ensureObserved(records = this.#records()): Promise<void> {
     if (!this.observer.resources) {
       await this.observe();
       return;
     }
     const now = this.deps.clock.now();
-    for (const rec of this.#records()) {
+    for (const rec of records) {
       const vm =
         rec.vmid !== undefined ? this.observer.resources.find((r) => r.vmid === rec.vmid) : undefined;
       if (this.observer.readReason(rec, vm, now) === 'spec') await this.observer.configFor(rec, vm, now);
     }
   }
 
-  /** The store's records, with the in-memory merge of a read-only applyDesired on top. */
   #records(): WorkerRecord[] {
-    const records = new Map(this.deps.store.listWorkers().map((r) => [r.name, r]));
-    for (const [name, rec] of this.#overlay) records.set(name, rec);
-    return [...records.values()];
+    return this.deps.store.listWorkers();
   }
 
   #ctx(): PlanContext {
@@ -181,17 +117,23 @@ export class Fleet implements FleetReconciler {
   async reconcile(name: string, signal: AbortSignal): Promise<ReconcileResult> {
     const { store, clock, logger } = this.deps;
     const stored = store.getWorker(name);
-    if (!stored) return {};
+    if (!stored) return { outcome: { kind: 'gone' } };
     const log = logger.child({ worker: name, reconcileId: randomUUID().slice(0, 8) });
     const run = new WorkerRun(stored, store, clock, log);
-    const outcome: ReconcileOutcome = { deployed: false, pending: [], history: run.history };
+    const outcome: PassReport = { deployed: false, pending: [], history: run.history };
     try {
-      return await this.#converge(run, outcome, signal);
+      const result = await this.#converge(run, outcome, signal);
+      if (run.dropped) return { outcome: { kind: 'gone' } };
+      const vm = deployedVm(run.refresh());
+      return vm ? { ...result, vm } : result;
     } catch (err) {
       if (err instanceof WaitTimeoutError) {
         log.info('task still running, will look again', { err });
         outcome.pending = [waitAction(name, 'a Proxmox task is still running')];
-        return { requeueAfterMs: TASK_REQUEUE_MS };
+        return {
+          outcome: { kind: 'pending', reason: 'a Proxmox task is still running' },
+          requeueAfterMs: TASK_REQUEUE_MS,
+        };
       }
       if (err instanceof ConflictError) {
         log.warn('conflict, leaving the vm alone', { err });
@@ -205,7 +147,10 @@ export class Fleet implements FleetReconciler {
             blockedBy: 'Conflict',
           },
         ];
-        return { requeueAfterMs: this.deps.settings.resyncIntervalMs };
+        return {
+          outcome: { kind: 'conflict', reason: err.message },
+          requeueAfterMs: this.deps.settings.resyncIntervalMs,
+        };
       }
       const { thrown, reason, terminal } = classify(err);
       outcome.error = { message: errorMessage(err), reason, terminal };
@@ -220,7 +165,7 @@ export class Fleet implements FleetReconciler {
     }
   }
 
-  async #converge(run: WorkerRun, outcome: ReconcileOutcome, signal: AbortSignal): Promise<ReconcileResult> {
+  async #converge(run: WorkerRun, outcome: PassReport, signal: AbortSignal): Promise<ReconcileResult> {
     const { client, clock, settings } = this.deps;
     let mutated = false;
     for (let step = 0; step < MAX_STEPS; step++) {
@@ -233,7 +178,7 @@ export class Fleet implements FleetReconciler {
         mutated = true;
         if (res) {
           outcome.pending = [waitAction(run.name, 'a clone is still running')];
-          return res;
+          return { ...res, outcome: { kind: 'pending', reason: 'a clone is still running' } };
         }
         continue;
       }
@@ -264,9 +209,19 @@ export class Fleet implements FleetReconciler {
       outcome.pending = wp.actions.filter(isPending);
       const runnable = wp.actions.filter((a) => !isPending(a) && a.kind !== 'resume');
       if (runnable.length === 0) {
-        if (outcome.pending.some((a) => a.kind === 'conflict'))
-          return { requeueAfterMs: settings.resyncIntervalMs };
-        return outcome.pending.length > 0 ? { requeueAfterMs: WAIT_REQUEUE_MS } : {};
+        const conflict = outcome.pending.find((a) => a.kind === 'conflict');
+        if (conflict) {
+          return {
+            outcome: { kind: 'conflict', reason: conflict.reason },
+            requeueAfterMs: settings.resyncIntervalMs,
+          };
+        }
+        const waiting = outcome.pending[0];
+        if (waiting) {
+          const reason = waiting.blockedBy ? `${waiting.reason}: ${waiting.blockedBy}` : waiting.reason;
+          return { outcome: { kind: 'pending', reason }, requeueAfterMs: WAIT_REQUEUE_MS };
+        }
+        return { outcome: { kind: 'converged' } };
       }
       for (const action of runnable) {
         run.log.info('executing', { kind: action.kind, reason: action.reason });
@@ -275,11 +230,51 @@ export class Fleet implements FleetReconciler {
         this.observer.invalidate(vmidBefore);
         this.observer.invalidate(run.rec.vmid);
         mutated = true;
-        if (run.dropped) return {};
+        if (run.dropped) return { outcome: { kind: 'gone' } };
       }
     }
-    return { requeueAfterMs: TASK_REQUEUE_MS };
+    return {
+      outcome: { kind: 'pending', reason: `not converged after ${MAX_STEPS} steps` },
+      requeueAfterMs: TASK_REQUEUE_MS,
+    };
   }
+
+  /**
+   * Powers a worker's VM on or off through the executor (a HeldWorker's power): the intent is
+   * written first, the task's UPID recorded, the history says why. Nothing to do when the VM is
+   * already in that state.
+   */
+  async power(name: string, op: PowerOp, cause: string, signal: AbortSignal): Promise<void> {
+    const { store, clock, logger } = this.deps;
+    const stored = store.getWorker(name);
+    if (!stored) throw new TerminalError(`unknown worker ${name}`);
+    const vm = locationOf(stored);
+    if (!vm) throw new TerminalError(`worker ${name} has no vm`);
+    const run = new WorkerRun(stored, store, clock, logger.child({ worker: name }));
+    const done = await this.executor.power(run, { op, vm, signal });
+    if (!done) return;
+    this.observer.invalidate(vm.vmid);
+    run.note(op === 'start' ? 'powered on' : 'powered off', cause);
+    run.flushHistory();
+    logger.info(op === 'start' ? 'worker powered on' : 'worker powered off', {
+      worker: name,
+      vmid: vm.vmid,
+      node: vm.node,
+    });
+  }
+}
+
+/** Where the record says the worker's VM is (a reservation without a clone included). */
+function locationOf(rec: WorkerRecord): VmLocation | undefined {
+  const vmid = rec.vmid ?? rec.status.vmid;
+  const node = rec.node ?? rec.status.node ?? rec.spec.host;
+  return vmid !== undefined ? { node, vmid } : undefined;
+}
+
+/** The worker's VM when it is deployed: cloned, finished, no call in flight. */
+function deployedVm(rec: WorkerRecord): VmLocation | undefined {
+  if (rec.vmid === undefined || !rec.deployed || rec.intent) return undefined;
+  return { node: rec.node ?? rec.spec.host, vmid: rec.vmid };
 }
 
 /** True when what `a` does depends on whether the VM runs (restart-class keys, a restart). */
@@ -310,9 +305,4 @@ export function classify(err: unknown): { thrown: unknown; reason: string; termi
     return { thrown: err, reason: 'Locked', terminal: false };
   if (err instanceof TransientError) return { thrown: err, reason: 'Transient', terminal: false };
   return { thrown: err, reason: 'Error', terminal: false };
-}
-
-/** Builds the reconcile core over its dependencies. */
-export function createFleetReconciler(deps: ReconcileDeps, options: FleetOptions = {}): Fleet {
-  return new Fleet(deps, options);
 }

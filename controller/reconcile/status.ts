@@ -41,8 +41,8 @@ export function setCondition(
   );
 }
 
-/** How a reconcile ended, as status.ts needs it. */
-export interface ReconcileOutcome {
+/** How one reconcile pass ended, as the status needs it. */
+export interface PassReport {
   /** The worker's VM exists (ours). */
   deployed: boolean;
   /** Actions that are still pending (waits, conflicts, refused changes). */
@@ -54,7 +54,7 @@ export interface ReconcileOutcome {
 }
 
 /** The status after a reconcile of `record` that ended with `outcome`. */
-export function computeStatus(record: WorkerRecord, outcome: ReconcileOutcome, now: string): WorkerStatus {
+export function computeStatus(record: WorkerRecord, outcome: PassReport, now: string): WorkerStatus {
   const prev = record.status;
   const status: WorkerStatus = {
     ...prev,

@@ -92,6 +92,17 @@ export class WorkerRun {
     this.history.push({ time: isoNow(this.clock), action, cause });
   }
 
+  /**
+   * Appends this pass's history to the stored status, for work outside a reconcile (power for the
+   * lifecycle); a reconcile writes its history with the status it computes.
+   */
+  flushHistory(): void {
+    const rec = this.store.getWorker(this.name);
+    if (!rec || this.history.length === 0) return;
+    const added = this.history.splice(0);
+    this.store.saveStatus(this.name, { ...rec.status, history: [...rec.status.history, ...added] });
+  }
+
   async drop(): Promise<void> {
     await this.store.deleteWorker(this.name);
     this.dropped = true;

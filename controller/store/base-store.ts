@@ -41,6 +41,7 @@ export abstract class BaseStore implements Store {
   #stats: StoreStats = { writes: 0, failedWrites: 0, lastWriteMs: 0, lastWriteBytes: 0 };
   /** Set when the store can no longer write (lock lost): every write rejects with it. */
   #fatal: Error | undefined;
+  readonly #listeners = new Set<(name: string) => void>();
 
   constructor(options: BaseStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -118,7 +119,7 @@ export abstract class BaseStore implements Store {
     return this.#durable(() => {
       requireKey(record?.name, 'worker name');
       this.data.workers[record.name] = sanitizeRecord(record);
-    });
+    }, [record?.name]);
   }
 
   saveWorkers(records: readonly WorkerRecord[]): Promise<void> {
@@ -130,14 +131,17 @@ export abstract class BaseStore implements Store {
       }
       return Promise.resolve();
     }
-    return this.#durable(() => {
-      // Sanitise (and check) all first, so a bad record changes nothing.
-      const clean = records.map((record) => {
-        requireKey(record?.name, 'worker name');
-        return sanitizeRecord(record);
-      });
-      for (const rec of clean) this.data.workers[rec.name] = rec;
-    });
+    return this.#durable(
+      () => {
+        // Sanitise (and check) all first, so a bad record changes nothing.
+        const clean = records.map((record) => {
+          requireKey(record?.name, 'worker name');
+          return sanitizeRecord(record);
+        });
+        for (const rec of clean) this.data.workers[rec.name] = rec;
+      },
+      records.map((r) => r?.name),
+    );
   }
 
   saveStatus(name: string, status: WorkerStatus): void {
@@ -150,12 +154,31 @@ export abstract class BaseStore implements Store {
     }
     rec.status = sanitizeStatus(status);
     this.#batcher.markDirty();
+    this.#changed([name]);
   }
 
   deleteWorker(name: string): Promise<void> {
     return this.#durable(() => {
       delete this.data.workers[name];
-    });
+    }, [name]);
+  }
+
+  onWorkerChange(fn: (name: string) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  #changed(names: readonly (string | undefined)[]): void {
+    for (const name of names) {
+      if (name === undefined) continue;
+      for (const fn of this.#listeners) {
+        try {
+          fn(name);
+        } catch (err) {
+          this.log.warn('worker change listener failed', { worker: name, err });
+        }
+      }
+    }
   }
 
   // ---------- sessions ----------
@@ -224,15 +247,17 @@ export abstract class BaseStore implements Store {
     if (this.#fatal) throw this.#fatal;
   }
 
-  /** Applies a change in memory, then resolves once it is persisted. */
-  #durable(change: () => void): Promise<void> {
+  /** Applies a change in memory (telling the listeners of `workers`), then resolves once it is persisted. */
+  #durable(change: () => void, workers: readonly (string | undefined)[] = []): Promise<void> {
     try {
       this.#writable();
       change();
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#batcher.writeNow();
+    const written = this.#batcher.writeNow();
+    this.#changed(workers);
+    return written;
   }
 
   async #persist(): Promise<void> {

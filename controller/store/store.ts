@@ -48,6 +48,12 @@ export interface Store {
 
   getMeta<T>(key: string): T | undefined;
   setMeta(key: string, value: unknown): Promise<void>;
+
+  /**
+   * Calls fn with a worker's name after each change of its record (saved, status replaced, deleted),
+   * synchronously, once the change is in memory. Returns the unsubscribe function.
+   */
+  onWorkerChange(fn: (name: string) => void): () => void;
 }
 
 /** A write was asked of a store opened read-only (e.g. by `workerctl status` while a controller runs). */

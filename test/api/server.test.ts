@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { bearerToken, tokensEqual } from '../../controller/api/auth.js';
 import { ControllerMetrics } from '../../controller/api/metrics.js';
 import { parseListen, startApiServer, type ApiServer } from '../../controller/api/server.js';
-import { EventBus, StatusWatcher, withStatusEvents } from '../../controller/lifecycle/events.js';
+import { EventBus, StatusWatcher } from '../../controller/lifecycle/events.js';
 import { SessionManager } from '../../controller/lifecycle/sessions.js';
 import { testWorker } from '../../controller/lifecycle/worker-test.js';
 import { silentLogger } from '../../controller/log.js';
@@ -28,7 +28,8 @@ describe('controller HTTP API', () => {
     h = await harness([record('w1'), record('w2', { host: 'pve2', enabled: false })]);
     bus = new EventBus();
     watcher = new StatusWatcher(h.store, bus);
-    const store = withStatusEvents(h.store, watcher);
+    watcher.start();
+    const store = h.store;
     const deps = { ...h.deps, store };
     const sessions = new SessionManager({ ...deps, events: bus });
     metrics = new ControllerMetrics({ processMetrics: false });

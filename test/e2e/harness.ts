@@ -6,21 +6,20 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createProxmoxClient } from '../../controller/proxmox/http-client.js';
-import type { ProxmoxClient } from '../../controller/proxmox/client.js';
+import { openApp, type App } from '../../controller/compose/app.js';
+import type { Controller } from '../../controller/loop/controller.js';
 import { silentLogger, createLogger, type Logger } from '../../controller/log.js';
+import type { ProxmoxClient } from '../../controller/proxmox/client.js';
 import type { ControllerSettings } from '../../controller/reconcile/contracts.js';
-import { createFleetReconciler, type Fleet } from '../../controller/reconcile/reconciler.js';
+import type { ReconcileCore } from '../../controller/reconcile/core.js';
 import { makeSettings } from '../../controller/reconcile/settings.js';
-import { Controller } from '../../controller/loop/controller.js';
-import { createManifestLoader } from '../../controller/manifest/cached-loader.js';
-import { LowdbStore } from '../../controller/store/lowdb-store.js';
 import {
   startSimulator,
   type RunningSimulator,
   type SimulatorOptions,
   type VmView,
 } from '../../controller/simulator/index.js';
+import type { Store } from '../../controller/store/store.js';
 import type { WorkerRecord } from '../../controller/types.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -69,9 +68,10 @@ export interface EnvOptions {
 /** One controller over one simulator; restartable over the same directories. */
 export class E2eEnv {
   sim!: RunningSimulator;
+  app!: App;
   client!: ProxmoxClient;
-  store!: LowdbStore;
-  fleet!: Fleet;
+  store!: Store;
+  fleet!: ReconcileCore;
   controller!: Controller;
   readonly manifests: string;
   readonly state: string;
@@ -108,52 +108,32 @@ export class E2eEnv {
       this.sim = await startSimulator({ latency: 'fast', ...this.opts.simulator });
       this.#ownSim = true;
     }
-    this.client = createProxmoxClient({
-      url: this.sim.url,
-      auth: { kind: 'token', token: this.sim.token },
+    // Built by the composition root, as `workerctl run` is (the cached loader included).
+    this.app = await openApp({
+      endpoint: this.sim,
+      settings: this.settings,
       logger: this.logger,
-    });
-    this.store = new LowdbStore({ stateDir: this.state, logger: this.logger, fsync: false });
-    await this.store.open();
-    const settings = this.settings;
-    this.fleet = createFleetReconciler({
-      client: this.client,
-      store: this.store,
-      logger: this.logger,
-      clock: {
-        now: () => Date.now(),
-        sleep: (ms, s) =>
-          new Promise((r, j) => {
-            const t = setTimeout(r, ms);
-            s?.addEventListener('abort', () => {
-              clearTimeout(t);
-              j(s.reason);
-            });
-          }),
+      stateDir: this.state,
+      fsync: false,
+      controller: {
+        manifestPaths: [this.manifests],
+        workers: 8,
+        debounce: { quietMs: 30, maxWaitMs: 80 },
+        backoff: { baseMs: 30, maxMs: 400 },
       },
-      settings,
     });
-    // The cached loader, as `workerctl run` uses it.
-    const loader = createManifestLoader();
-    this.controller = new Controller({
-      manifestPaths: [this.manifests],
-      load: (paths) => loader.load(paths),
-      reconciler: this.fleet,
-      store: this.store,
-      settings,
-      logger: this.logger,
-      workers: 8,
-      debounce: { quietMs: 30, maxWaitMs: 80 },
-      backoff: { baseMs: 30, maxMs: 400 },
-    });
-    await this.controller.start();
+    this.client = this.app.client;
+    this.store = this.app.store;
+    this.fleet = this.app.core;
+    this.controller = this.app.controller!;
+    await this.app.start();
     return this;
   }
 
   /** Stops the controller (store closed); the simulator keeps running unless `all`. */
   async stop(all = false): Promise<void> {
-    await this.controller?.stop(2000);
-    (this.client as { close?: () => void } | undefined)?.close?.();
+    await this.app?.stop(2000);
+    await this.app?.close();
     if (all && this.#ownSim) await this.sim.close();
   }
 

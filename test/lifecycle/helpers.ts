@@ -3,7 +3,7 @@ import type { Clock } from '../../controller/clock.js';
 import type { GuestAgentClient } from '../../controller/lifecycle/guest.js';
 import { KeyedMutex } from '../../controller/queue/mutex.js';
 import { initialStatus } from '../../controller/lifecycle/phases.js';
-import type { VmLocation, WorkerPower } from '../../controller/lifecycle/power-demand.js';
+import type { VmLocation, WorkerPower } from '../../controller/lifecycle/worker-core.js';
 import { lifecycleSettings, type LifecycleSettings } from '../../controller/lifecycle/settings.js';
 import type { LifecycleDeps } from '../../controller/lifecycle/worker-test.js';
 import { silentLogger } from '../../controller/log.js';

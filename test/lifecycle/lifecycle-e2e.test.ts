@@ -246,7 +246,7 @@ describe('lifecycle end to end (simulator over HTTP, controller API)', function 
       for (const s of env.store.listSessions()) used.set(s.worker, (used.get(s.worker) ?? 0) + s.tasks);
       for (const n of used.values()) maxBooked = Math.max(maxBooked, n);
     };
-    const unsubscribe = env.addon.lifecycle!.events.subscribe(sample);
+    const unsubscribe = env.lifecycle.events.subscribe(sample);
     const codes = await Promise.all(
       Array.from({ length: 100 }, async (_, i) => {
         const res = await start({ host: `pve${(i % 3) + 1}`, tasks: 1 + (i % 2) });

@@ -1,6 +1,4 @@
 import { expect } from 'chai';
-import { LOCKED_REQUEUE_MS, lockedReconciler } from '../../controller/lifecycle/core-link.js';
-import { KeyedMutex } from '../../controller/queue/mutex.js';
 import {
   IllegalTransitionError,
   canTransition,
@@ -10,7 +8,6 @@ import {
 } from '../../controller/lifecycle/phases.js';
 import { selectWorker } from '../../controller/lifecycle/selection.js';
 import { updateInvocation } from '../../controller/lifecycle/updates.js';
-import type { FleetReconciler } from '../../controller/reconcile/contracts.js';
 import type { Phase, SessionRecord, WorkerRecord } from '../../controller/types.js';
 import { record } from './helpers.js';
 
@@ -140,29 +137,6 @@ describe('lifecycle: phases', () => {
     expect(s.conditions[0]).to.include({ reason: 'NetworkCheckFailed', lastTransitionTime: 't1' });
     s = setCondition(s, 'Degraded', 'False', 'TestPassed', '', 't3');
     expect(s.conditions[0]!.lastTransitionTime).to.equal('t3');
-  });
-});
-
-describe('lifecycle: per-worker lock shared with the reconcile core', () => {
-  it('a reconcile of a worker held by a test is requeued, other workers go on', async () => {
-    const locks = new KeyedMutex();
-    const ran: string[] = [];
-    const inner = {
-      reconcile: async (name: string) => {
-        ran.push(name);
-        return {};
-      },
-    } as unknown as FleetReconciler;
-    const wrapped = lockedReconciler(inner, locks);
-    let release!: () => void;
-    const held = locks.run('busy', () => new Promise<void>((r) => (release = r)));
-    const signal = new AbortController().signal;
-    expect(await wrapped.reconcile('busy', signal)).to.deep.equal({ requeueAfterMs: LOCKED_REQUEUE_MS });
-    expect(await wrapped.reconcile('free', signal)).to.deep.equal({});
-    release();
-    await held;
-    expect(await wrapped.reconcile('busy', signal)).to.deep.equal({});
-    expect(ran).to.deep.equal(['free', 'busy']);
   });
 });
 

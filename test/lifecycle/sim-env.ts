@@ -1,28 +1,27 @@
 /**
  * The lifecycle end to end: the simulator over HTTP, the real Proxmox client, LowdbStore, the reconcile
- * core, the Controller, and the API add-on exactly as `workerctl run` wires them (prepare before the
- * controller, start after its first pass). Tests talk to the API over HTTP and assert end states.
+ * core, the Controller, the lifecycle and its HTTP API, all built by the composition root as
+ * `workerctl run` builds them. Tests talk to the API over HTTP and assert end states.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiAddon } from '../../controller/compose/api-addon.js';
 import { systemClock, type Clock } from '../../controller/clock.js';
+import { openApp, type App } from '../../controller/compose/app.js';
+import type { Lifecycle } from '../../controller/lifecycle/lifecycle.js';
 import type { LifecycleSettings } from '../../controller/lifecycle/settings.js';
 import { createLogger, silentLogger, type Logger } from '../../controller/log.js';
-import { createProxmoxClient } from '../../controller/proxmox/http-client.js';
+import type { Controller } from '../../controller/loop/controller.js';
 import type { ProxmoxClient } from '../../controller/proxmox/client.js';
 import type { ProxmoxClientOptions } from '../../controller/proxmox/options.js';
-import { createFleetReconciler } from '../../controller/reconcile/reconciler.js';
+import type { ControllerSettings } from '../../controller/reconcile/contracts.js';
 import { makeSettings } from '../../controller/reconcile/settings.js';
-import { Controller } from '../../controller/loop/controller.js';
-import type { Runtime } from '../../controller/compose/runtime.js';
 import {
   startSimulator,
   type RunningSimulator,
   type SimulatorOptions,
 } from '../../controller/simulator/index.js';
 import { loadManifests } from '../../controller/manifest/load.js';
-import { LowdbStore } from '../../controller/store/lowdb-store.js';
+import type { Store } from '../../controller/store/store.js';
 import type { WorkerRecord } from '../../controller/types.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { eventually, workerYaml as e2eWorkerYaml } from '../e2e/harness.js';
@@ -45,11 +44,12 @@ export const FAST: Partial<LifecycleSettings> = {
   updateTimeoutMs: 3_000,
   leaseSweepMs: 25,
   sessionWaitMs: 0,
-  shutdownTimeoutSec: 1,
 };
 
 export interface LifecycleEnvOptions {
   settings?: Partial<LifecycleSettings>;
+  /** Controller settings beyond the fast ones of these tests (benchmarks: a real shutdown timeout). */
+  controllerSettings?: Partial<ControllerSettings>;
   /** Extra Proxmox client options (benchmarks scale the task polling with the time scale). */
   clientOptions?: Partial<ProxmoxClientOptions>;
   simulator?: SimulatorOptions;
@@ -68,10 +68,11 @@ export interface HttpAnswer<T = unknown> {
 /** One controller with its API over one simulator; restartable over the same directories. */
 export class LifecycleEnv {
   sim!: RunningSimulator;
+  app!: App;
   client!: ProxmoxClient;
-  store!: LowdbStore;
+  store!: Store;
   controller!: Controller;
-  addon!: ApiAddon;
+  lifecycle!: Lifecycle;
   url = '';
   token = '';
   readonly manifests: string;
@@ -100,65 +101,44 @@ export class LifecycleEnv {
       this.sim = await startSimulator({ latency: 'fast', ...this.opts.simulator });
       this.#ownSim = true;
     }
-    this.addon = new ApiAddon({ processMetrics: false, settings: { ...FAST, ...this.opts.settings } });
-    this.client = createProxmoxClient({
-      url: this.sim.url,
-      auth: { kind: 'token', token: this.sim.token },
-      logger: this.logger,
-      onCall: (i) => this.addon.onProxmoxCall(i),
-      ...this.opts.clientOptions,
-    });
-    this.store = new LowdbStore({ stateDir: this.state, logger: this.logger, fsync: false });
-    await this.store.open();
-    const settings = makeSettings({
-      resyncIntervalMs: 400,
-      driftCheckIntervalMs: 0,
-      driftBudgetPerPass: 100,
-      shutdownTimeoutSec: 1,
-    });
-    const rt: Runtime = {
-      client: this.client,
-      store: this.store,
-      reconciler: createFleetReconciler({
-        client: this.client,
-        store: this.store,
-        logger: this.logger,
-        clock: realClock,
-        settings,
+    this.app = await openApp({
+      endpoint: this.sim,
+      clientOptions: this.opts.clientOptions,
+      settings: makeSettings({
+        resyncIntervalMs: 400,
+        driftCheckIntervalMs: 0,
+        driftBudgetPerPass: 100,
+        shutdownTimeoutSec: 1,
+        ...this.opts.controllerSettings,
       }),
-      settings,
       logger: this.logger,
       clock: realClock,
-      target: this.sim.url,
-      simulator: this.sim,
       stateDir: this.state,
-      close: async () => undefined,
-    };
-    const flags = { listen: '127.0.0.1:0' };
-    await this.addon.prepare({ runtime: rt, flags, logger: this.logger });
-    this.url = this.addon.server!.url;
-    this.token = readFileSync(join(this.state, 'api-token'), 'utf8').trim();
-    this.controller = new Controller({
-      manifestPaths: [this.manifests],
-      load: (paths) => loadManifests(paths),
-      reconciler: rt.reconciler,
-      store: this.store,
-      settings,
-      logger: this.logger,
-      workers: 8,
-      debounce: { quietMs: 30, maxWaitMs: 80 },
-      backoff: { baseMs: 30, maxMs: 400 },
+      fsync: false,
+      controller: {
+        manifestPaths: [this.manifests],
+        load: (paths) => loadManifests(paths),
+        workers: 8,
+        debounce: { quietMs: 30, maxWaitMs: 80 },
+        backoff: { baseMs: 30, maxMs: 400 },
+      },
+      lifecycle: { settings: { ...FAST, ...this.opts.settings } },
+      api: { listen: '127.0.0.1:0', processMetrics: false },
     });
-    await this.controller.start();
-    await this.addon.start({ controller: this.controller, runtime: rt, flags, logger: this.logger });
+    this.client = this.app.client;
+    this.store = this.app.store;
+    this.controller = this.app.controller!;
+    this.lifecycle = this.app.lifecycle!;
+    await this.app.start();
+    this.url = this.app.api!.url;
+    this.token = readFileSync(join(this.state, 'api-token'), 'utf8').trim();
     return this;
   }
 
-  /** Stops API and controller (store closed); the simulator keeps running unless `all`. */
+  /** Stops lifecycle, API and controller (store closed); the simulator keeps running unless `all`. */
   async stop(all = false): Promise<void> {
-    await this.addon?.stop();
-    await this.controller?.stop(2000);
-    (this.client as { close?: () => void } | undefined)?.close?.();
+    await this.app?.stop(2000);
+    await this.app?.close();
     if (all && this.#ownSim) await this.sim.close();
   }
 

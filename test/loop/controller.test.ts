@@ -8,7 +8,12 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TerminalError } from '../../controller/errors.js';
 import { silentLogger } from '../../controller/log.js';
-import type { FleetReconciler, Plan, ReconcileResult } from '../../controller/reconcile/contracts.js';
+import type {
+  FleetReconciler,
+  Plan,
+  PowerOp,
+  ReconcileResult,
+} from '../../controller/reconcile/contracts.js';
 import { makeSettings } from '../../controller/reconcile/settings.js';
 import { Controller, type LoadFn } from '../../controller/loop/controller.js';
 import { MemoryStore } from '../../controller/store/memory-store.js';
@@ -132,8 +137,14 @@ class ScriptedFleet implements FleetReconciler {
     if (this.failTerminal.has(name)) throw new TerminalError('template missing');
     if (this.failOnce.delete(name)) throw new Error('proxmox said no');
     const r = this.store.getWorker(name);
-    if (r) this.converged.set(name, r.specHash);
-    return {};
+    if (!r) return { outcome: { kind: 'gone' as const } };
+    this.converged.set(name, r.specHash);
+    return { outcome: { kind: 'converged' as const } };
+  }
+
+  powered: string[] = [];
+  async power(name: string, op: PowerOp): Promise<void> {
+    this.powered.push(`${name}:${op}`);
   }
 }
 
@@ -266,6 +277,33 @@ describe('controller runtime loop', function () {
     await new Promise((r) => setTimeout(r, 150));
     expect(fleet.reconciles.filter((n) => n === 'b')).to.have.length(1);
     expect(c.snapshot().failures).to.equal(2);
+  });
+
+  it('a worker the lifecycle holds is not reconciled by the queue; a change meanwhile is, right after', async () => {
+    const c = makeController();
+    await c.start();
+    await c.waitForIdle();
+    fleet.reconciles = [];
+    let release!: () => void;
+    let heldReconcile: string | undefined;
+    const holding = c.hold('a', async (held) => {
+      heldReconcile = (await held.reconcile()).outcome.kind;
+      await held.power('start', 'test');
+      await new Promise<void>((r) => (release = r));
+    });
+    await until(() => release !== undefined);
+    writeFileSync(join(dir.path, 'a.yaml'), 'v2');
+    writeFileSync(join(dir.path, 'b.yaml'), 'v2');
+    await until(() => fleet.reconciles.filter((n) => n === 'b').length === 1);
+    // 'a' was reconciled once, by its holder; the queue waits.
+    expect(fleet.reconciles.filter((n) => n === 'a')).to.have.length(1);
+    expect(heldReconcile).to.equal('converged');
+    expect(fleet.powered).to.deep.equal(['a:start']);
+    release();
+    await holding;
+    await until(() => fleet.reconciles.filter((n) => n === 'a').length === 2);
+    await c.waitForIdle();
+    expect(fleet.converged.get('a')).to.equal('v2');
   });
 
   it('reports why each unconverged worker is pending when the wait times out', async () => {

@@ -3,7 +3,7 @@ import { RequeueAfterError, TerminalError } from '../../controller/errors.js';
 import { ExponentialBackoff } from '../../controller/queue/rate-limiter.js';
 import { ItemTimeoutError, runWorkers, WorkQueue } from '../../controller/queue/work-queue.js';
 import type { ItemOutcome, RunWorkersOptions } from '../../controller/queue/work-queue.js';
-import type { ReconcileResult } from '../../controller/reconcile/contracts.js';
+import type { ItemResult } from '../../controller/queue/work-queue.js';
 import { FakeClock, flushMicrotasks } from '../helpers/fake-clock.js';
 
 interface Gate {
@@ -17,7 +17,7 @@ function gate(): Gate {
 }
 
 function setup(
-  handler: (key: string, signal: AbortSignal) => Promise<ReconcileResult | void>,
+  handler: (key: string, signal: AbortSignal) => Promise<ItemResult | void>,
   options: RunWorkersOptions<string> = {},
 ) {
   const clock = new FakeClock();

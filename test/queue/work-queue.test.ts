@@ -48,6 +48,28 @@ describe('WorkQueue', () => {
     expect(second).to.equal('a');
   });
 
+  it('take holds a key against the workers: waits for its processing, keeps a queued copy for after done', async () => {
+    const { q } = makeQueue();
+    q.add('a');
+    expect(await q.get()).to.equal('a');
+    let taken = false;
+    const holding = q.take('a').then(() => (taken = true));
+    await flushMicrotasks();
+    expect(taken).to.equal(false);
+    q.add('a');
+    q.done('a');
+    await holding;
+    expect(taken).to.equal(true);
+    // The copy added meanwhile waits for the holder.
+    expect(q.len()).to.equal(0);
+    q.add('b');
+    expect(await q.get()).to.equal('b');
+    q.done('b');
+    q.done('a');
+    expect(q.len()).to.equal(1);
+    expect(await q.get()).to.equal('a');
+  });
+
   it('processes a key re-added many times during processing exactly once more', async () => {
     const { q } = makeQueue();
     q.add('a');

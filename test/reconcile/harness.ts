@@ -1,36 +1,37 @@
-/** Component harness: the real simulator over HTTP, the real client, a MemoryStore and the reconcile core. */
-import { createProxmoxClient, type HttpProxmoxClient } from '../../controller/proxmox/http-client.js';
-import { startSimulator, type RunningSimulator, type WorldConfig } from '../../controller/simulator/index.js';
-import { MemoryStore, MemoryVolume } from '../../controller/store/memory-store.js';
+/**
+ * Component harness: the real simulator over HTTP, the real client, a MemoryStore and the reconcile
+ * core, built by the composition root (no controller loop: tests drive reconciles themselves).
+ */
+import { createHash } from 'node:crypto';
+import { openApp, type App } from '../../controller/compose/app.js';
 import { silentLogger } from '../../controller/log.js';
-import {
-  createFleetReconciler,
-  type Fleet,
-  type FleetOptions,
-} from '../../controller/reconcile/reconciler.js';
-import { makeSettings } from '../../controller/reconcile/settings.js';
+import type { ProxmoxClient } from '../../controller/proxmox/client.js';
 import type { ControllerSettings, Plan } from '../../controller/reconcile/contracts.js';
+import type { ReconcileCore, ReconcileCoreOptions } from '../../controller/reconcile/core.js';
+import { makeSettings } from '../../controller/reconcile/settings.js';
+import { startSimulator, type RunningSimulator, type WorldConfig } from '../../controller/simulator/index.js';
+import { MemoryVolume, type MemoryStore } from '../../controller/store/memory-store.js';
 import type { LoadResult, WorkerSpec } from '../../controller/types.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { createHash } from 'node:crypto';
 
 export interface Harness {
   running: RunningSimulator;
-  client: HttpProxmoxClient;
+  app: App;
+  client: ProxmoxClient;
   store: MemoryStore;
   volume: MemoryVolume;
   clock: FakeClock;
   settings: ControllerSettings;
-  fleet: Fleet;
-  /** A new reconciler (and store) on the same volume and simulator: what a restarted controller gets. */
-  restart(options?: FleetOptions): Promise<void>;
+  fleet: ReconcileCore;
+  /** A new app (store and core) on the same volume and simulator: what a restarted controller gets. */
+  restart(options?: ReconcileCoreOptions): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startHarness(
   opts: {
     settings?: Partial<ControllerSettings>;
-    fleet?: FleetOptions;
+    fleet?: ReconcileCoreOptions;
     seed?: number;
     world?: WorldConfig;
   } = {},
@@ -41,38 +42,43 @@ export async function startHarness(
     seed: opts.seed ?? 3,
     ...(opts.world ? { world: opts.world } : {}),
   });
-  const client = createProxmoxClient({
-    url: running.url,
-    auth: { kind: 'token', token: running.token },
-    retry: { baseDelayMs: 5, maxDelayMs: 20, jitter: 0 },
-    taskPoll: { initialMs: 5, maxMs: 40, factor: 2 },
-  });
   const volume = new MemoryVolume();
   const clock = new FakeClock();
   const settings = makeSettings(opts.settings);
-  const build = async (fo?: FleetOptions) => {
-    const store = new MemoryStore({ volume, clock, coalesceMs: 0 });
-    await store.open();
-    const fleet = createFleetReconciler({ client, store, logger: silentLogger(), clock, settings }, fo);
-    return { store, fleet };
-  };
+  const build = (core?: ReconcileCoreOptions) =>
+    openApp({
+      endpoint: running,
+      clientOptions: {
+        retry: { baseDelayMs: 5, maxDelayMs: 20, jitter: 0 },
+        taskPoll: { initialMs: 5, maxMs: 40, factor: 2 },
+      },
+      settings,
+      logger: silentLogger(),
+      clock,
+      memoryStore: { volume, coalesceMs: 0 },
+      core,
+    });
   const first = await build(opts.fleet);
   const h: Harness = {
     running,
-    client,
+    app: first,
+    client: first.client,
     volume,
     clock,
     settings,
-    store: first.store,
-    fleet: first.fleet,
-    async restart(fo) {
+    store: first.store as MemoryStore,
+    fleet: first.core,
+    async restart(core) {
       // A crash: the old store's unflushed state is lost; only what was persisted survives.
-      const next = await build(fo);
-      h.store = next.store;
-      h.fleet = next.fleet;
+      await h.app.abandon();
+      const next = await build(core);
+      h.app = next;
+      h.client = next.client;
+      h.store = next.store as MemoryStore;
+      h.fleet = next.core;
     },
     async close() {
-      client.close();
+      await h.app.abandon();
       await running.close();
     },
   };

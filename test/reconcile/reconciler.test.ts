@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { converge, loadOf, startHarness, workerVms, type Harness } from './harness.js';
 import { spec } from './fixtures.js';
 import { MemoryStore } from '../../controller/store/memory-store.js';
-import { createFleetReconciler } from '../../controller/reconcile/reconciler.js';
+import { createReconcileCore } from '../../controller/reconcile/core.js';
 import { silentLogger } from '../../controller/log.js';
 import { TerminalError } from '../../controller/errors.js';
 import { defaultWorld } from '../../controller/simulator/index.js';
@@ -62,14 +62,17 @@ describe('reconcile fleet (simulator)', function () {
     // An idle pass before the drift check is due: one listing, no config read, nothing written.
     const idle = h.running.sim.callLog().length;
     await h.fleet.observe();
-    expect(await h.fleet.reconcile('w1', signal())).to.deep.equal({});
+    expect(await h.fleet.reconcile('w1', signal())).to.deep.equal({
+      outcome: { kind: 'converged' },
+      vm: { node: 'pve3', vmid: vm.vmid },
+    });
     expect(h.running.sim.callLog(idle).map((c) => c.endpoint)).to.deep.equal(['GET /cluster/resources']);
 
     // Another pass reads the config again (drift check due) and still does nothing.
     const before = h.running.sim.callLog().length;
     await h.clock.advance(h.settings.driftCheckIntervalMs);
     await h.fleet.observe();
-    expect(await h.fleet.reconcile('w1', signal())).to.deep.equal({});
+    expect((await h.fleet.reconcile('w1', signal())).outcome).to.deep.equal({ kind: 'converged' });
     const writes = h.running.sim.callLog(before).filter((c) => c.method !== 'GET');
     expect(writes).to.deep.equal([]);
     expect(h.running.sim.schemaViolations()).to.deep.equal([]);
@@ -268,7 +271,7 @@ describe('reconcile fleet (simulator)', function () {
     await h.store.flush();
     const ro = new MemoryStore({ volume: h.volume, readOnly: true });
     await ro.open();
-    const fleet = createFleetReconciler({
+    const fleet = createReconcileCore({
       client: h.client,
       store: ro,
       logger: silentLogger(),

@@ -9,7 +9,7 @@ import Table from 'cli-table3';
 import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
 import { conditionOf, isReady, lastActivity } from '../../loop/snapshot.js';
-import { readStateSnapshot } from '../../compose/runtime.js';
+import { readStateSnapshot } from '../../compose/app.js';
 import { MemoryStore } from '../../store/memory-store.js';
 import { resolve } from 'node:path';
 import type { WorkerRecord } from '../../types.js';
