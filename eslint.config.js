@@ -50,6 +50,12 @@ const zones = [
     .filter((zone) => zone.from.length > 0),
 ];
 
+/** Mutating ProxmoxClient methods: only the executor (controller/reconcile/execute/) calls them. */
+const MUTATING =
+  '/^(clone|create|updateConfig|updateConfigAsync|resizeDisk|start|shutdown|stop|reboot|deleteVm)$/';
+const mutationMessage =
+  'only the executor (controller/reconcile/execute/) mutates Proxmox: slots, intent first, UPID recorded';
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.workerctl/**', 'coverage/**'] },
   js.configs.recommended,
@@ -72,6 +78,23 @@ export default tseslint.config(
     rules: {
       'import-x/no-restricted-paths': ['error', { zones }],
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
+    },
+  },
+  {
+    files: ['controller/**/*.ts'],
+    ignores: ['controller/reconcile/execute/**', 'controller/proxmox/**', 'controller/simulator/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: `CallExpression[callee.property.name=${MUTATING}][callee.object.name=/client$/i]`,
+          message: mutationMessage,
+        },
+        {
+          selector: `CallExpression[callee.property.name=${MUTATING}][callee.object.property.name=/client$/i]`,
+          message: mutationMessage,
+        },
+      ],
     },
   },
   {
