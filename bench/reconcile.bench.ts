@@ -30,6 +30,7 @@ import { defaultWorld, scaledWorld } from '../controller/simulator/world/default
 import { loadManifests } from '../controller/manifest/load.js';
 import type { LowdbStore } from '../controller/store/lowdb-store.js';
 import { emptyStoreData } from '../controller/store/schema.js';
+import { splitRecord } from '../controller/store/sections.js';
 import { mergeDesired } from '../controller/reconcile/desired-state.js';
 
 const MAIN = join(packageRoot, 'dist', 'controller', 'main.js');
@@ -297,7 +298,7 @@ async function benchRss(n: number, dir: string, sim: SimProcess): Promise<void> 
   const load = await loadManifests([manifests]);
   const merged = mergeDesired([], load, makeSettings(), new Date().toISOString(), () => randomUUID());
   const data = emptyStoreData();
-  for (const r of merged.save) data.workers[r.name] = r;
+  for (const r of merged.save) data.workers[r.name] = splitRecord(r);
   mkdirSync(state, { recursive: true });
   writeFileSync(join(state, 'workerctl.db.json'), JSON.stringify(data));
   const tokenFile = join(dir, 'token');

@@ -16,7 +16,7 @@ import { EventBus, StatusWatcher } from './events.js';
 import { SessionManager, type SessionGrant, type SessionRequest } from './sessions.js';
 import { lifecycleSettings, type LifecycleSettings } from './settings.js';
 import { CoreWorkers, type WorkerLocks, type WorkerPower } from './worker-core.js';
-import { settle, testWorker, type LifecycleDeps } from './worker-test.js';
+import { settle, testWorker, type LifecycleDeps } from './bring-up.js';
 
 export interface LifecycleOptions {
   client: ProxmoxClient;

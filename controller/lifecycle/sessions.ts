@@ -21,10 +21,10 @@ import {
 } from './errors.js';
 import type { EventBus } from './events.js';
 import { Mutex } from '../queue/mutex.js';
-import { withHistory } from './phases.js';
 import { selectWorker } from './selection.js';
-import type { LifecycleDeps } from './worker-test.js';
-import { bringUp, setPhase, settle, updateStatus } from './worker-test.js';
+import type { LifecycleDeps } from './bring-up.js';
+import { bringUp, settle } from './bring-up.js';
+import { setPhase, updateLifecycle } from './state.js';
 
 export interface SessionRequest {
   host: string;
@@ -186,14 +186,10 @@ export class SessionManager {
       };
       await store.saveSession(session);
       const where = sel.fallback ? ` (fallback: asked for ${req.host})` : '';
-      updateStatus(store, sel.worker, (s) =>
-        withHistory(
-          { ...s, sessions: [...s.sessions, session.id] },
-          isoNow(clock),
-          `session ${session.id} booked`,
-          `${req.kind}, ${req.tasks} task(s)${where}`,
-        ),
-      );
+      updateLifecycle(this.#deps, sel.worker, (lc, _rec, note) => {
+        note(`session ${session.id} booked`, `${req.kind}, ${req.tasks} task(s)${where}`);
+        return { ...lc, sessions: [...lc.sessions, session.id] };
+      });
       this.#emit(session, 'starting');
       this.#deps.logger.info('session booked', {
         session: session.id,
@@ -303,14 +299,10 @@ export class SessionManager {
     if (!s) return;
     await store.deleteSession(id);
     if (store.getWorker(s.worker)) {
-      updateStatus(store, s.worker, (st) =>
-        withHistory(
-          { ...st, sessions: st.sessions.filter((x) => x !== id) },
-          isoNow(clock),
-          `session ${id} ended`,
-          reason,
-        ),
-      );
+      updateLifecycle(this.#deps, s.worker, (lc, _rec, note) => {
+        note(`session ${id} ended`, reason);
+        return { ...lc, sessions: lc.sessions.filter((x) => x !== id) };
+      });
     }
     this.#ended.set(id, { reason, time: isoNow(clock) });
     if (this.#ended.size > ENDED_MEMORY) this.#ended.delete(this.#ended.keys().next().value as string);
@@ -348,7 +340,7 @@ export class SessionManager {
    * no session is shut down. Ready sessions continue with their stored leases.
    */
   async restore(): Promise<void> {
-    const { store, clock } = this.#deps;
+    const { store } = this.#deps;
     for (const s of store.listSessions()) {
       if (!store.getWorker(s.worker)) await store.deleteSession(s.id);
       else if (s.state !== 'ready')
@@ -358,9 +350,10 @@ export class SessionManager {
     for (const rec of store.listWorkers()) {
       const ids = open.filter((s) => s.worker === rec.name).map((s) => s.id);
       if (ids.join(',') !== rec.status.sessions.join(',')) {
-        updateStatus(store, rec.name, (st) =>
-          withHistory({ ...st, sessions: ids }, isoNow(clock), 'sessions restored', 'controller restart'),
-        );
+        updateLifecycle(this.#deps, rec.name, (lc, _rec, note) => {
+          note('sessions restored', 'controller restart');
+          return { ...lc, sessions: ids };
+        });
       }
       if (ids.length === 0 && ['Working', 'Testing', 'Updating'].includes(rec.status.phase)) {
         await this.#shutDownIfIdleAfterRestart(rec.name);

@@ -5,13 +5,13 @@
  * reconcile queue (reconcile/contracts.ts WorkerHolds): a deploy awaits reconciles of the held worker
  * and reads their typed result, and power goes through the executor like every other mutation.
  */
-import { isoNow, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { ConflictError, TerminalError, WaitTimeoutError, WorkerctlError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { HeldWorker, VmLocation, WorkerHolds } from '../reconcile/contracts.js';
 import type { Store } from '../store/store.js';
 import type { WorkerRecord } from '../types.js';
-import { withHistory } from './phases.js';
+import { updateLifecycle } from './state.js';
 
 export type { VmLocation } from '../reconcile/contracts.js';
 
@@ -79,14 +79,16 @@ export class CoreWorkers implements WorkerLocks, WorkerPower {
     const loc = location(rec);
     if (loc) return loc;
     const held = this.#heldOf(name);
-    if (!rec.wantDeployed) await store.saveWorker({ ...rec, wantDeployed: true });
+    if (!rec.wantDeployed) updateLifecycle(this.#o, name, (lc) => ({ ...lc, wantDeployed: true }));
     const timeoutMs = this.#o.deployTimeoutMs ?? 20 * 60_000;
     const deadline = clock.now() + timeoutMs;
     for (;;) {
       const res = await held.reconcile(signal);
       if (res.vm) {
-        const after = store.getWorker(name);
-        if (after) store.saveStatus(name, withHistory(after.status, isoNow(clock), 'deployed', cause));
+        updateLifecycle(this.#o, name, (lc, _rec, note) => {
+          note('deployed', cause);
+          return lc;
+        });
         logger.info('worker deployed', { worker: name, vmid: res.vm.vmid, node: res.vm.node });
         return res.vm;
       }

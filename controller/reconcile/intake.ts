@@ -5,11 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isoNow } from '../clock.js';
-import type { LoadResult, WorkerRecord } from '../types.js';
+import type { DesiredState, LoadResult, WorkerRecord } from '../types.js';
 import type { IntakeResult, Plan, ReconcileDeps } from './contracts.js';
 import { mergeDesired } from './desired-state.js';
 import type { Reconciler } from './reconciler.js';
-import { withDesiredFields } from './worker-run.js';
+import type { DesiredChange } from '../store/store.js';
 
 /** The store meta key of the mass-delete guard's last verdict. */
 export const MASS_DELETE_META = 'massDeleteBlocked';
@@ -45,15 +45,19 @@ export class Intake {
       return { changed: merged.changed, removed: merged.removed, plan: await this.#preview(merged) };
     }
     this.#massDeleteBlocked = merged.massDeleteBlocked;
-    const records = merged.save.map((rec) =>
-      withDesiredFields(rec, before.get(rec.name), store.getWorker(rec.name)),
-    );
+    // Only the desired state is written (and the history entries the merge added): an intent or a
+    // vmid the executor saved since the snapshot is its own section and stays (invariant 4).
+    const changes: DesiredChange[] = merged.save.map((rec) => ({
+      name: rec.name,
+      desired: desiredOf(rec),
+      history: rec.status.history.slice(before.get(rec.name)?.status.history.length ?? 0),
+    }));
     // The store takes the records into memory at once; the file write (one durable write for the whole
     // merge) runs while the plan reads Proxmox, so a saved manifest reaches its first Proxmox call without
     // waiting for the disk. It is awaited before returning: nothing is enqueued, and so nothing mutates
     // Proxmox, before the specs are on disk.
     const saving = (async () => {
-      await store.saveWorkers(records);
+      await store.saveDesired(changes);
       if (JSON.stringify(merged.massDeleteBlocked) !== JSON.stringify(store.getMeta(MASS_DELETE_META))) {
         await store.setMeta(MASS_DELETE_META, merged.massDeleteBlocked);
       }
@@ -87,4 +91,13 @@ export class Intake {
     for (const r of merged.save) records.set(r.name, r);
     return this.reconciler.plan(merged.massDeleteBlocked, [...records.values()]);
   }
+}
+
+/** The desired-state fields of a record. */
+export function desiredOf(rec: WorkerRecord): DesiredState {
+  const d: DesiredState = { spec: rec.spec, specHash: rec.specHash, generation: rec.generation };
+  if (rec.source) d.source = rec.source;
+  if (rec.uid !== undefined) d.uid = rec.uid;
+  if (rec.removeRequestedAt !== undefined) d.removeRequestedAt = rec.removeRequestedAt;
+  return d;
 }

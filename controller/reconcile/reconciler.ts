@@ -157,10 +157,11 @@ export class Reconciler {
       log.warn('reconcile failed', { err, reason, terminal });
       throw thrown;
     } finally {
-      if (!run.dropped && store.getWorker(name)) {
+      const prev = run.dropped ? undefined : store.getSections(name)?.status;
+      if (prev) {
         const rec = run.refresh();
         outcome.deployed = rec.vmid !== undefined && rec.deployed !== undefined;
-        store.saveStatus(name, computeStatus(rec, outcome, isoNow(clock)));
+        store.saveStatus(name, computeStatus(rec, outcome, isoNow(clock), prev), run.history);
       }
     }
   }

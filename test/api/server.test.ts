@@ -10,7 +10,7 @@ import { ControllerMetrics } from '../../controller/api/metrics.js';
 import { parseListen, startApiServer, type ApiServer } from '../../controller/api/server.js';
 import { EventBus, StatusWatcher } from '../../controller/lifecycle/events.js';
 import { SessionManager } from '../../controller/lifecycle/sessions.js';
-import { testWorker } from '../../controller/lifecycle/worker-test.js';
+import { testWorker } from '../../controller/lifecycle/bring-up.js';
 import { silentLogger } from '../../controller/log.js';
 import { harness, record, type Harness } from '../lifecycle/helpers.js';
 

@@ -7,6 +7,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../controller/paths.js';
 import type { RunningSimulator } from '../../controller/simulator/index.js';
+import { composeRecord } from '../../controller/store/sections.js';
+import type { StoreData } from '../../controller/store/store.js';
 import type { WorkerRecord } from '../../controller/types.js';
 
 export const MAIN = join(packageRoot, 'dist', 'controller', 'main.js');
@@ -78,13 +80,15 @@ export function exited(child: ChildProcess): Promise<number | string> {
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
 }
 
-/** The worker records in a state directory's database file (read without the lock). */
+/** The worker records in a state directory's database file (read without the lock), as readers see them. */
 export function storedWorkers(stateDir: string): Record<string, WorkerRecord> {
   const file = join(stateDir, 'workerctl.db.json');
   if (!existsSync(file)) return {};
+  let data: StoreData;
   try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as { workers: Record<string, WorkerRecord> }).workers;
+    data = JSON.parse(readFileSync(file, 'utf8')) as StoreData;
   } catch {
     return {};
   }
+  return Object.fromEntries(Object.entries(data.workers).map(([name, s]) => [name, composeRecord(s)]));
 }

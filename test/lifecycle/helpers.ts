@@ -2,10 +2,9 @@
 import type { Clock } from '../../controller/clock.js';
 import type { GuestAgentClient } from '../../controller/lifecycle/guest.js';
 import { KeyedMutex } from '../../controller/queue/mutex.js';
-import { initialStatus } from '../../controller/lifecycle/phases.js';
 import type { VmLocation, WorkerPower } from '../../controller/lifecycle/worker-core.js';
 import { lifecycleSettings, type LifecycleSettings } from '../../controller/lifecycle/settings.js';
-import type { LifecycleDeps } from '../../controller/lifecycle/worker-test.js';
+import type { LifecycleDeps } from '../../controller/lifecycle/bring-up.js';
 import { silentLogger } from '../../controller/log.js';
 import type { GuestExecStatus, GuestInterface } from '../../controller/proxmox/types.js';
 import { MemoryStore } from '../../controller/store/memory-store.js';
@@ -59,7 +58,7 @@ export function record(
     spec: spec(name, over),
     specHash: 'h-' + name,
     generation: 1,
-    status: initialStatus(),
+    status: { phase: 'Configured', conditions: [], observedGeneration: 0, sessions: [], history: [] },
     ...rec,
   };
 }
@@ -119,7 +118,7 @@ export class FakePower implements WorkerPower {
     if (this.failDeploy.has(name)) throw new Error(`clone failed: template missing for ${name}`);
     this.deploys++;
     const vmid = this.#nextVmid++;
-    await this.store.saveWorker({
+    await this.store.seedWorker({
       ...rec,
       vmid,
       node: rec.spec.host,
@@ -156,7 +155,7 @@ export async function harness(
   const clock = new JumpClock();
   const store = new MemoryStore({ clock });
   await store.open();
-  for (const w of workers) await store.saveWorker(w);
+  for (const w of workers) await store.seedWorker(w);
   const guest = new FakeGuest();
   const power = new FakePower(store, guest);
   const deps: LifecycleDeps = {

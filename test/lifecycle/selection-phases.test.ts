@@ -1,11 +1,7 @@
 import { expect } from 'chai';
-import {
-  IllegalTransitionError,
-  canTransition,
-  initialStatus,
-  setCondition,
-  transition,
-} from '../../controller/lifecycle/phases.js';
+import { IllegalTransitionError, canTransition, transition } from '../../controller/lifecycle/phases.js';
+import { setCondition } from '../../controller/reconcile/status.js';
+import type { HistoryEntry } from '../../controller/types.js';
 import { selectWorker } from '../../controller/lifecycle/selection.js';
 import { updateInvocation } from '../../controller/lifecycle/updates.js';
 import type { Phase, SessionRecord, WorkerRecord } from '../../controller/types.js';
@@ -114,29 +110,37 @@ describe('lifecycle: worker selection (pure)', () => {
 
 describe('lifecycle: phases', () => {
   it('records every change with its cause and refuses illegal ones', () => {
-    let s = initialStatus();
-    s = transition(s, 'Testing', 'test requested', 't1');
-    s = transition(s, 'Updating', 'updates enabled', 't2');
-    s = transition(s, 'Working', 'session s-1 started', 't3');
-    s = transition(s, 'Working', 'session s-2 started', 't4');
-    s = transition(s, 'ShutDown', 'last session ended', 't5');
-    expect(s.history).to.deep.equal([
+    const steps: [Phase, string, string][] = [
+      ['Testing', 'test requested', 't1'],
+      ['Updating', 'updates enabled', 't2'],
+      ['Working', 'session s-1 started', 't3'],
+      ['Working', 'session s-2 started', 't4'],
+      ['ShutDown', 'last session ended', 't5'],
+    ];
+    let phase: Phase = 'Configured';
+    const history: HistoryEntry[] = [];
+    for (const [to, cause, time] of steps) {
+      const entry = transition(phase, to, cause, time);
+      if (entry) history.push(entry);
+      phase = to;
+    }
+    expect(history).to.deep.equal([
       { time: 't1', action: 'phase Configured -> Testing', cause: 'test requested' },
       { time: 't2', action: 'phase Testing -> Updating', cause: 'updates enabled' },
       { time: 't3', action: 'phase Updating -> Working', cause: 'session s-1 started' },
       { time: 't5', action: 'phase Working -> ShutDown', cause: 'last session ended' },
     ]);
-    expect(() => transition(initialStatus(), 'Working', 'x', 't')).to.throw(IllegalTransitionError);
+    expect(() => transition('Configured', 'Working', 'x', 't')).to.throw(IllegalTransitionError);
     expect(canTransition('Configured', 'Updating')).to.equal(false);
     expect(canTransition('ShutDown', 'Testing')).to.equal(true);
   });
 
   it('a condition keeps its transition time while its status stays', () => {
-    let s = setCondition(initialStatus(), 'Degraded', 'True', 'AgentCheckFailed', 'a', 't1');
-    s = setCondition(s, 'Degraded', 'True', 'NetworkCheckFailed', 'b', 't2');
-    expect(s.conditions[0]).to.include({ reason: 'NetworkCheckFailed', lastTransitionTime: 't1' });
-    s = setCondition(s, 'Degraded', 'False', 'TestPassed', '', 't3');
-    expect(s.conditions[0]!.lastTransitionTime).to.equal('t3');
+    let c = setCondition([], 'Degraded', 'True', 'AgentCheckFailed', 'a', 't1');
+    c = setCondition(c, 'Degraded', 'True', 'NetworkCheckFailed', 'b', 't2');
+    expect(c[0]).to.include({ reason: 'NetworkCheckFailed', lastTransitionTime: 't1' });
+    c = setCondition(c, 'Degraded', 'False', 'TestPassed', '', 't3');
+    expect(c[0]!.lastTransitionTime).to.equal('t3');
   });
 });
 

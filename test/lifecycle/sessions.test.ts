@@ -74,7 +74,7 @@ describe('lifecycle: sessions', () => {
     const m = manager(h);
     const g = await m.start({ host: 'pve1' });
     const rec = h.store.getWorker('w1')!;
-    await h.store.saveWorker({ ...rec, spec: { ...rec.spec, enabled: false } });
+    await h.store.seedWorker({ ...rec, spec: { ...rec.spec, enabled: false } });
     let err: unknown;
     await m.start({ host: 'pve1', waitMs: 0 }).catch((e: unknown) => (err = e));
     expect(err).to.be.instanceOf(NoWorkerAvailableError);
@@ -198,7 +198,7 @@ describe('lifecycle: sessions', () => {
       state: 'starting',
       address: undefined,
     });
-    await h.store.saveWorker({ ...w2, status: { ...w2.status, phase: 'Testing', sessions: ['s-dead'] } });
+    await h.store.seedWorker({ ...w2, status: { ...w2.status, phase: 'Testing', sessions: ['s-dead'] } });
     await h.store.close();
 
     const store2 = new MemoryStore({ clock: h.clock, volume: h.store.volume });

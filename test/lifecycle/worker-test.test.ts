@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkerBusyError } from '../../controller/lifecycle/errors.js';
-import { testWorker } from '../../controller/lifecycle/worker-test.js';
+import { testWorker } from '../../controller/lifecycle/bring-up.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { harness, record } from './helpers.js';
 
@@ -170,7 +170,7 @@ describe('lifecycle: worker test', () => {
   it('refuses to test a worker that serves sessions', async () => {
     const h = await harness([record('w1')]);
     const rec = h.store.getWorker('w1')!;
-    await h.store.saveWorker({ ...rec, status: { ...rec.status, phase: 'Working', sessions: ['s-1'] } });
+    await h.store.seedWorker({ ...rec, status: { ...rec.status, phase: 'Working', sessions: ['s-1'] } });
     let err: unknown;
     await testWorker(h.deps, 'w1').catch((e: unknown) => (err = e));
     expect(err).to.be.instanceOf(WorkerBusyError);

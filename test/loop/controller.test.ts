@@ -90,7 +90,7 @@ class ScriptedFleet implements FleetReconciler {
       const prev = this.store.getWorker(w.spec.name);
       if (prev?.specHash === w.specHash) continue;
       changed.push(w.spec.name);
-      await this.store.saveWorker(
+      await this.store.seedWorker(
         record(w.spec.name, w.specHash, (prev?.generation ?? 0) + 1, w.source.file),
       );
     }

@@ -18,7 +18,7 @@ async function setSessions(h: Harness, name: string, sessions: string[]): Promis
     ...rec,
     status: { ...rec.status, sessions, phase: sessions.length ? 'Working' : 'ShutDown' },
   };
-  await h.store.saveWorker(next);
+  await h.store.seedWorker(next);
 }
 
 describe('reconcile safety invariants (simulator)', function () {

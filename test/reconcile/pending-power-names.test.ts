@@ -33,7 +33,7 @@ async function setSessions(h: Harness, name: string, sessions: string[]): Promis
     ...rec,
     status: { ...rec.status, sessions, phase: sessions.length ? 'Working' : 'ShutDown' },
   };
-  await h.store.saveWorker(next);
+  await h.store.seedWorker(next);
 }
 
 /** Deploys `s` (converged, stopped); the fleet's listing is then cached (the fake clock stands still). */

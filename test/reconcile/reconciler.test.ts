@@ -86,7 +86,7 @@ describe('reconcile fleet (simulator)', function () {
     expect(h.store.getWorker('w1')!.status.phase).to.equal('Configured');
     expect(cond(h, 'w1', 'Ready')).to.include({ status: 'True' });
 
-    await h.store.saveWorker({ ...h.store.getWorker('w1')!, wantDeployed: true });
+    await h.store.seedWorker({ ...h.store.getWorker('w1')!, wantDeployed: true });
     await converge(h);
     expect(vmOf(h, 'w1').config.cores).to.equal('6');
 

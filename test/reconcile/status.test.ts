@@ -1,8 +1,17 @@
 import { expect } from 'chai';
 import { computeStatus, setCondition } from '../../controller/reconcile/status.js';
 import { KeyedSemaphore, OperationSlots } from '../../controller/reconcile/execute/slots.js';
-import { mergeRecord, withDesiredFields } from '../../controller/reconcile/worker-run.js';
+import { systemClock } from '../../controller/clock.js';
+import { silentLogger } from '../../controller/log.js';
+import type { ProxmoxClient } from '../../controller/proxmox/client.js';
+import { desiredOf, Intake } from '../../controller/reconcile/intake.js';
+import type { Reconciler } from '../../controller/reconcile/reconciler.js';
+import { makeSettings } from '../../controller/reconcile/settings.js';
+import { WorkerRun } from '../../controller/reconcile/worker-run.js';
+import { MemoryStore } from '../../controller/store/memory-store.js';
+import { composeRecord, splitRecord } from '../../controller/store/sections.js';
 import { deployed, spec } from './fixtures.js';
+import { loadOf } from './harness.js';
 
 describe('status', () => {
   it('moves lastTransitionTime only when a condition flips', () => {
@@ -13,9 +22,11 @@ describe('status', () => {
     expect(c[0]!.lastTransitionTime).to.equal('t3');
   });
 
-  it('sets observedGeneration only when Ready, and keeps lifecycle phases', () => {
+  it('sets observedGeneration only when Ready; its phase rests, a lifecycle phase shows over it', () => {
     const rec = deployed(spec('w1'), 101, { generation: 3 });
     rec.status.phase = 'Working';
+    const sections = splitRecord(rec);
+    const prev = sections.status;
     const waiting = computeStatus(
       rec,
       {
@@ -33,14 +44,17 @@ describe('status', () => {
         ],
       },
       't',
+      prev,
     );
     expect(waiting.observedGeneration).to.equal(1);
-    expect(waiting.phase).to.equal('Working');
-    const ready = computeStatus(rec, { deployed: true, history: [], pending: [] }, 't');
+    expect(waiting.phase).to.equal('ShutDown');
+    expect(composeRecord({ ...sections, status: waiting }).status.phase).to.equal('Working');
+    const ready = computeStatus(rec, { deployed: true, history: [], pending: [] }, 't', prev);
     expect(ready.observedGeneration).to.equal(3);
-    expect(ready.phase).to.equal('Working');
-    rec.status.phase = 'Configured';
-    expect(computeStatus(rec, { deployed: true, history: [], pending: [] }, 't').phase).to.equal('ShutDown');
+    expect(composeRecord({ ...sections, status: ready }).status.phase).to.equal('Working');
+    expect(composeRecord({ ...sections, lifecycle: { sessions: [] }, status: ready }).status.phase).to.equal(
+      'ShutDown',
+    );
     const failed = computeStatus(
       rec,
       {
@@ -50,7 +64,9 @@ describe('status', () => {
         error: { message: 'boom', terminal: true, reason: 'Terminal' },
       },
       't',
+      prev,
     );
+    expect(failed.phase).to.equal('Configured');
     expect(failed.lastError).to.equal('boom');
     expect(failed.conditions.map((c) => [c.type, c.status])).to.deep.equal([
       ['Ready', 'False'],
@@ -59,40 +75,57 @@ describe('status', () => {
     ]);
   });
 
-  it('a save during a reconcile keeps the lifecycle fields and the new spec written meanwhile', () => {
-    const ours = deployed(spec('w1'), 101);
-    ours.intent = { op: 'configure', node: 'pve1', vmid: 101, startedAt: 't' };
-    const stored = deployed(spec('w1', { cpus: 9 }), 101, { generation: 2, wantDeployed: true });
-    stored.status.sessions = ['s1'];
-    stored.status.phase = 'Working';
-    const m = mergeRecord(ours, stored);
+  it('a reconcile writes only the inventory: the lifecycle fields and a spec written meanwhile stay', async () => {
+    const store = new MemoryStore();
+    await store.open();
+    await store.seedWorker(deployed(spec('w1'), 101));
+    const run = new WorkerRun(store.getWorker('w1')!, store, systemClock, silentLogger());
+    // Meanwhile: the intake writes a new spec, the lifecycle opens a session.
+    await store.saveDesired([
+      { name: 'w1', desired: { ...desiredOf(run.rec), spec: spec('w1', { cpus: 9 }), generation: 2 } },
+    ]);
+    store.saveLifecycle('w1', { phase: 'Working', sessions: ['s1'], wantDeployed: true });
+    run.rec.intent = { op: 'configure', node: 'pve1', vmid: 101, startedAt: 't' };
+    await run.persist();
+    const m = run.refresh();
     expect(m.spec.cpus).to.equal(9);
     expect(m.generation).to.equal(2);
     expect(m.wantDeployed).to.equal(true);
     expect(m.status.sessions).to.deep.equal(['s1']);
     expect(m.status.phase).to.equal('Working');
     expect(m.intent?.op).to.equal('configure');
+    expect(store.getWorker('w1')!.intent?.op).to.equal('configure');
   });
 });
 
 describe('applyDesired racing a reconcile', () => {
-  it('never loses an intent or vmid saved after the snapshot the merge was computed from (invariant 4)', () => {
-    const snapshot = deployed(spec('w1'), 101);
-    delete snapshot.vmid;
-    const stored = { ...snapshot, vmid: 102, node: 'pve1' };
-    stored.intent = { op: 'clone', node: 'pve1', vmid: 102, startedAt: 't' };
-    const next = {
-      ...snapshot,
-      spec: spec('w1', { cpus: 9 }),
-      generation: 2,
-      status: { ...snapshot.status, history: [{ time: 't', action: 'spec changed', cause: 'generation 2' }] },
-    };
-    const saved = withDesiredFields(next, snapshot, stored);
+  it('never loses an intent or vmid saved after the snapshot the merge was computed from (invariant 4)', async () => {
+    const store = new MemoryStore();
+    await store.open();
+    const intake = new Intake(
+      {
+        client: {} as ProxmoxClient,
+        store,
+        logger: silentLogger(),
+        clock: systemClock,
+        settings: makeSettings(),
+      },
+      { plan: async () => ({ actions: [], converged: true }) } as unknown as Reconciler,
+    );
+    await intake.applyDesired(loadOf([spec('w1')]));
+    // The executor reserves a vmid with its clone intent, then the manifest changes.
+    await store.saveInventory('w1', {
+      vmid: 102,
+      node: 'pve1',
+      intent: { op: 'clone', node: 'pve1', vmid: 102, startedAt: 't' },
+    });
+    await intake.applyDesired(loadOf([spec('w1', { cpus: 9 })]));
+    const saved = store.getWorker('w1')!;
     expect(saved.intent?.vmid).to.equal(102);
     expect(saved.vmid).to.equal(102);
     expect(saved.spec.cpus).to.equal(9);
     expect(saved.generation).to.equal(2);
-    expect(saved.status.history.map((e) => e.action)).to.deep.equal(['spec changed']);
+    expect(saved.status.history.map((e) => e.action)).to.deep.equal(['added', 'spec changed']);
   });
 });
 

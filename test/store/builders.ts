@@ -1,6 +1,7 @@
 /** Small builders of store records for the store tests. */
 import type {
   HistoryEntry,
+  ReconcileStatus,
   SessionRecord,
   WorkerRecord,
   WorkerSpec,
@@ -42,6 +43,11 @@ export function makeStatus(overrides: Partial<WorkerStatus> = {}): WorkerStatus 
     history: [],
     ...overrides,
   };
+}
+
+/** The reconciler's section of a record. */
+export function makeReconcileStatus(overrides: Partial<ReconcileStatus> = {}): ReconcileStatus {
+  return { phase: 'Configured', conditions: [], observedGeneration: 0, ...overrides };
 }
 
 export function makeRecord(name: string, overrides: Partial<WorkerRecord> = {}): WorkerRecord {
