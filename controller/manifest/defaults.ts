@@ -1,21 +1,36 @@
 /**
- * Every default of the Worker manifest, in one place. The input is a document that passed the
- * schema; the output is a complete WorkerSpec.
+ * Every default of the Worker manifest, in one place. The values are the JSON Schema's `default`
+ * keywords (schemas/worker.schema.json, the user reference): read from it, never written twice.
+ * Only the sizing rule for cpus and memoryGiB, which depends on maxConcurrentTasks, is code (the
+ * schema's descriptions state it). The input is a document that passed the schema; the output is a
+ * complete WorkerSpec.
  */
 import type { DnsSpec, NetworkSpec, UpdatesSpec, WorkerSpec } from '../types.js';
+import { workerSchema, type SchemaNode } from './schema.js';
 
-/** Default values (the Veeam guide's where it has them). */
+/** The `default` the schema declares for the property at `path` (names of nested properties). */
+export function schemaDefault<T>(...path: string[]): T {
+  let node: SchemaNode | undefined = workerSchema();
+  for (const name of path) node = node?.properties?.[name];
+  if (!node || !('default' in node)) {
+    throw new Error(`schemas/worker.schema.json declares no default for ${path.join('.')}`);
+  }
+  return structuredClone(node.default) as T;
+}
+
+/** Default values (the Veeam guide's where it has them), as the schema declares them. */
 export const DEFAULTS = {
-  maxConcurrentTasks: 4,
-  diskGiB: 100,
-  dns: 'auto' as DnsSpec,
-  updatesEnabled: true,
-  proxyPort: 80,
-  enabled: true,
-  deploy: 'OnDemand',
-  applyChanges: 'WhenIdle',
-  deletionPolicy: 'Delete',
-  description: '',
+  labels: schemaDefault<Record<string, string>>('metadata', 'labels'),
+  maxConcurrentTasks: schemaDefault<number>('spec', 'maxConcurrentTasks'),
+  diskGiB: schemaDefault<number>('spec', 'diskGiB'),
+  dns: schemaDefault<DnsSpec>('spec', 'dns'),
+  updatesEnabled: schemaDefault<boolean>('spec', 'updates', 'enabled'),
+  proxyPort: schemaDefault<number>('spec', 'updates', 'proxy', 'port'),
+  enabled: schemaDefault<boolean>('spec', 'enabled'),
+  deploy: schemaDefault<WorkerSpec['deploy']>('spec', 'deploy'),
+  applyChanges: schemaDefault<WorkerSpec['applyChanges']>('spec', 'applyChanges'),
+  deletionPolicy: schemaDefault<WorkerSpec['deletionPolicy']>('spec', 'deletionPolicy'),
+  description: schemaDefault<string>('spec', 'description'),
 } as const;
 
 /** vCPUs and GiB of memory for a task count: 6 at 4 tasks, one more per extra task, never below 2. */
@@ -62,7 +77,7 @@ export function applyDefaults(doc: WorkerDocument): WorkerSpec {
   }
   return {
     name: doc.metadata.name,
-    labels: { ...(doc.metadata.labels ?? {}) },
+    labels: { ...(doc.metadata.labels ?? DEFAULTS.labels) },
     host: s.host,
     template: s.template,
     storage: s.storage,

@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { applyDefaults, defaultSizeFor, type WorkerDocument } from '../../controller/manifest/defaults.js';
+import {
+  DEFAULTS,
+  applyDefaults,
+  defaultSizeFor,
+  type WorkerDocument,
+} from '../../controller/manifest/defaults.js';
 import { loadManifestSource } from '../../controller/manifest/load.js';
 import { validateWorkerDocument, workerSchema, type SchemaNode } from '../../controller/manifest/schema.js';
 import { canonicalJson, specHash } from '../../controller/manifest/spec-hash.js';
@@ -321,6 +326,28 @@ describe('spec: schema', () => {
 });
 
 describe('spec: defaults', () => {
+  it('applies exactly the defaults the JSON Schema declares (the schema is their one source)', () => {
+    const declared: { path: string[]; value: unknown }[] = [];
+    const walk = (node: SchemaNode, path: string[]) => {
+      if ('default' in node && path.length > 0) declared.push({ path, value: node.default });
+      for (const [name, child] of Object.entries(node.properties ?? {})) walk(child, [...path, name]);
+    };
+    walk(workerSchema(), []);
+    const doc = workerDoc(
+      'w-01',
+      (d) => (d.spec.updates = { proxy: { host: 'proxy.lan' } }),
+    ) as WorkerDocument;
+    const spec = applyDefaults(doc) as unknown as Record<string, unknown>;
+    for (const { path, value } of declared) {
+      // metadata.labels lands in spec.labels; everything else keeps its path under spec.
+      const inSpec = path.slice(1);
+      let got: unknown = spec;
+      for (const name of inSpec) got = (got as Record<string, unknown>)[name];
+      expect(got, path.join('.')).to.deep.equal(value);
+    }
+    expect(declared.map((d) => d.path.join('.')).sort()).to.have.length(Object.keys(DEFAULTS).length);
+  });
+
   it('fills every default of a minimal document', () => {
     const spec = applyDefaults(workerDoc() as WorkerDocument);
     expect(spec).to.deep.equal({
