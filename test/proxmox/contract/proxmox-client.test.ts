@@ -312,15 +312,20 @@ describe('contract: proxmox client against the simulator over TLS', function () 
 
 const PVE_URL = process.env.PVE_URL;
 const PVE_TOKEN = process.env.PVE_TOKEN;
-if (PVE_URL && PVE_TOKEN) {
-  describe('contract: proxmox client against a real Proxmox VE', function () {
+const realPve = Boolean(PVE_URL && PVE_TOKEN);
+// Without a real cluster the suite shows as pending, with what it needs, instead of vanishing.
+(realPve ? describe : describe.skip)(
+  realPve
+    ? 'contract: proxmox client against a real Proxmox VE'
+    : 'contract: proxmox client against a real Proxmox VE (pending: set PVE_URL and PVE_TOKEN, plus PVE_NODE, PVE_TEMPLATE_VMID, PVE_STORAGE)',
+  function () {
     this.timeout(15 * 60_000);
     let client: HttpProxmoxClient;
     let target: Target;
     before(() => {
       client = createProxmoxClient({
-        url: PVE_URL,
-        auth: { kind: 'token', token: PVE_TOKEN },
+        url: PVE_URL!,
+        auth: { kind: 'token', token: PVE_TOKEN! },
         tls: {
           fingerprint: process.env.PVE_FINGERPRINT,
           caFile: process.env.PVE_CA_FILE,
@@ -338,9 +343,5 @@ if (PVE_URL && PVE_TOKEN) {
     });
     after(() => client?.close());
     defineClientContract(() => target);
-  });
-} else {
-  console.log(
-    'contract: real Proxmox VE run skipped (set PVE_URL and PVE_TOKEN, plus PVE_NODE, PVE_TEMPLATE_VMID, PVE_STORAGE)',
-  );
-}
+  },
+);
