@@ -105,4 +105,31 @@ export default tseslint.config(
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-unused-expressions': 'off' },
   },
+  {
+    // `make test-unit` runs these alone, in seconds: no simulator, no child process, no whole app.
+    files: ['test/**/*.unit.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'node:child_process', message: 'a unit test starts no process (name it *.test.ts)' },
+          ],
+          patterns: [
+            {
+              group: [
+                '**/simulator/**',
+                '**/compose/app.js',
+                '**/helpers/cli.js',
+                '**/helpers/app-env.js',
+                '**/helpers/lifecycle-env.js',
+                '**/helpers/sim-harness.js',
+              ],
+              message: 'a unit test runs no simulator and no whole app (name it *.test.ts)',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

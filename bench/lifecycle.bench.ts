@@ -13,7 +13,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { usedSlots } from '../controller/lifecycle/selection.js';
-import { LifecycleEnv, workerYaml } from '../test/lifecycle/sim-env.js';
+import { LifecycleEnv } from '../test/helpers/lifecycle-env.js';
+import { onDemandYaml as workerYaml } from '../test/helpers/manifests.js';
 
 const TIME_SCALE = 50;
 const SAMPLES = 4;

@@ -5,8 +5,9 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../e2e/cli-harness.js';
-import { LifecycleEnv, workerYaml } from '../lifecycle/sim-env.js';
+import { runCli } from '../helpers/cli.js';
+import { LifecycleEnv } from '../helpers/lifecycle-env.js';
+import { onDemandYaml as workerYaml } from '../helpers/manifests.js';
 
 describe('lifecycle CLI against a running controller', function () {
   this.timeout(60_000);

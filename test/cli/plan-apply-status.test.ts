@@ -8,8 +8,8 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSimulator, type RunningSimulator } from '../../controller/simulator/index.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-import { runCli, simFlags, storedWorkers } from '../e2e/cli-harness.js';
-import { workerYaml } from '../e2e/harness.js';
+import { runCli, simFlags, storedWorkers } from '../helpers/cli.js';
+import { workerYaml } from '../helpers/manifests.js';
 
 describe('workerctl plan / apply / status (CLI exit codes)', function () {
   this.timeout(60_000);

@@ -8,9 +8,10 @@ import { expect } from 'chai';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSimulator, type RunningSimulator } from '../../controller/simulator/index.js';
-import { exited, runCli, simFlags, startCli, storedWorkers } from '../e2e/cli-harness.js';
+import { exited, runCli, simFlags, startCli, storedWorkers } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-import { eventually, workerYaml } from '../lifecycle/sim-env.js';
+import { eventually } from '../helpers/eventually.js';
+import { onDemandYaml as workerYaml } from '../helpers/manifests.js';
 
 describe('controller restart (kill -9) in the middle of a session, real binaries', function () {
   this.timeout(60_000);

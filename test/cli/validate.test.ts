@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../controller/paths.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-import { workerDoc, yamlDocs } from '../manifest/fixtures.js';
+import { workerDoc, yamlDocs } from '../helpers/manifests.js';
 
 const main = join(packageRoot, 'dist', 'controller', 'main.js');
 

@@ -8,7 +8,9 @@ import { expect } from 'chai';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SessionRecord, TestResult } from '../../controller/types.js';
-import { LifecycleEnv, eventually, workerYaml } from './sim-env.js';
+import { eventually } from '../helpers/eventually.js';
+import { LifecycleEnv } from '../helpers/lifecycle-env.js';
+import { onDemandYaml as workerYaml } from '../helpers/manifests.js';
 
 interface Grant {
   session: SessionRecord & { state: string };

@@ -1,7 +1,7 @@
 /** Durable writes on the clone's critical path and on a first load: as few as invariant 4 allows. */
 import { expect } from 'chai';
-import { loadOf, startHarness, type Harness } from './harness.js';
-import { spec } from './fixtures.js';
+import { startHarness, type Harness } from '../helpers/sim-harness.js';
+import { eagerSpec as spec, loadOf } from '../helpers/builders.js';
 import { VmidAllocator } from '../../controller/reconcile/execute/allocate.js';
 import { MemoryStore } from '../../controller/store/memory-store.js';
 import type { ProxmoxClient } from '../../controller/proxmox/client.js';

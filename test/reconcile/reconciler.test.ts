@@ -1,7 +1,7 @@
 /** Reconcile behaviours end to end against the simulator: create, OnDemand, edits, drift, removal, errors. */
 import { expect } from 'chai';
-import { converge, loadOf, startHarness, workerVms, type Harness } from './harness.js';
-import { spec } from './fixtures.js';
+import { converge, startHarness, workerVms, type Harness } from '../helpers/sim-harness.js';
+import { eagerSpec as spec, loadOf } from '../helpers/builders.js';
 import { MemoryStore } from '../../controller/store/memory-store.js';
 import { createReconcileCore } from '../../controller/reconcile/core.js';
 import { silentLogger } from '../../controller/log.js';

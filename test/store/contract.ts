@@ -12,7 +12,7 @@ import {
   STORE_SCHEMA_VERSION,
 } from '../../controller/store/store.js';
 import type { StoreData } from '../../controller/store/store.js';
-import type { FakeClock } from '../helpers/fake-clock.js';
+import type { FakeClock } from '../helpers/clock.js';
 import { composeRecord, splitRecord } from '../../controller/store/sections.js';
 import {
   makeHistory,
@@ -21,7 +21,7 @@ import {
   makeSession,
   makeStatus,
   TOKEN_TEXT,
-} from './builders.js';
+} from '../helpers/builders.js';
 
 export const COALESCE_MS = 50;
 

@@ -9,9 +9,9 @@ import { DB_FILE_NAME, LowdbStore } from '../../controller/store/lowdb-store.js'
 import { STORE_SCHEMA_VERSION } from '../../controller/store/store.js';
 import { splitRecord } from '../../controller/store/sections.js';
 import type { StoreData } from '../../controller/store/store.js';
-import { FakeClock } from '../helpers/fake-clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-import { makeRecord, makeSession, makeStatus, makeReconcileStatus } from './builders.js';
+import { makeRecord, makeSession, makeStatus, makeReconcileStatus } from '../helpers/builders.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'store-child.js');
 

@@ -3,13 +3,13 @@
  * PVE's `pve-storage-<id>` lock is; a shared storage (cephpool) is one pool for the cluster.
  */
 import { expect } from 'chai';
-import { loadOf, startHarness, type Harness } from '../harness.js';
-import { spec } from '../fixtures.js';
+import { startHarness, type Harness } from '../../helpers/sim-harness.js';
+import { eagerSpec as spec, loadOf } from '../../helpers/builders.js';
 import { OperationSlots, storageSlotKey } from '../../../controller/reconcile/execute/slots.js';
 import { StorageScopes } from '../../../controller/reconcile/execute/storage-scope.js';
 import type { ProxmoxClient } from '../../../controller/proxmox/client.js';
 import type { PveStorage } from '../../../controller/proxmox/types.js';
-import { FakeClock } from '../../helpers/fake-clock.js';
+import { FakeClock } from '../../helpers/clock.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
