@@ -4,7 +4,7 @@
  *
  * 1. Session start latency (POST /v1/sessions until the answer: worker Working) for a deployed
  *    worker (powered off; also its very first boot) and for an OnDemand one (no VM yet), under the realistic profile
- *    of LATENCIES.md pinned to each range's middle so that the sum of the simulated steps is known,
+ *    of the simulator's realistic profile (controller/simulator/latency.ts) pinned to each range's middle so that the sum of the simulated steps is known,
  *    at a time scale of TIME_SCALE (our own poll intervals scaled alike, so ratios hold). Target:
  *    measured / sum of steps <= 1.2.
  * 2. 200 concurrent session requests over 20 workers (4 task slots each, fast profile): every request

@@ -1,6 +1,6 @@
 /**
  * The controller against the simulator (a separate `workerctl simulator` process, REALISTIC latency
- * profile of LATENCIES.md under a time scale), measured side by side in one run:
+ * profile of controller/simulator/latency.ts under a time scale), measured side by side in one run:
  *
  * (a) time to converge 100 and 1,000 Eager workers over 10 nodes, against the lower bound set by the
  *     same profile's task durations and the controller's concurrency limits;
@@ -378,7 +378,7 @@ try {
   console.log(
     (PROFILE === 'fast'
       ? 'simulator: separate process, FAST profile (BENCH_PROFILE=fast: only (b) and (c) mean something); '
-      : `simulator: separate process, REALISTIC profile (LATENCIES.md) at time scale ${TIME_SCALE} `) +
+      : `simulator: separate process, REALISTIC profile (controller/simulator/latency.ts) at time scale ${TIME_SCALE} `) +
       `(1 real s = ${TIME_SCALE} simulated s); controller defaults (clonesPerStorage 2, perStorage 4, perNode 4, 32 reconciles)`,
   );
   for (const n of SIZES) await benchFleet(n, dir);

@@ -38,7 +38,7 @@ export type DeployMode = 'OnDemand' | 'Eager';
 export type ApplyChangesMode = 'WhenIdle' | 'Immediate';
 export type DeletionPolicy = 'Delete' | 'Orphan';
 
-/** A worker's desired state with every default applied (see spec/defaults.ts). */
+/** A worker's desired state with every default applied (see manifest/defaults.ts). */
 export interface WorkerSpec {
   name: string;
   labels: Record<string, string>;

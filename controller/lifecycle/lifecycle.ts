@@ -1,7 +1,8 @@
 /**
- * The lifecycle as one object for the controller: tests, sessions, the lease sweeper, status events,
- * and the links to the reconcile core (deploy on demand, the shared per-worker lock, Immediate
- * changes that end sessions). `workerctl run` builds one and hands it to the HTTP API.
+ * The lifecycle as one object: tests, sessions, the lease sweeper, status events, and its links to
+ * the reconcile core: a worker is held against the reconcile queue while the lifecycle works on it
+ * (worker-core.ts, on reconcile/contracts.ts WorkerHolds), and Immediate changes end sessions
+ * (onPlan). The composition root (compose/app.ts) builds one for `workerctl run` and the HTTP API.
  */
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';

@@ -1,6 +1,6 @@
 /**
  * What the controller looks like from outside at one moment: the workers as recorded, the queue, the
- * last manifest load. The live view draws it; the HTTP API (lifecycle issue) serves it.
+ * last manifest load. The live view draws it; the HTTP API's metrics read the queue from it.
  */
 import type { Condition, WorkerRecord } from '../types.js';
 

@@ -9,7 +9,6 @@
  */
 import { watch, type FSWatcher } from 'chokidar';
 import { basename, resolve } from 'node:path';
-import { statSync } from 'node:fs';
 import type { Logger } from '../log.js';
 
 export interface ManifestWatcherOptions {
@@ -178,17 +177,4 @@ export class ManifestWatcher {
     await this.#watcher?.close();
     this.#watcher = undefined;
   }
-}
-
-/** Checks the manifest paths exist before watching them (chokidar would silently wait for them). */
-export function assertPathsExist(paths: string[]): string[] {
-  const missing: string[] = [];
-  for (const p of paths) {
-    try {
-      statSync(p);
-    } catch {
-      missing.push(p);
-    }
-  }
-  return missing;
 }

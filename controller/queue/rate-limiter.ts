@@ -1,8 +1,7 @@
 /**
- * Retry delays for the work queue: per-key exponential backoff with jitter (client-go's
- * ItemExponentialFailureRateLimiter, with our defaults 1 s, x2, capped at 5 min), and the jitter helper
- * for periodic resyncs (flux's jittered interval), so a fleet that failed or synced together does not
- * come back in lockstep.
+ * Retry delays for the work queue: per-key exponential backoff with jitter (1 s, x2, capped at
+ * 5 min), and the jitter helper for periodic resyncs, so a fleet that failed or synced together does
+ * not come back in lockstep.
  */
 
 /** Decides how long a key waits before its next retry. */

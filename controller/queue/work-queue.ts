@@ -1,9 +1,10 @@
 /**
- * The keyed work queue of the reconcile loop, after client-go's workqueue. Keys, never events (the
- * reconcile is level-triggered): a key queued twice is queued once (the `dirty` set); a key is handed to
- * one worker at a time (the `processing` set), and a key added while it is processed is queued again
- * when that worker calls done(). Delays (addAfter, addRateLimited) run on the injected Clock, so tests
- * never sleep. runWorkers() is the worker loop with the result/error table of STYLE.md 7.3.
+ * The keyed work queue of the controller loop. Keys, never events (the reconcile is level-triggered):
+ * a key queued twice is queued once (the `dirty` set); a key is handed to one worker at a time (the
+ * `processing` set), and a key added while it is processed is queued again when that worker calls
+ * done(). take() holds a key outside the workers (the lifecycle, loop/controller.ts hold). Delays
+ * (addAfter, addRateLimited) run on the injected Clock, so tests never sleep. runWorkers() is the
+ * worker loop with the result/error table (README, design notes).
  */
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';

@@ -26,7 +26,7 @@ export interface ControllerSettings {
   driftBudgetPerPass: number;
   /** Graceful shutdown wait before forceStop, seconds. */
   shutdownTimeoutSec: number;
-  /** The backup server the worker test checks for reachability (issue 5). */
+  /** The backup server the worker test checks for reachability (lifecycle/health-check.ts). */
   backupServer?: string;
 }
 

@@ -55,10 +55,6 @@ export class ReconcileCore implements FleetReconciler {
     return this.intake.applyDesired(load);
   }
 
-  previewDesired(load: LoadResult): Promise<Plan> {
-    return this.intake.previewDesired(load);
-  }
-
   observe() {
     return this.reconciler.observe();
   }

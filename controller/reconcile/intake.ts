@@ -78,14 +78,6 @@ export class Intake {
     return { changed: merged.changed, removed: merged.removed, plan };
   }
 
-  /** What applyDesired(load) followed by a plan would show, without writing anything. */
-  async previewDesired(load: LoadResult): Promise<Plan> {
-    const { store, clock } = this.deps;
-    return this.#preview(
-      mergeDesired(store.listWorkers(), load, this.deps.settings, isoNow(clock), this.#newUid),
-    );
-  }
-
   async #preview(merged: ReturnType<typeof mergeDesired>): Promise<Plan> {
     const records = new Map<string, WorkerRecord>(this.deps.store.listWorkers().map((r) => [r.name, r]));
     for (const r of merged.save) records.set(r.name, r);

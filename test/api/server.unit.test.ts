@@ -184,7 +184,7 @@ describe('controller HTTP API', () => {
 
   it('metrics: Prometheus text with workers by phase, sessions, reconciles, queue, Proxmox calls', async () => {
     metrics.observeReconcile(120, 'success');
-    metrics.setQueueDepth(3);
+    metrics.bindQueueDepth(() => 3);
     metrics.onProxmoxCall({ operation: 'clone', durationMs: 2000 });
     metrics.onProxmoxCall({
       operation: 'clone',

@@ -1,5 +1,6 @@
 /**
- * vmid allocation (PEERS.md §4.3): PVE's nextid reserves nothing, so two creators can get the same
+ * vmid allocation: PVE's nextid reserves nothing (pve-manager PVE/API2/Cluster.pm nextid only checks
+ * "at time of check"), so two creators can get the same
  * id. We take a candidate from nextid, skip ids our own records hold, assert the pick with
  * `?vmid=`, and record the reservation (with the clone intent) durably BEFORE the clone is sent.
  * One pick at a time per controller (reservations are written concurrently); a collision at clone

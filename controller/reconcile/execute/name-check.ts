@@ -2,7 +2,8 @@
  * The name check right before a clone (invariant 3). The pass's listing may be seconds old, and a
  * VM created since is missed by it; cloning then would put a second VM under a foreign VM's name.
  * So the create looks again: a listing taken now (after the worker's record was written), and, as
- * /cluster/resources shows a fresh VM without its name for up to ~10 s (API-NOTES §6), the config
+ * /cluster/resources shows a fresh VM without its name until pvestatd's next broadcast (pve-manager
+ * PVE/API2/Cluster.pm resources), the config
  * of every unnamed entry. Only on the create path: a converged fleet never pays for it.
  */
 import type { ProxmoxClient } from '../../proxmox/client.js';

@@ -1,8 +1,9 @@
 /**
- * Concurrency slots per node, per storage and for clones per storage (PEERS.md §4.2): Proxmox locks
- * per VM config and per storage, so a global parallelism knob either wastes capacity or trips lock
+ * Concurrency slots per node, per storage and for clones per storage: Proxmox locks per VM config
+ * (pve-guest-common src/PVE/AbstractConfig.pm lock_config) and per storage (pve-storage
+ * src/PVE/Storage/Plugin.pm cluster_lock_storage), so a global parallelism knob either wastes capacity or trips lock
  * timeouts. Slots are always taken in the same order (clone, storage, node), so two operations
- * never wait on each other in a cycle. Storage and clone slots are keyed like PVE's storage lock:
+ * never wait on each other in a cycle. Storage and clone slots are keyed like cluster_lock_storage's lock:
  * `node/storage` for a non-shared storage (each node's local-lvm is its own disk and lock),
  * `storage` for a shared one (one pool cluster-wide).
  */
