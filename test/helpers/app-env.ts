@@ -1,15 +1,19 @@
 /**
- * End-to-end fixture: a temporary manifest directory, the real loader and watcher, the real reconcile
- * core and store (LowdbStore in a temporary state directory), and the simulator over HTTP on
- * 127.0.0.1 (fast latency profile). Tests change files and the simulated cluster, then wait for the end
- * state; they never look at call sequences.
+ * End-to-end environments: a temporary manifest directory and state directory, the simulator over
+ * HTTP on 127.0.0.1 (fast latency profile), and workerctl built by the composition root exactly as
+ * `workerctl run` builds it (real loader and watcher, LowdbStore, reconcile core, controller; with
+ * the lifecycle and its API in LifecycleEnv). Tests change files and the simulated cluster, then wait
+ * for the end state; they never look at call sequences.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openApp, type App } from '../../controller/compose/app.js';
-import type { Controller } from '../../controller/loop/controller.js';
+import type { Clock } from '../../controller/clock.js';
+import { openApp, type App, type AppOptions } from '../../controller/compose/app.js';
+import type { LifecycleSettings } from '../../controller/lifecycle/settings.js';
+import type { Controller, LoadFn } from '../../controller/loop/controller.js';
 import { silentLogger, createLogger, type Logger } from '../../controller/log.js';
 import type { ProxmoxClient } from '../../controller/proxmox/client.js';
+import type { ProxmoxClientOptions } from '../../controller/proxmox/options.js';
 import type { ControllerSettings } from '../../controller/reconcile/contracts.js';
 import type { ReconcileCore } from '../../controller/reconcile/core.js';
 import { makeSettings } from '../../controller/reconcile/settings.js';
@@ -23,18 +27,27 @@ import type { Store } from '../../controller/store/store.js';
 import type { WorkerRecord } from '../../controller/types.js';
 import { makeTempDir } from './temp-dir.js';
 
-export interface EnvOptions {
-  settings?: Partial<ControllerSettings>;
+export interface AppEnvOptions {
+  /** Controller settings beyond the fast ones of these tests. */
+  controllerSettings?: Partial<ControllerSettings>;
+  /** Extra Proxmox client options (benchmarks scale the task polling with the time scale). */
+  clientOptions?: Partial<ProxmoxClientOptions>;
   simulator?: SimulatorOptions;
   /** An already running simulator (shared across restarts). */
   sim?: RunningSimulator;
   /** Keep using this manifest/state directory (restart scenarios). */
   dirs?: { manifests: string; state: string };
-  log?: boolean;
+  /** Where the controller logs (default: silent, or debug on stderr with E2E_LOG set). */
+  logger?: Logger;
+  clock?: Clock;
+  /** The manifest loader (default: the cached one, as `workerctl run`). */
+  load?: LoadFn;
+  /** Build the lifecycle (with these settings) and its API on a free loopback port. */
+  lifecycle?: Partial<LifecycleSettings>;
 }
 
-/** One controller over one simulator; restartable over the same directories. */
-export class E2eEnv {
+/** workerctl over one simulator; restartable over the same directories. */
+export class AppEnv {
   sim!: RunningSimulator;
   app!: App;
   client!: ProxmoxClient;
@@ -47,17 +60,18 @@ export class E2eEnv {
   #tmp?: { path: string; remove: () => void };
   #ownSim = false;
 
-  constructor(readonly opts: EnvOptions = {}) {
-    if (opts.dirs) {
-      this.manifests = opts.dirs.manifests;
-      this.state = opts.dirs.state;
+  constructor(readonly env: AppEnvOptions = {}) {
+    if (env.dirs) {
+      this.manifests = env.dirs.manifests;
+      this.state = env.dirs.state;
     } else {
       this.#tmp = makeTempDir('workerctl-e2e-');
       this.manifests = join(this.#tmp.path, 'workers');
       this.state = join(this.#tmp.path, 'state');
       mkdirSync(this.manifests);
+      mkdirSync(this.state);
     }
-    this.logger = opts.log || process.env.E2E_LOG ? createLogger({ level: 'debug' }) : silentLogger();
+    this.logger = env.logger ?? (process.env.E2E_LOG ? createLogger({ level: 'debug' }) : silentLogger());
   }
 
   get settings(): ControllerSettings {
@@ -66,30 +80,37 @@ export class E2eEnv {
       driftCheckIntervalMs: 0,
       driftBudgetPerPass: 100,
       shutdownTimeoutSec: 1,
-      ...this.opts.settings,
+      ...this.env.controllerSettings,
     });
   }
 
   async start(): Promise<this> {
-    if (this.opts.sim) this.sim = this.opts.sim;
+    if (this.env.sim) this.sim = this.env.sim;
     else if (!this.sim) {
-      this.sim = await startSimulator({ latency: 'fast', ...this.opts.simulator });
+      this.sim = await startSimulator({ latency: 'fast', ...this.env.simulator });
       this.#ownSim = true;
     }
-    // Built by the composition root, as `workerctl run` is (the cached loader included).
-    this.app = await openApp({
+    const options: AppOptions = {
       endpoint: this.sim,
+      clientOptions: this.env.clientOptions,
       settings: this.settings,
       logger: this.logger,
       stateDir: this.state,
       fsync: false,
       controller: {
         manifestPaths: [this.manifests],
+        ...(this.env.load ? { load: this.env.load } : {}),
         workers: 8,
         debounce: { quietMs: 30, maxWaitMs: 80 },
         backoff: { baseMs: 30, maxMs: 400 },
       },
-    });
+    };
+    if (this.env.clock) options.clock = this.env.clock;
+    if (this.env.lifecycle) {
+      options.lifecycle = { settings: this.env.lifecycle };
+      options.api = { listen: '127.0.0.1:0', processMetrics: false };
+    }
+    this.app = await openApp(options);
     this.client = this.app.client;
     this.store = this.app.store;
     this.fleet = this.app.core;
@@ -98,7 +119,7 @@ export class E2eEnv {
     return this;
   }
 
-  /** Stops the controller (store closed); the simulator keeps running unless `all`. */
+  /** Stops everything (store closed); the simulator keeps running unless `all`. */
   async stop(all = false): Promise<void> {
     await this.app?.stop(2000);
     await this.app?.close();
@@ -127,11 +148,38 @@ export class E2eEnv {
     return this.sim.sim.listVms().filter((v) => !v.template && v.name === name);
   }
 
+  /** The simulated VM of a worker. */
+  vm(name: string) {
+    const rec = this.record(name);
+    return rec?.vmid !== undefined ? this.sim.sim.getVm(rec.vmid) : undefined;
+  }
+
   /** Waits until a fresh observation plans nothing. */
   async converged(timeoutMs = 8000): Promise<void> {
     const res = await this.controller.waitForConvergence(timeoutMs, { pollMs: 50 });
     if (!res.converged) {
       throw new Error(`not converged: ${res.pending.map((p) => `${p.worker}: ${p.reason}`).join('; ')}`);
     }
+  }
+}
+
+export interface EnvOptions {
+  settings?: Partial<ControllerSettings>;
+  simulator?: SimulatorOptions;
+  sim?: RunningSimulator;
+  dirs?: { manifests: string; state: string };
+  log?: boolean;
+}
+
+/** The controller alone (no lifecycle, no API), as `workerctl run` builds it. */
+export class E2eEnv extends AppEnv {
+  constructor(opts: EnvOptions = {}) {
+    super({
+      controllerSettings: opts.settings,
+      simulator: opts.simulator,
+      sim: opts.sim,
+      dirs: opts.dirs,
+      ...(opts.log ? { logger: createLogger({ level: 'debug' }) } : {}),
+    });
   }
 }

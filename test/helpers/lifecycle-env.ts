@@ -1,29 +1,18 @@
 /**
- * The lifecycle end to end: the simulator over HTTP, the real Proxmox client, LowdbStore, the reconcile
- * core, the Controller, the lifecycle and its HTTP API, all built by the composition root as
- * `workerctl run` builds them. Tests talk to the API over HTTP and assert end states.
+ * The lifecycle end to end (app-env.ts AppEnv with the lifecycle and its API): tests talk to the API
+ * over HTTP and assert end states.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../../controller/clock.js';
-import { openApp, type App } from '../../controller/compose/app.js';
 import type { Lifecycle } from '../../controller/lifecycle/lifecycle.js';
 import type { LifecycleSettings } from '../../controller/lifecycle/settings.js';
-import { createLogger, silentLogger, type Logger } from '../../controller/log.js';
-import type { Controller } from '../../controller/loop/controller.js';
-import type { ProxmoxClient } from '../../controller/proxmox/client.js';
+import type { Logger } from '../../controller/log.js';
+import { loadManifests } from '../../controller/manifest/load.js';
 import type { ProxmoxClientOptions } from '../../controller/proxmox/options.js';
 import type { ControllerSettings } from '../../controller/reconcile/contracts.js';
-import { makeSettings } from '../../controller/reconcile/settings.js';
-import {
-  startSimulator,
-  type RunningSimulator,
-  type SimulatorOptions,
-} from '../../controller/simulator/index.js';
-import { loadManifests } from '../../controller/manifest/load.js';
-import type { Store } from '../../controller/store/store.js';
-import type { WorkerRecord } from '../../controller/types.js';
-import { makeTempDir } from './temp-dir.js';
+import type { RunningSimulator, SimulatorOptions } from '../../controller/simulator/index.js';
+import { AppEnv } from './app-env.js';
 
 /** The real clock (the lifecycle's waits are real in these end-to-end tests). */
 export const realClock: Clock = systemClock;
@@ -57,106 +46,34 @@ export interface HttpAnswer<T = unknown> {
   headers: Headers;
 }
 
-/** One controller with its API over one simulator; restartable over the same directories. */
-export class LifecycleEnv {
-  sim!: RunningSimulator;
-  app!: App;
-  client!: ProxmoxClient;
-  store!: Store;
-  controller!: Controller;
+/** The controller with the lifecycle and its HTTP API over one simulator; restartable over the same directories. */
+export class LifecycleEnv extends AppEnv {
   lifecycle!: Lifecycle;
   url = '';
   token = '';
-  readonly manifests: string;
-  readonly state: string;
-  readonly logger: Logger;
-  #tmp?: { path: string; remove: () => void };
-  #ownSim = false;
 
   constructor(readonly opts: LifecycleEnvOptions = {}) {
-    if (opts.dirs) {
-      this.manifests = opts.dirs.manifests;
-      this.state = opts.dirs.state;
-    } else {
-      this.#tmp = makeTempDir('workerctl-lifecycle-');
-      this.manifests = join(this.#tmp.path, 'workers');
-      this.state = join(this.#tmp.path, 'state');
-      mkdirSync(this.manifests);
-      mkdirSync(this.state);
-    }
-    this.logger = opts.logger ?? (process.env.E2E_LOG ? createLogger({ level: 'debug' }) : silentLogger());
+    super({
+      controllerSettings: opts.controllerSettings,
+      clientOptions: opts.clientOptions,
+      simulator: opts.simulator,
+      sim: opts.sim,
+      dirs: opts.dirs,
+      logger: opts.logger,
+      clock: realClock,
+      load: (paths) => loadManifests(paths),
+      lifecycle: { ...FAST, ...opts.settings },
+    });
   }
 
-  async start(): Promise<this> {
-    if (this.opts.sim) this.sim = this.opts.sim;
-    else if (!this.sim) {
-      this.sim = await startSimulator({ latency: 'fast', ...this.opts.simulator });
-      this.#ownSim = true;
-    }
-    this.app = await openApp({
-      endpoint: this.sim,
-      clientOptions: this.opts.clientOptions,
-      settings: makeSettings({
-        resyncIntervalMs: 400,
-        driftCheckIntervalMs: 0,
-        driftBudgetPerPass: 100,
-        shutdownTimeoutSec: 1,
-        ...this.opts.controllerSettings,
-      }),
-      logger: this.logger,
-      clock: realClock,
-      stateDir: this.state,
-      fsync: false,
-      controller: {
-        manifestPaths: [this.manifests],
-        load: (paths) => loadManifests(paths),
-        workers: 8,
-        debounce: { quietMs: 30, maxWaitMs: 80 },
-        backoff: { baseMs: 30, maxMs: 400 },
-      },
-      lifecycle: { settings: { ...FAST, ...this.opts.settings } },
-      api: { listen: '127.0.0.1:0', processMetrics: false },
-    });
-    this.client = this.app.client;
-    this.store = this.app.store;
-    this.controller = this.app.controller!;
+  override async start(): Promise<this> {
+    // The world may be set on opts.simulator after construction (benchmarks).
+    this.env.simulator = this.opts.simulator;
+    await super.start();
     this.lifecycle = this.app.lifecycle!;
-    await this.app.start();
     this.url = this.app.api!.url;
     this.token = readFileSync(join(this.state, 'api-token'), 'utf8').trim();
     return this;
-  }
-
-  /** Stops lifecycle, API and controller (store closed); the simulator keeps running unless `all`. */
-  async stop(all = false): Promise<void> {
-    await this.app?.stop(2000);
-    await this.app?.close();
-    if (all && this.#ownSim) await this.sim.close();
-  }
-
-  async dispose(): Promise<void> {
-    await this.stop(true);
-    this.#tmp?.remove();
-  }
-
-  write(file: string, text: string): void {
-    writeFileSync(join(this.manifests, file), text);
-  }
-
-  record(name: string): WorkerRecord | undefined {
-    return this.store.getWorker(name);
-  }
-
-  /** The simulated VM of a worker. */
-  vm(name: string) {
-    const rec = this.record(name);
-    return rec?.vmid !== undefined ? this.sim.sim.getVm(rec.vmid) : undefined;
-  }
-
-  async converged(timeoutMs = 8000): Promise<void> {
-    const res = await this.controller.waitForConvergence(timeoutMs, { pollMs: 50 });
-    if (!res.converged)
-      throw new Error(`not converged: ${res.pending.map((p) => `${p.worker}: ${p.reason}`).join('; ')}`);
   }
 
   /** An API call; `auth` false sends no token. */
