@@ -11,6 +11,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
+import { CREDENTIAL, credentialFile } from '../credentials.js';
 import { ConfigError } from '../errors.js';
 import { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { LifecycleSettings } from '../lifecycle/settings.js';
@@ -42,7 +43,7 @@ export function addApiOptions(cmd: Command): Command {
     )
     .option(
       '--api-token-file <file>',
-      'file holding the bearer token for API requests that change something (default: generated in the state directory)',
+      'file holding the bearer token for API requests that change something (default: the systemd credential api-token, else generated in the state directory)',
     )
     .option('--backup-server <host>', 'backup server every worker test checks for reachability')
     .option(
@@ -118,7 +119,8 @@ export class ApiAddon implements RunAddon {
     this.metrics.bindStore(rt.store);
 
     let token: string;
-    if (flags.apiTokenFile) token = await readTokenFile(flags.apiTokenFile);
+    const tokenFile = flags.apiTokenFile ?? credentialFile(CREDENTIAL.apiToken);
+    if (tokenFile) token = await readTokenFile(tokenFile);
     else {
       const file = join(rt.stateDir, 'api-token');
       token = existsSync(file) ? await readTokenFile(file) : await generateTokenFile(file);

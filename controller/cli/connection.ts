@@ -4,9 +4,11 @@
  *
  * Flags (env): --server URL (WORKERCTL_SERVER), --token-file FILE (WORKERCTL_TOKEN_FILE; or the token
  * itself in WORKERCTL_TOKEN), --ca-file FILE (WORKERCTL_CA_FILE), --fingerprint SHA256
- * (WORKERCTL_FINGERPRINT), --insecure, --simulate, --state-dir DIR (default .workerctl).
+ * (WORKERCTL_FINGERPRINT), --insecure, --simulate, --state-dir DIR (default .workerctl). Under systemd,
+ * the token may instead come from the credential `pve-token` ($CREDENTIALS_DIRECTORY/pve-token).
  */
 import { Option, type Command } from 'commander';
+import { CREDENTIAL, credentialFile } from '../credentials.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ProxmoxClient } from '../proxmox/client.js';
@@ -66,7 +68,8 @@ export function addConnectionOptions(cmd: Command): Command {
 
 const HOW_TO_CONNECT =
   'no proxmox server given: pass --server URL (or set WORKERCTL_SERVER) with --token-file FILE ' +
-  '(or WORKERCTL_TOKEN_FILE, or the token itself in WORKERCTL_TOKEN), or use --simulate to run against ' +
+  '(or WORKERCTL_TOKEN_FILE, the token itself in WORKERCTL_TOKEN, or the systemd credential pve-token), ' +
+  'or use --simulate to run against ' +
   'the embedded simulator';
 
 /** Dependencies and extra client settings (metrics hook, timeouts) for connect(). */
@@ -124,10 +127,14 @@ export async function connect(opts: ConnectionOptions, deps: ConnectDeps): Promi
       `refusing plain http to ${url.host}: the token would travel unencrypted; use https:// (or --insecure)`,
     );
   }
-  const tokenFile = opts.tokenFile ?? env.WORKERCTL_TOKEN_FILE;
-  if (!tokenFile && !env.WORKERCTL_TOKEN?.trim()) {
+  const fromEnv = Boolean(env.WORKERCTL_TOKEN?.trim());
+  const tokenFile =
+    opts.tokenFile ??
+    env.WORKERCTL_TOKEN_FILE ??
+    (fromEnv ? undefined : credentialFile(CREDENTIAL.proxmoxToken, env));
+  if (!tokenFile && !fromEnv) {
     throw new UsageError(
-      `no api token for ${url.host}: pass --token-file FILE (or set WORKERCTL_TOKEN_FILE, or the token itself in WORKERCTL_TOKEN)`,
+      `no api token for ${url.host}: pass --token-file FILE (or set WORKERCTL_TOKEN_FILE, the token itself in WORKERCTL_TOKEN, or the systemd credential ${CREDENTIAL.proxmoxToken})`,
     );
   }
   const token = readToken({ tokenFile, env });
