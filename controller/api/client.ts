@@ -1,11 +1,12 @@
 /**
  * The CLI's client of a running controller's HTTP API (`status`, `test`, `session`). The controller
  * is found by --controller, WORKERCTL_CONTROLLER or http://127.0.0.1:8080; the token comes from
- * --api-token-file, WORKERCTL_API_TOKEN or .workerctl/api-token. When nothing answers, the error
+ * --api-token-file, WORKERCTL_API_TOKEN, the systemd credential api-token or .workerctl/api-token. When nothing answers, the error
  * says so plainly (ControllerUnavailableError).
  */
 import { existsSync } from 'node:fs';
 import got, { HTTPError, RequestError } from 'got';
+import { CREDENTIAL, credentialFile } from '../credentials.js';
 import { ControllerUnavailableError, UsageError, WorkerctlError } from '../errors.js';
 import type { SessionKind, SessionRecord, TestResult, WorkerRecord } from '../types.js';
 import { readTokenFile } from './auth.js';
@@ -74,6 +75,8 @@ export async function resolveToken(opts: ClientOptions): Promise<string | undefi
   const env = opts.env ?? process.env;
   if (opts.apiTokenFile) return readTokenFile(opts.apiTokenFile);
   if (env.WORKERCTL_API_TOKEN) return env.WORKERCTL_API_TOKEN.trim();
+  const credential = credentialFile(CREDENTIAL.apiToken, env);
+  if (credential) return readTokenFile(credential);
   if (existsSync(DEFAULT_TOKEN_FILE)) return readTokenFile(DEFAULT_TOKEN_FILE);
   return undefined;
 }

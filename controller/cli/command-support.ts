@@ -150,7 +150,7 @@ export function addApiOptions(cmd: Command): Command {
     )
     .option(
       '--api-token-file <file>',
-      'file holding the bearer token for API requests that change something (default: generated in the state directory)',
+      'file holding the bearer token for API requests that change something (default: the systemd credential api-token, else generated in the state directory)',
     )
     .option('--backup-server <host>', 'backup server every worker test checks for reachability')
     .option(

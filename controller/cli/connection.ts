@@ -4,7 +4,8 @@
  *
  * Flags (env): --server URL (WORKERCTL_SERVER), --token-file FILE (WORKERCTL_TOKEN_FILE; or the token
  * itself in WORKERCTL_TOKEN), --ca-file FILE (WORKERCTL_CA_FILE), --fingerprint SHA256
- * (WORKERCTL_FINGERPRINT), --insecure, --simulate, --state-dir DIR (default .workerctl).
+ * (WORKERCTL_FINGERPRINT), --insecure, --simulate, --state-dir DIR (default .workerctl). Under systemd,
+ * the token may instead come from the credential `pve-token` ($CREDENTIALS_DIRECTORY/pve-token).
  */
 import { Option, type Command } from 'commander';
 

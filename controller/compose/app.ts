@@ -20,6 +20,7 @@ import { ControllerMetrics } from '../api/metrics.js';
 import { DEFAULT_LISTEN, startApiServer, type ApiServer } from '../api/server.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
+import { CREDENTIAL, credentialFile } from '../credentials.js';
 import { StoreCorruptError } from '../errors.js';
 import { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { LifecycleSettings } from '../lifecycle/settings.js';
@@ -84,7 +85,7 @@ export interface AppOptions {
     listen?: string;
     /** The default address may be taken: go on without the API instead of failing. */
     optional?: boolean;
-    /** The bearer token's file (default: generated once into <stateDir>/api-token). */
+    /** The bearer token's file (default: the systemd credential api-token, else generated once into <stateDir>/api-token). */
     tokenFile?: string;
     /** Node process metrics too (default true). */
     processMetrics?: boolean;
@@ -320,7 +321,8 @@ export async function openApp(opts: AppOptions): Promise<App> {
     isReady: () => boolean,
   ): Promise<ApiServer | undefined> {
     let token: string;
-    if (api.tokenFile) token = await readTokenFile(api.tokenFile);
+    const tokenFile = api.tokenFile ?? credentialFile(CREDENTIAL.apiToken);
+    if (tokenFile) token = await readTokenFile(tokenFile);
     else {
       const file = join(stateDir, 'api-token');
       token = existsSync(file) ? await readTokenFile(file) : await generateTokenFile(file);

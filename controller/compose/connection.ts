@@ -1,8 +1,10 @@
 /**
  * How workerctl reaches Proxmox VE from the connection options: the server with its token, CA or
  * pinned fingerprint, validated into a ProxmoxClient, or an in-process simulator with `simulate`.
+ * Under systemd the token may come from the credential `pve-token` ($CREDENTIALS_DIRECTORY).
  * The flags and environment variables that fill ConnectionOptions are the CLI's (cli/connection.ts).
  */
+import { CREDENTIAL, credentialFile } from '../credentials.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ProxmoxClient } from '../proxmox/client.js';
@@ -34,7 +36,8 @@ export interface Connection {
 
 const HOW_TO_CONNECT =
   'no proxmox server given: pass --server URL (or set WORKERCTL_SERVER) with --token-file FILE ' +
-  '(or WORKERCTL_TOKEN_FILE, or the token itself in WORKERCTL_TOKEN), or use --simulate to run against ' +
+  '(or WORKERCTL_TOKEN_FILE, the token itself in WORKERCTL_TOKEN, or the systemd credential pve-token), ' +
+  'or use --simulate to run against ' +
   'the embedded simulator';
 
 /** Dependencies and extra client settings (metrics hook, timeouts) for connect(). */
@@ -92,10 +95,14 @@ export async function connect(opts: ConnectionOptions, deps: ConnectDeps): Promi
       `refusing plain http to ${url.host}: the token would travel unencrypted; use https:// (or --insecure)`,
     );
   }
-  const tokenFile = opts.tokenFile ?? env.WORKERCTL_TOKEN_FILE;
-  if (!tokenFile && !env.WORKERCTL_TOKEN?.trim()) {
+  const fromEnv = Boolean(env.WORKERCTL_TOKEN?.trim());
+  const tokenFile =
+    opts.tokenFile ??
+    env.WORKERCTL_TOKEN_FILE ??
+    (fromEnv ? undefined : credentialFile(CREDENTIAL.proxmoxToken, env));
+  if (!tokenFile && !fromEnv) {
     throw new UsageError(
-      `no api token for ${url.host}: pass --token-file FILE (or set WORKERCTL_TOKEN_FILE, or the token itself in WORKERCTL_TOKEN)`,
+      `no api token for ${url.host}: pass --token-file FILE (or set WORKERCTL_TOKEN_FILE, the token itself in WORKERCTL_TOKEN, or the systemd credential ${CREDENTIAL.proxmoxToken})`,
     );
   }
   const token = readToken({ tokenFile, env });

@@ -1,5 +1,8 @@
 /** CLI connection flags: parsing, env fallbacks, refusals, the token from env, and --simulate. */
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { addConnectionOptions } from '../../controller/cli/connection.js';
 import { connect, type ConnectionOptions } from '../../controller/compose/connection.js';
@@ -86,6 +89,38 @@ describe('cli connection', function () {
         await c.close();
       }
     } finally {
+      await server.close();
+    }
+  });
+
+  it('reads the token from the systemd credential pve-token when no flag or variable names one', async () => {
+    const server = await startWireServer((_req, res) => ok(res, { version: '9.1.2', release: '9.1' }));
+    const dir = mkdtempSync(join(tmpdir(), 'wctl-cred-'));
+    try {
+      writeFileSync(join(dir, 'pve-token'), `${TEST_TOKEN}\n`, { mode: 0o600 });
+      const c = await connect({ server: server.url }, deps({ CREDENTIALS_DIRECTORY: dir }));
+      try {
+        await c.client.version();
+        expect(server.requests[0]!.headers.authorization).to.equal(`PVEAPIToken=${TEST_TOKEN}`);
+      } finally {
+        await c.close();
+      }
+      // A flag or variable still wins over the credential; a directory without it is no token at all.
+      const flagged = await connect(
+        { server: server.url, tokenFile: join(dir, 'missing') },
+        deps({ CREDENTIALS_DIRECTORY: dir }),
+      ).catch((e: unknown) => e);
+      expect(flagged).to.be.instanceOf(ConfigError);
+      expect((flagged as Error).message).to.contain('missing');
+      const empty = mkdtempSync(join(tmpdir(), 'wctl-cred-'));
+      const none = await connect({ server: server.url }, deps({ CREDENTIALS_DIRECTORY: empty })).catch(
+        (e: unknown) => e,
+      );
+      expect(none).to.be.instanceOf(UsageError);
+      expect((none as Error).message).to.contain('systemd credential pve-token');
+      rmSync(empty, { recursive: true, force: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
       await server.close();
     }
   });

@@ -1,0 +1,149 @@
+/**
+ * The deployment files shipped in examples/: the systemd unit (checked by systemd's own
+ * `systemd-analyze verify`, its flags against `workerctl run`) and the GitHub Actions workflow (it
+ * parses, calls commands and flags that exist, and its validate step works on a copy of the examples).
+ */
+import { expect } from 'chai';
+import type { Command } from 'commander';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { buildProgram } from '../../controller/cli/program.js';
+import { CREDENTIAL } from '../../controller/credentials.js';
+import { examplesDir, packageRoot } from '../../controller/paths.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const MAIN = join(packageRoot, 'dist', 'controller', 'main.js');
+const UNIT = join(examplesDir, 'deploy', 'workerctl.service');
+const WORKFLOW = join(examplesDir, 'ci', 'github-workflow.yml');
+
+/** `ExecStart=` of a unit with its line continuations joined, split into words. */
+function execStart(unit: string): string[] {
+  const joined = unit.replace(/\\\n\s*/g, ' ');
+  const line = joined.split('\n').find((l) => l.startsWith('ExecStart='));
+  if (!line) throw new Error('no ExecStart=');
+  return line.slice('ExecStart='.length).trim().split(/\s+/);
+}
+
+/** The words of a shell line, enough for the simple commands of the workflow (no quotes there). */
+function words(line: string): string[] {
+  return line.trim().split(/\s+/);
+}
+
+/** The sub-command of `program` a command line names, or undefined. */
+function subcommand(program: Command, name: string): Command | undefined {
+  return program.commands.find((c) => c.name() === name || c.aliases().includes(name));
+}
+
+/** Flags (`--x`, `-x`) in `args` that `cmd` does not define. */
+function unknownFlags(cmd: Command, args: string[]): string[] {
+  const known = new Set(cmd.options.flatMap((o) => [o.long, o.short].filter((f): f is string => !!f)));
+  known.add('--help').add('-h');
+  return args.filter((a) => a.startsWith('-')).filter((a) => !known.has(a.split('=')[0]!));
+}
+
+describe('examples/deploy/workerctl.service', function () {
+  this.timeout(20_000);
+  const unit = readFileSync(UNIT, 'utf8');
+
+  it('passes systemd-analyze verify (with workerctl at the path ExecStart names)', function () {
+    const probe = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
+    if (probe.error) {
+      console.log('      (systemd-analyze is not installed: apt-get install systemd to run this check)');
+      this.skip();
+    }
+    const tmp = makeTempDir('wctl-unit-');
+    try {
+      // verify checks that ExecStart's program exists and is executable: point it at a real one.
+      const bin = join(tmp.path, 'workerctl');
+      writeFileSync(bin, `#!/bin/sh\nexec "${process.execPath}" "${MAIN}" "$@"\n`);
+      chmodSync(bin, 0o755);
+      const copy = join(tmp.path, 'workerctl.service');
+      writeFileSync(copy, unit.replaceAll('/usr/bin/workerctl', bin));
+      const res = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
+      expect(res.stderr + res.stdout, 'systemd-analyze verify output').to.equal('');
+      expect(res.status).to.equal(0);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('runs `workerctl run` with flags that exist, and no secret on the command line', () => {
+    const [bin, command, ...args] = execStart(unit);
+    expect(bin).to.equal('/usr/bin/workerctl');
+    expect(command).to.equal('run');
+    const run = subcommand(buildProgram(), 'run')!;
+    expect(unknownFlags(run, args)).to.deep.equal([]);
+    expect(args).not.to.include('--token-file');
+    expect(args).not.to.include('--api-token-file');
+    expect(unit).not.to.match(/^Environment=.*TOKEN/m);
+  });
+
+  it('passes both tokens as the credentials workerctl reads, a state directory and hardening', () => {
+    const credentials = [...unit.matchAll(/^LoadCredential=([^:\n]+):/gm)].map((m) => m[1]);
+    expect(credentials).to.have.members([CREDENTIAL.proxmoxToken, CREDENTIAL.apiToken]);
+    expect(unit).to.match(/^StateDirectory=workerctl$/m);
+    expect(execStart(unit)).to.include('${STATE_DIRECTORY}');
+    for (const line of [
+      'User=workerctl',
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'Restart=on-failure',
+    ]) {
+      expect(unit.split('\n'), line).to.include(line);
+    }
+  });
+});
+
+describe('examples/ci/github-workflow.yml', function () {
+  this.timeout(20_000);
+  const workflow = parseYaml(readFileSync(WORKFLOW, 'utf8')) as {
+    on: Record<string, unknown>;
+    jobs: Record<string, { steps: { run?: string; uses?: string }[] }>;
+  };
+  const runLines = Object.values(workflow.jobs)
+    .flatMap((j) => j.steps)
+    .flatMap((s) => (s.run ?? '').split('\n'))
+    .filter((l) => l.trim().startsWith('workerctl '));
+
+  it('parses, runs on pull requests, and validates with GitHub annotations', () => {
+    expect(workflow.on).to.have.property('pull_request');
+    expect(runLines.map(words)).to.deep.include(['workerctl', 'validate', '--format', 'github', 'workers/']);
+  });
+
+  it('calls only commands and flags that exist', () => {
+    const program = buildProgram();
+    expect(runLines).not.to.be.empty;
+    for (const line of runLines) {
+      const [, name, ...args] = words(line);
+      const cmd = subcommand(program, name!);
+      expect(cmd, `workerctl ${name}`).to.not.equal(undefined);
+      expect(unknownFlags(cmd!, args), line).to.deep.equal([]);
+    }
+  });
+
+  it("its validate step passes on the examples and annotates a broken manifest's line", () => {
+    const tmp = makeTempDir('wctl-gha-');
+    try {
+      const workers = join(tmp.path, 'workers');
+      cpSync(examplesDir, workers, { recursive: true });
+      const validate = runLines.find((l) => words(l)[1] === 'validate')!;
+      const run = () =>
+        spawnSync(process.execPath, [MAIN, ...words(validate).slice(1)], { cwd: tmp.path, encoding: 'utf8' });
+      const good = run();
+      expect(good.status, good.stdout + good.stderr).to.equal(0);
+      const file = readdirSync(workers).find((f) => f.endsWith('.yaml'))!;
+      copyFileSync(join(workers, file), join(tmp.path, 'backup.yaml'));
+      writeFileSync(
+        join(workers, file),
+        readFileSync(join(workers, file), 'utf8').replace('vmbr0', '{vmbr0'),
+      );
+      const bad = run();
+      expect(bad.status).to.equal(1);
+      expect(bad.stdout).to.match(new RegExp(`^::error file=workers/${file},line=\\d+,col=\\d+`, 'm'));
+    } finally {
+      tmp.remove();
+    }
+  });
+});
