@@ -3,7 +3,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 BUILD_STAMP := dist/.build-stamp
 SOURCES := $(shell find controller test bench -name '*.ts' 2>/dev/null) tsconfig.json
 
-.PHONY: all install build check lint format typecheck test run bench clean
+.PHONY: all install build check lint format typecheck test test-unit run bench clean
 
 all: build
 
@@ -36,6 +36,10 @@ check: install typecheck lint
 
 test: build
 	npx mocha
+
+# The unit tests alone (*.unit.test.ts: no simulator, no child process; lint keeps them so): seconds.
+test-unit: build
+	npx mocha --no-config --timeout 20000 --reporter dot 'dist/test/**/*.unit.test.js'
 
 run: build
 	node dist/controller/main.js run -f examples/ --simulate

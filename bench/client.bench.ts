@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       );
       worst = Math.max(worst, b - a);
     }
-    // LATENCIES.md: a small GET costs 10-40 ms on a real PVE (pveproxy -> pvedaemon).
+    // The realistic profile (controller/simulator/latency.ts): a small GET costs 10-40 ms (pveproxy -> pvedaemon).
     process.stdout.write(
       `largest overhead ${worst.toFixed(0)} µs = ${((worst / 10_000) * 100).toFixed(1)}% of a 10 ms real-PVE GET, ${((worst / 40_000) * 100).toFixed(1)}% of a 40 ms one\n`,
     );

@@ -4,7 +4,7 @@
  *
  * 1. Session start latency (POST /v1/sessions until the answer: worker Working) for a deployed
  *    worker (powered off; also its very first boot) and for an OnDemand one (no VM yet), under the realistic profile
- *    of LATENCIES.md pinned to each range's middle so that the sum of the simulated steps is known,
+ *    of the simulator's realistic profile (controller/simulator/latency.ts) pinned to each range's middle so that the sum of the simulated steps is known,
  *    at a time scale of TIME_SCALE (our own poll intervals scaled alike, so ratios hold). Target:
  *    measured / sum of steps <= 1.2.
  * 2. 200 concurrent session requests over 20 workers (4 task slots each, fast profile): every request
@@ -13,7 +13,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { usedSlots } from '../controller/lifecycle/selection.js';
-import { LifecycleEnv, workerYaml } from '../test/lifecycle/sim-env.js';
+import { LifecycleEnv } from '../test/helpers/lifecycle-env.js';
+import { onDemandYaml as workerYaml } from '../test/helpers/manifests.js';
 
 const TIME_SCALE = 50;
 const SAMPLES = 4;
@@ -73,8 +74,8 @@ async function latency(): Promise<boolean> {
       agentTimeoutMs: 600_000 * scale,
       checkTimeoutMs: 60_000 * scale,
       updateTimeoutMs: 900_000 * scale,
-      shutdownTimeoutSec: 60,
     },
+    controllerSettings: { shutdownTimeoutSec: 60 },
     clientOptions: { taskPoll: { initialMs: 100 * scale, maxMs: 2000 * scale, factor: 2 } },
   });
   // Pin the profile; one node per sample and kind, so each request has exactly one worker on its host.
@@ -165,7 +166,7 @@ async function concurrency(): Promise<boolean> {
     samples++;
     for (const used of usedSlots(env.store.listSessions()).values()) maxBooked = Math.max(maxBooked, used);
   };
-  const unsubscribe = env.addon.lifecycle!.events.subscribe((e) => e.type === 'session' && sample());
+  const unsubscribe = env.lifecycle.events.subscribe((e) => e.type === 'session' && sample());
   const timer = setInterval(sample, 2);
   const t0 = performance.now();
   const latencies: number[] = [];

@@ -1,6 +1,6 @@
 /**
  * The controller against the simulator (a separate `workerctl simulator` process, REALISTIC latency
- * profile of LATENCIES.md under a time scale), measured side by side in one run:
+ * profile of controller/simulator/latency.ts under a time scale), measured side by side in one run:
  *
  * (a) time to converge 100 and 1,000 Eager workers over 10 nodes, against the lower bound set by the
  *     same profile's task durations and the controller's concurrency limits;
@@ -22,17 +22,15 @@ import { join } from 'node:path';
 import { systemClock } from '../controller/clock.js';
 import { silentLogger } from '../controller/log.js';
 import { packageRoot } from '../controller/paths.js';
-import { createProxmoxClient } from '../controller/proxmox/http-client.js';
+import { openApp } from '../controller/compose/app.js';
 import { DEFAULT_TASK_POLL } from '../controller/proxmox/options.js';
-import { createFleetReconciler } from '../controller/reconcile/fleet.js';
 import { makeSettings } from '../controller/reconcile/settings.js';
-import { Controller } from '../controller/runtime/controller-loop.js';
 import { REALISTIC_PROFILE } from '../controller/simulator/latency.js';
 import { defaultWorld, scaledWorld } from '../controller/simulator/world/default-world.js';
-import { loadManifests } from '../controller/spec/loader.js';
-import { createManifestLoader } from '../controller/spec/manifest-loader.js';
-import { LowdbStore } from '../controller/store/lowdb-store.js';
+import { loadManifests } from '../controller/manifest/load.js';
+import type { LowdbStore } from '../controller/store/lowdb-store.js';
 import { emptyStoreData } from '../controller/store/schema.js';
+import { splitRecord } from '../controller/store/sections.js';
 import { mergeDesired } from '../controller/reconcile/desired-state.js';
 
 const MAIN = join(packageRoot, 'dist', 'controller', 'main.js');
@@ -178,47 +176,41 @@ async function benchFleet(n: number, dir: string): Promise<void> {
   const file0 = writeFleet(manifests, n, 'Eager', 1);
   let calls = 0;
   let lastCallStart = 0;
-  const client = createProxmoxClient({
-    url: sim.url,
-    auth: { kind: 'token', token: sim.token },
-    // Task polling on the simulator's clock: the real 100 ms..2 s divided by the time scale.
-    taskPoll: {
-      initialMs: Math.max(1, DEFAULT_TASK_POLL.initialMs / TIME_SCALE),
-      maxMs: Math.max(2, DEFAULT_TASK_POLL.maxMs / TIME_SCALE),
-    },
-    maxSockets: 32,
-    onCall: (info) => {
-      calls++;
-      if (process.env.BENCH_DEBUG && firstCall === undefined)
-        process.stderr.write(`call ${info.method} ${info.path} ${Date.now() - info.durationMs}\n`);
-      lastCallStart = Math.max(lastCallStart, Date.now() - info.durationMs);
-      firstCall ??= Date.now() - info.durationMs;
-      if (info.method === 'POST' && info.path.endsWith('/clone')) firstClone ??= Date.now() - info.durationMs;
-    },
-  });
   let firstCall: number | undefined;
   let firstClone: number | undefined;
-  const store = new LowdbStore({ stateDir: state });
-  await store.open();
   const settings = makeSettings({ resyncIntervalMs: 0 });
-  const fleet = createFleetReconciler({
-    client,
-    store,
+  const app = await openApp({
+    endpoint: sim,
+    clientOptions: {
+      // Task polling on the simulator's clock: the real 100 ms..2 s divided by the time scale.
+      taskPoll: {
+        initialMs: Math.max(1, DEFAULT_TASK_POLL.initialMs / TIME_SCALE),
+        maxMs: Math.max(2, DEFAULT_TASK_POLL.maxMs / TIME_SCALE),
+      },
+      maxSockets: 32,
+      onCall: (info) => {
+        calls++;
+        if (process.env.BENCH_DEBUG && firstCall === undefined)
+          process.stderr.write(`call ${info.method} ${info.path} ${Date.now() - info.durationMs}\n`);
+        lastCallStart = Math.max(lastCallStart, Date.now() - info.durationMs);
+        firstCall ??= Date.now() - info.durationMs;
+        if (info.method === 'POST' && info.path.endsWith('/clone'))
+          firstClone ??= Date.now() - info.durationMs;
+      },
+    },
+    settings,
     logger: silentLogger(),
     clock: systemClock,
-    settings,
+    stateDir: state,
+    // The cached loader, as in `workerctl run`.
+    controller: {
+      manifestPaths: [manifests],
+      resyncIntervalMs: 0,
+      ...(CONCURRENCY ? { workers: CONCURRENCY } : {}),
+    },
   });
-  const loader = createManifestLoader(); // cached reloads, as in `workerctl run`
-  const controller = new Controller({
-    manifestPaths: [manifests],
-    load: (p) => loader.load(p),
-    reconciler: fleet,
-    store,
-    settings,
-    logger: silentLogger(),
-    resyncIntervalMs: 0,
-    ...(CONCURRENCY ? { workers: CONCURRENCY } : {}),
-  });
+  const store = app.store as LowdbStore;
+  const controller = app.controller!;
   const t0 = Date.now();
   const progress = setInterval(() => {
     const recs = store.listWorkers();
@@ -229,7 +221,7 @@ async function benchFleet(n: number, dir: string): Promise<void> {
       `  ... ${((Date.now() - t0) / 1000).toFixed(0)} s: ${ready}/${n} Ready, ${calls} calls\n`,
     );
   }, 10_000);
-  await controller.start();
+  await app.start();
   const res = await controller.waitForConvergence(30 * 60_000, { pollMs: 50 });
   const realMs = Date.now() - t0;
   clearInterval(progress);
@@ -288,8 +280,8 @@ async function benchFleet(n: number, dir: string): Promise<void> {
     `(c) save -> first Proxmox call, ${n} workers (${lat.length}/${LATENCY_ROUNDS} rounds, debounce 50 ms quiet / 200 ms max): ` +
       `p50 ${pct(lat, 0.5)?.toFixed(0)} ms, p99 ${pct(lat, 0.99)?.toFixed(0)} ms, max ${lat.at(-1)?.toFixed(0)} ms (target p99 < 250 ms)`,
   );
-  await controller.stop(5000);
-  client.close();
+  await app.stop(5000);
+  await app.close();
   await sim.stop();
 }
 
@@ -306,7 +298,7 @@ async function benchRss(n: number, dir: string, sim: SimProcess): Promise<void> 
   const load = await loadManifests([manifests]);
   const merged = mergeDesired([], load, makeSettings(), new Date().toISOString(), () => randomUUID());
   const data = emptyStoreData();
-  for (const r of merged.save) data.workers[r.name] = r;
+  for (const r of merged.save) data.workers[r.name] = splitRecord(r);
   mkdirSync(state, { recursive: true });
   writeFileSync(join(state, 'workerctl.db.json'), JSON.stringify(data));
   const tokenFile = join(dir, 'token');
@@ -365,25 +357,20 @@ async function benchRss(n: number, dir: string, sim: SimProcess): Promise<void> 
 async function benchFirstLoad(n: number, dir: string, sim: SimProcess): Promise<void> {
   const manifests = join(dir, `first-m-${n}`);
   writeFleet(manifests, n, 'OnDemand', 100);
-  const store = new LowdbStore({ stateDir: join(dir, `first-s-${n}`) });
-  await store.open();
-  const client = createProxmoxClient({ url: sim.url, auth: { kind: 'token', token: sim.token } });
-  const settings = makeSettings();
-  const fleet = createFleetReconciler({
-    client,
-    store,
+  const app = await openApp({
+    endpoint: sim,
+    settings: makeSettings(),
     logger: silentLogger(),
-    clock: systemClock,
-    settings,
+    stateDir: join(dir, `first-s-${n}`),
   });
+  const store = app.store as LowdbStore;
   const t0 = Date.now();
-  await fleet.applyDesired(await loadManifests([manifests]));
+  await app.core.applyDesired(await loadManifests([manifests]));
   console.log(
     `    first load of ${n} workers into an empty database: ${((Date.now() - t0) / 1000).toFixed(1)} s ` +
       `(${store.stats().writes} file writes; applyDesired saves the merge as one durable batch)`,
   );
-  await store.close();
-  client.close();
+  await app.close();
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'workerctl-bench-'));
@@ -391,7 +378,7 @@ try {
   console.log(
     (PROFILE === 'fast'
       ? 'simulator: separate process, FAST profile (BENCH_PROFILE=fast: only (b) and (c) mean something); '
-      : `simulator: separate process, REALISTIC profile (LATENCIES.md) at time scale ${TIME_SCALE} `) +
+      : `simulator: separate process, REALISTIC profile (controller/simulator/latency.ts) at time scale ${TIME_SCALE} `) +
       `(1 real s = ${TIME_SCALE} simulated s); controller defaults (clonesPerStorage 2, perStorage 4, perNode 4, 32 reconciles)`,
   );
   for (const n of SIZES) await benchFleet(n, dir);

@@ -19,12 +19,12 @@ import { systemClock } from '../controller/clock.js';
 import { silentLogger } from '../controller/log.js';
 import type { ProxmoxClient } from '../controller/proxmox/client.js';
 import type { FleetReconciler } from '../controller/reconcile/contracts.js';
-import { createFleetReconciler } from '../controller/reconcile/fleet.js';
+import { createReconcileCore } from '../controller/reconcile/core.js';
 import { makeSettings } from '../controller/reconcile/settings.js';
-import { Controller } from '../controller/runtime/controller-loop.js';
-import { collectManifestFiles } from '../controller/spec/file-walk.js';
-import { loadManifests } from '../controller/spec/loader.js';
-import { createManifestLoader } from '../controller/spec/manifest-loader.js';
+import { Controller } from '../controller/loop/controller.js';
+import { collectManifestFiles } from '../controller/manifest/walk.js';
+import { loadManifests } from '../controller/manifest/load.js';
+import { createManifestLoader } from '../controller/manifest/cached-loader.js';
 import { LowdbStore } from '../controller/store/lowdb-store.js';
 import type { LoadResult } from '../controller/types.js';
 
@@ -97,7 +97,7 @@ async function saveToReconcile(
   await store.open();
   const settings = makeSettings({ resyncIntervalMs: 0 });
   const client = {} as ProxmoxClient; // applyDesired and plan make no call
-  const fleet = createFleetReconciler({
+  const fleet = createReconcileCore({
     client,
     store,
     logger: silentLogger(),
@@ -111,8 +111,9 @@ async function saveToReconcile(
     plan: () => fleet.plan(),
     reconcile: (name) => {
       if (name === 'w-00000') started ??= Date.now();
-      return Promise.resolve({});
+      return Promise.resolve({ outcome: { kind: 'converged' } });
     },
+    power: () => Promise.resolve(),
   };
   const controller = new Controller({
     manifestPaths: [dir],

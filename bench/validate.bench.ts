@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { loadManifests } from '../controller/spec/loader.js';
+import { loadManifests } from '../controller/manifest/load.js';
 
 const FILES = 1000;
 const PER_FILE = 10;

@@ -2,8 +2,6 @@
  * Typed errors. Callers check with instanceof, never by matching message text (that happens only in
  * proxmox/error-mapping.ts). Messages are lower-case and never carry secrets.
  */
-import type { Diagnostic } from './types.js';
-
 export class WorkerctlError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -13,16 +11,6 @@ export class WorkerctlError extends Error {
 
 /** Bad command line: exit code 2. */
 export class UsageError extends WorkerctlError {}
-
-/** Manifests that do not validate. */
-export class ManifestError extends WorkerctlError {
-  constructor(
-    message: string,
-    readonly diagnostics: Diagnostic[],
-  ) {
-    super(message);
-  }
-}
 
 /** The state directory is held by another process. */
 export class StoreLockedError extends WorkerctlError {}

@@ -38,7 +38,7 @@ export type DeployMode = 'OnDemand' | 'Eager';
 export type ApplyChangesMode = 'WhenIdle' | 'Immediate';
 export type DeletionPolicy = 'Delete' | 'Orphan';
 
-/** A worker's desired state with every default applied (see spec/defaults.ts). */
+/** A worker's desired state with every default applied (see manifest/defaults.ts). */
 export interface WorkerSpec {
   name: string;
   labels: Record<string, string>;
@@ -110,6 +110,10 @@ export interface LoadResult {
 // ---------- status ----------
 
 export type Phase = 'Configured' | 'Testing' | 'Updating' | 'Working' | 'ShutDown';
+/** Phases the lifecycle sets while it has the worker (a test, a session start, sessions). */
+export type LifecyclePhase = 'Testing' | 'Updating' | 'Working';
+/** Phases at rest, which the reconciler sets: no VM yet, or deployed and powered off. */
+export type RestingPhase = 'Configured' | 'ShutDown';
 export type ConditionType = 'Ready' | 'Reconciling' | 'Degraded';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -173,7 +177,10 @@ export interface Intent {
   startedAt: string;
 }
 
-/** What the configuration database keeps per worker. */
+/**
+ * A worker as read: one view over its record's sections (store/sections.ts composes it). Readers use
+ * it; writers write one section each (WorkerSections).
+ */
 export interface WorkerRecord {
   name: string;
   /** The last valid spec in force. */
@@ -196,6 +203,60 @@ export interface WorkerRecord {
   wantDeployed?: boolean;
   /** What the VM was cloned from; a change of any of these means a redeploy. */
   deployed?: DeployedFrom;
+}
+
+/** The desired state, from the manifests; written by the intake only (reconcile/intake.ts). */
+export interface DesiredState {
+  spec: WorkerSpec;
+  specHash: string;
+  generation: number;
+  source?: SourceRef;
+  uid?: string;
+  removeRequestedAt?: string;
+}
+
+/** What workerctl has in Proxmox; written by the executor only (reconcile/execute/). */
+export interface Inventory {
+  vmid?: number;
+  node?: string;
+  intent?: Intent;
+  deployed?: DeployedFrom;
+}
+
+/** Tests, sessions and deploy requests; written by the lifecycle only (lifecycle/). */
+export interface LifecycleState {
+  /** Set while the lifecycle has the worker; at rest the reconciler's phase shows. */
+  phase?: LifecyclePhase;
+  /** Ids of the open sessions this worker serves. */
+  sessions: string[];
+  lastTest?: TestResult;
+  /** The last test's verdict on Degraded (the newer of it and the reconciler's shows). */
+  degraded?: Condition;
+  /** The last test's or power-off's error (a reconciler's error shows first). */
+  lastError?: string;
+  /** An OnDemand worker is deployed when this is true (a test or session wants it). */
+  wantDeployed?: boolean;
+}
+
+/** The reconciler's status; written by the reconciler only (reconcile/status.ts). */
+export interface ReconcileStatus {
+  phase: RestingPhase;
+  conditions: Condition[];
+  observedGeneration: number;
+  lastError?: string;
+}
+
+/**
+ * A worker record as the store keeps it: one section per writer, plus the history that every writer
+ * appends to (newest last, bounded).
+ */
+export interface WorkerSections {
+  name: string;
+  desired: DesiredState;
+  inventory: Inventory;
+  lifecycle: LifecycleState;
+  status: ReconcileStatus;
+  history: HistoryEntry[];
 }
 
 /** The template, storage and host a worker's VM was cloned with. */

@@ -143,7 +143,7 @@ export class ControllerMetrics {
     this.#store = store;
   }
 
-  /** For the runtime: one reconcile done. */
+  /** For the controller loop: one reconcile done. */
   observeReconcile(durationMs: number, result: string): void {
     this.reconciles.inc({ result });
     this.reconcileDuration.observe({ result }, durationMs / 1000);
@@ -152,11 +152,6 @@ export class ControllerMetrics {
   /** The queue depth is read from `fn` at scrape time. */
   bindQueueDepth(fn: () => number): void {
     this.#queueDepth = fn;
-  }
-
-  /** For the runtime: the queue's length (when no provider is bound). */
-  setQueueDepth(n: number): void {
-    this.queueDepth.set(n);
   }
 
   /** Pass as the Proxmox client's onCall. */

@@ -16,24 +16,22 @@
  * Errors are JSON: {"error": {"code", "message", "param"?}}.
  */
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.js';
 import { ConfigError } from '../errors.js';
-import type { EventBus, LifecycleEvent } from '../lifecycle/events.js';
+import type { EventBus } from '../lifecycle/events.js';
 import type { SessionGrant, SessionManager, SessionRequest } from '../lifecycle/sessions.js';
 import type { Logger } from '../log.js';
-import { parseDuration } from '../runtime/duration.js';
-import { redact } from '../redact.js';
 import type { Store } from '../store/store.js';
 import type { TestResult } from '../types.js';
 import { bearerToken, tokensEqual } from './auth.js';
 import { HttpError, toHttpError } from './http-errors.js';
 import type { ControllerMetrics } from './metrics.js';
-import { sessionView, workerDetail, workerSummary } from './views.js';
+import { send } from './request.js';
+import { apiRoutes } from './routes.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:8080';
-const MAX_BODY = 64 * 1024;
 
 export interface ApiServices {
   store: Store;
@@ -72,261 +70,12 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void>;
-
-interface Route {
-  method: string;
-  pattern: RegExp;
-  /** Label for metrics. */
-  name: string;
-  handler: Handler;
-}
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  const text = JSON.stringify(body, null, 2) + '\n';
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  res.end(text);
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, 'body_too_large', `request body over ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (!text) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, 'invalid_json', `request body is not valid JSON: ${(err as Error).message}`);
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new HttpError(400, 'invalid_json', 'request body must be a JSON object');
-  }
-  return parsed as Record<string, unknown>;
-}
-
-/** A duration parameter: a number of seconds or a string like 15m. */
-function durationParam(body: Record<string, unknown>, name: string): number | undefined {
-  const v = body[name];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.round(v * 1000);
-  if (typeof v === 'string') {
-    try {
-      return parseDuration(v, name);
-    } catch (err) {
-      throw new HttpError(400, 'invalid_parameter', (err as Error).message, name);
-    }
-  }
-  throw new HttpError(400, 'invalid_parameter', `${name} must be seconds or a duration like 15m`, name);
-}
-
-function stringParam(body: Record<string, unknown>, name: string, required = false): string | undefined {
-  const v = body[name];
-  if (v === undefined && !required) return undefined;
-  if (typeof v !== 'string' || v === '')
-    throw new HttpError(400, 'invalid_parameter', `${name} must be a non-empty string`, name);
-  return v;
-}
-
-function intParam(body: Record<string, unknown>, name: string): number | undefined {
-  const v = body[name];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v))
-    throw new HttpError(400, 'invalid_parameter', `${name} must be an integer`, name);
-  return v;
-}
-
 /** Starts the API server; resolves once it listens. */
 export async function startApiServer(services: ApiServices, listen = DEFAULT_LISTEN): Promise<ApiServer> {
-  const { store, metrics, logger, events } = services;
+  const { metrics, logger } = services;
   const sseClients = new Set<ServerResponse>();
 
-  const needSessions = (): SessionManager => {
-    if (!services.sessions)
-      throw new HttpError(503, 'unavailable', 'sessions are not available in this controller');
-    return services.sessions;
-  };
-
-  const routes: Route[] = [
-    {
-      method: 'GET',
-      pattern: /^\/healthz$/,
-      name: '/healthz',
-      handler: async (_q, res) => send(res, 200, { status: 'ok' }),
-    },
-    {
-      method: 'GET',
-      pattern: /^\/readyz$/,
-      name: '/readyz',
-      handler: async (_q, res) =>
-        services.isReady()
-          ? send(res, 200, { ready: true })
-          : send(res, 503, {
-              ready: false,
-              error: { code: 'not_ready', message: 'waiting for the first full observation of the cluster' },
-            }),
-    },
-    {
-      method: 'GET',
-      pattern: /^\/metrics$/,
-      name: '/metrics',
-      handler: async (_q, res) => {
-        const text = await metrics.text();
-        res.writeHead(200, { 'content-type': metrics.contentType });
-        res.end(text);
-      },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/v1\/workers$/,
-      name: '/v1/workers',
-      handler: async (req, res) => {
-        const full = new URL(req.url ?? '/', 'http://x').searchParams.get('full');
-        const sorted = store.listWorkers().sort((a, b) => a.name.localeCompare(b.name));
-        // ?full=1: whole records (status CLI); secrets masked all the same.
-        send(res, 200, {
-          workers: full === '1' || full === 'true' ? sorted.map((r) => redact(r)) : sorted.map(workerSummary),
-        });
-      },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/v1\/workers\/([^/]+)$/,
-      name: '/v1/workers/:name',
-      handler: async (_q, res, [name]) => {
-        const rec = store.getWorker(name!);
-        if (!rec) throw new HttpError(404, 'worker_not_found', `unknown worker ${name}`, 'name');
-        send(res, 200, workerDetail(rec));
-      },
-    },
-    {
-      method: 'POST',
-      pattern: /^\/v1\/workers\/([^/]+)\/test$/,
-      name: '/v1/workers/:name/test',
-      handler: async (_q, res, [name]) => {
-        if (!services.test)
-          throw new HttpError(503, 'unavailable', 'tests are not available in this controller');
-        if (!store.getWorker(name!))
-          throw new HttpError(404, 'worker_not_found', `unknown worker ${name}`, 'name');
-        const result = await services.test(name!);
-        metrics.tests.inc({ result: result.ok ? 'passed' : 'failed' });
-        send(res, 200, { worker: name, result });
-      },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/v1\/sessions$/,
-      name: '/v1/sessions',
-      handler: async (_q, res) => send(res, 200, { sessions: needSessions().list().map(sessionView) }),
-    },
-    {
-      method: 'POST',
-      pattern: /^\/v1\/sessions$/,
-      name: '/v1/sessions',
-      handler: async (req, res) => {
-        const sessions = needSessions();
-        const body = await readJson(req);
-        const kind = stringParam(body, 'kind');
-        if (kind !== undefined && kind !== 'backup' && kind !== 'restore') {
-          throw new HttpError(400, 'invalid_parameter', 'kind must be backup or restore', 'kind');
-        }
-        const request: SessionRequest = {
-          host: stringParam(body, 'host', true)!,
-          tasks: intParam(body, 'tasks'),
-          kind,
-          leaseMs: durationParam(body, 'lease'),
-          waitMs: durationParam(body, 'wait'),
-        };
-        const t0 = services.clock.now();
-        try {
-          const grant = await (services.startSession ?? ((r: SessionRequest) => sessions.start(r)))(request);
-          metrics.sessionStarts.inc({ result: 'ok' });
-          metrics.sessionStartDuration.observe((services.clock.now() - t0) / 1000);
-          send(
-            res,
-            201,
-            {
-              session: sessionView(grant.session),
-              worker: grant.worker,
-              address: grant.address,
-              node: grant.node,
-              vmid: grant.vmid,
-              fallback: grant.fallback,
-            },
-            { location: `/v1/sessions/${grant.session.id}` },
-          );
-        } catch (err) {
-          metrics.sessionStarts.inc({ result: toHttpError(err).status === 503 ? 'no_worker' : 'error' });
-          throw err;
-        }
-      },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/v1\/sessions\/([^/]+)$/,
-      name: '/v1/sessions/:id',
-      handler: async (_q, res, [id]) => send(res, 200, sessionView(needSessions().get(id!))),
-    },
-    {
-      method: 'DELETE',
-      pattern: /^\/v1\/sessions\/([^/]+)$/,
-      name: '/v1/sessions/:id',
-      handler: async (req, res, [id]) => {
-        const reason = new URL(req.url ?? '/', 'http://x').searchParams.get('reason') ?? 'ended by request';
-        await needSessions().end(id!, reason.slice(0, 200));
-        send(res, 200, { ended: id, reason });
-      },
-    },
-    {
-      method: 'POST',
-      pattern: /^\/v1\/sessions\/([^/]+)\/renew$/,
-      name: '/v1/sessions/:id/renew',
-      handler: async (req, res, [id]) => {
-        const body = await readJson(req);
-        send(res, 200, sessionView(await needSessions().renew(id!, durationParam(body, 'lease'))));
-      },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/v1\/events$/,
-      name: '/v1/events',
-      handler: async (req, res) => {
-        res.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-store',
-          connection: 'keep-alive',
-        });
-        res.write('retry: 2000\n\n');
-        let seq = 0;
-        const unsubscribe = events.subscribe((e: LifecycleEvent) => {
-          res.write(`id: ${++seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-        });
-        const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), services.sseKeepAliveMs ?? 15_000);
-        keepAlive.unref();
-        sseClients.add(res);
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearInterval(keepAlive);
-            unsubscribe();
-            sseClients.delete(res);
-            resolve();
-          };
-          req.on('close', done);
-          res.on('close', done);
-        });
-      },
-    },
-  ];
+  const routes = apiRoutes(services, sseClients);
 
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;

@@ -1,4 +1,4 @@
-/** Errors of the lifecycle; the HTTP API maps each to a status code (api/errors.ts). */
+/** Errors of the lifecycle; the HTTP API maps each to a status code (api/http-errors.ts). */
 import { WorkerctlError } from '../errors.js';
 
 /** No worker of that name (404). */

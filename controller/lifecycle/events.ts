@@ -1,7 +1,7 @@
 /**
  * Status changes as events, for the API's server-sent events. Worker events come from comparing
- * statuses (StatusWatcher), so writes by the lifecycle and by the reconcile core are seen alike;
- * the session manager emits session events itself.
+ * statuses (StatusWatcher) after the store says a worker changed, so writes by the lifecycle and by
+ * the reconcile core are seen alike; the session manager emits session events itself.
  */
 import { EventEmitter } from 'node:events';
 import type { Store } from '../store/store.js';
@@ -86,20 +86,26 @@ function workerEvent(
 }
 
 /**
- * Turns status writes into events by comparing each worker's status with the last one seen. Whoever
- * writes (the lifecycle, the reconcile core) only has to call `check()` afterwards, or wait for the
- * periodic check; comparing means an event is never sent twice.
+ * Turns worker writes into events by comparing each worker's status with the last one seen; the
+ * store's change notifications trigger a check (many writes in one turn give one check), and
+ * comparing means an event is never sent twice.
  */
 export class StatusWatcher {
   readonly #seen = new Map<string, WorkerStatus>();
   #scheduled = false;
-  #timer?: NodeJS.Timeout;
+  #unsubscribe?: () => void;
 
   constructor(
-    private readonly store: Pick<Store, 'listWorkers'>,
+    private readonly store: Pick<Store, 'listWorkers' | 'onWorkerChange'>,
     private readonly bus: EventBus,
   ) {
     for (const w of store.listWorkers()) this.#seen.set(w.name, w.status);
+  }
+
+  /** Checks after every worker write from now on. */
+  start(): void {
+    this.#unsubscribe ??= this.store.onWorkerChange(() => this.schedule());
+    this.check();
   }
 
   /** Compares now and emits an event per changed worker. */
@@ -128,39 +134,8 @@ export class StatusWatcher {
     setImmediate(() => this.check());
   }
 
-  /** Also checks every `ms` (catches writers that do not call check). */
-  startPolling(ms: number): void {
-    this.#timer ??= setInterval(() => this.check(), ms);
-    this.#timer.unref();
-  }
-
   stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
   }
-}
-
-/** A Store that asks the watcher to check after each worker write. */
-export function withStatusEvents(store: Store, watcher: StatusWatcher): Store {
-  const wrapped: Partial<Store> = {
-    saveStatus(name, status) {
-      store.saveStatus(name, status);
-      watcher.schedule();
-    },
-    async saveWorker(record) {
-      await store.saveWorker(record);
-      watcher.schedule();
-    },
-    async deleteWorker(name) {
-      await store.deleteWorker(name);
-      watcher.schedule();
-    },
-  };
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      if (typeof prop === 'string' && prop in wrapped) return (wrapped as Record<string, unknown>)[prop];
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
 }

@@ -40,7 +40,8 @@ export async function waitForAgent(
       await client.agentPing(node, vmid);
       return clock.now() - start;
     } catch (err) {
-      // "QEMU guest agent is not running" and QMP timeouts are "not ready yet" (API-NOTES §13).
+      // "QEMU guest agent is not running" and QMP timeouts are "not ready yet" (qemu-server
+      // PVE/QemuServer/Agent.pm agent_available, agent_cmd).
       last = errorMessage(err);
     }
     const left = timeoutMs - (clock.now() - start);

@@ -1,23 +1,23 @@
 /**
- * The lifecycle as one object for the controller: tests, sessions, the lease sweeper, status events,
- * and the links to the reconcile core (deploy on demand, the shared per-worker lock, Immediate
- * changes that end sessions). `workerctl run` builds one and hands it to the HTTP API.
+ * The lifecycle as one object: tests, sessions, the lease sweeper, status events, and its links to
+ * the reconcile core: a worker is held against the reconcile queue while the lifecycle works on it
+ * (worker-core.ts, on reconcile/contracts.ts WorkerHolds), and Immediate changes end sessions
+ * (onPlan). The composition root (compose/app.ts) builds one for `workerctl run` and the HTTP API.
  */
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ProxmoxClient } from '../proxmox/client.js';
-import type { FleetReconciler, Plan } from '../reconcile/contracts.js';
+import { KeyedMutex } from '../queue/mutex.js';
+import type { Plan, WorkerHolds } from '../reconcile/contracts.js';
 import type { Store } from '../store/store.js';
 import type { TestResult } from '../types.js';
-import { coreDeployer, lockedReconciler } from './core-link.js';
-import { EventBus, StatusWatcher, withStatusEvents } from './events.js';
-import { KeyedMutex } from './mutex.js';
-import { createWorkerPower, type DeployFn, type WorkerPower } from './power-demand.js';
+import { EventBus, StatusWatcher } from './events.js';
 import { SessionManager, type SessionGrant, type SessionRequest } from './sessions.js';
 import { lifecycleSettings, type LifecycleSettings } from './settings.js';
-import { settle, testWorker, type LifecycleDeps } from './worker-test.js';
+import { CoreWorkers, type WorkerLocks, type WorkerPower } from './worker-core.js';
+import { settle, testWorker, type LifecycleDeps } from './bring-up.js';
 
 export interface LifecycleOptions {
   client: ProxmoxClient;
@@ -25,16 +25,14 @@ export interface LifecycleOptions {
   clock: Clock;
   logger: Logger;
   settings?: Partial<LifecycleSettings>;
-  /** The reconcile core (unlocked); deploys OnDemand workers. */
-  reconciler?: Pick<FleetReconciler, 'reconcile'>;
-  /** Overrides deploying (tests). */
-  deploy?: DeployFn;
-  /** Overrides power handling (tests). */
+  /** The reconcile core's holds on workers (the controller loop): deploys and power go through it. */
+  holds?: WorkerHolds;
+  /** Overrides the VM actions (tests without a core). */
   power?: WorkerPower;
+  /** Overrides the per-worker lock (tests without a core). */
+  locks?: WorkerLocks;
   /** Called when a worker serves no session any more or was interrupted (re-enqueue it). */
   onIdle?: (worker: string) => void;
-  /** Status events poll interval (catches writers that bypass the lifecycle's store), ms; 0 = off. */
-  eventPollMs?: number;
 }
 
 /** Change classes that interrupt a running worker. */
@@ -42,7 +40,6 @@ const DISRUPTIVE = new Set(['restart', 'redeploy', 'destructive']);
 
 export class Lifecycle {
   readonly events = new EventBus();
-  readonly locks = new KeyedMutex();
   readonly watcher: StatusWatcher;
   readonly store: Store;
   readonly deps: LifecycleDeps;
@@ -56,31 +53,21 @@ export class Lifecycle {
     // Every waiting session request listens on it.
     setMaxListeners(0, this.#stopping.signal);
     this.watcher = new StatusWatcher(opts.store, this.events);
-    this.store = withStatusEvents(opts.store, this.watcher);
-    const settings = lifecycleSettings(opts.settings);
-    const deploy =
-      opts.deploy ??
-      (opts.reconciler
-        ? coreDeployer({ reconciler: opts.reconciler, store: this.store, clock: opts.clock })
-        : undefined);
-    const power =
-      opts.power ??
-      createWorkerPower({
-        client: opts.client,
-        store: this.store,
-        clock: opts.clock,
-        logger: opts.logger,
-        deploy,
-        shutdownTimeoutSec: settings.shutdownTimeoutSec,
-      });
+    this.store = opts.store;
+    const core = opts.holds
+      ? new CoreWorkers({ holds: opts.holds, store: opts.store, clock: opts.clock, logger: opts.logger })
+      : undefined;
+    const locks = opts.locks ?? core ?? new KeyedMutex();
+    const power = opts.power ?? core;
+    if (!power) throw new Error('internal: a lifecycle needs the reconcile core (holds) or a power stand-in');
     this.deps = {
       client: opts.client,
-      store: this.store,
+      store: opts.store,
       clock: opts.clock,
       logger: opts.logger.child({ component: 'lifecycle' }),
       power,
-      locks: this.locks,
-      settings,
+      locks,
+      settings: lifecycleSettings(opts.settings),
     };
     this.sessions = new SessionManager({ ...this.deps, events: this.events, onIdle: opts.onIdle });
   }
@@ -89,8 +76,7 @@ export class Lifecycle {
   async start(): Promise<void> {
     await this.sessions.restore();
     this.sessions.startLeaseSweeper();
-    if ((this.#opts.eventPollMs ?? 1_000) > 0) this.watcher.startPolling(this.#opts.eventPollMs ?? 1_000);
-    this.watcher.check();
+    this.watcher.start();
   }
 
   stop(): void {
@@ -113,11 +99,6 @@ export class Lifecycle {
     return signal ? AbortSignal.any([signal, this.#stopping.signal]) : this.#stopping.signal;
   }
 
-  /** The core's reconciler, made to respect the per-worker lock. */
-  wrapReconciler<R extends FleetReconciler>(inner: R): R {
-    return lockedReconciler(inner, this.locks) as R;
-  }
-
   /**
    * Immediate changes do what the guide does: a disruptive change (restart, redeploy, removal) of a
    * worker that serves sessions ends them with the change as reason and powers the worker off, then
@@ -125,26 +106,34 @@ export class Lifecycle {
    * N sessions to end") and the worker is re-enqueued when its last session ends.
    */
   async onPlan(plan: Plan): Promise<void> {
+    const interrupted = new Map<string, string>();
     for (const a of plan.actions) {
       const rec = this.store.getWorker(a.worker);
       if (!rec || rec.spec.applyChanges !== 'Immediate' || rec.status.sessions.length === 0) continue;
       const disruptive =
         DISRUPTIVE.has(a.class) || a.kind === 'delete' || a.kind === 'redeploy' || a.kind === 'restart';
       if (!disruptive || (a.blockedBy && a.kind !== 'wait')) continue;
-      const reason = `interrupted by an Immediate change: ${a.reason}`;
-      try {
-        await this.locks.run(a.worker, async () => {
-          const ended = await this.sessions.endAllOf(a.worker, reason);
-          if (ended.length === 0) return;
-          await settle(this.deps, a.worker, reason);
-        });
-      } catch (err) {
-        this.deps.logger.info('immediate change: ending sessions failed', {
-          worker: a.worker,
-          err: errorMessage(err),
-        });
-      }
-      this.#opts.onIdle?.(a.worker);
+      if (!interrupted.has(a.worker))
+        interrupted.set(a.worker, `interrupted by an Immediate change: ${a.reason}`);
     }
+    // Every hold is asked for at once (before the controller queues the changed workers), so no
+    // reconcile carries a change out while its worker still serves sessions.
+    await Promise.all(
+      [...interrupted].map(async ([worker, reason]) => {
+        try {
+          await this.deps.locks.run(worker, async () => {
+            const ended = await this.sessions.endAllOf(worker, reason);
+            if (ended.length === 0) return;
+            await settle(this.deps, worker, reason);
+          });
+        } catch (err) {
+          this.deps.logger.info('immediate change: ending sessions failed', {
+            worker,
+            err: errorMessage(err),
+          });
+        }
+        this.#opts.onIdle?.(worker);
+      }),
+    );
   }
 }

@@ -1,17 +1,9 @@
 /**
  * The worker phases of the guide (Configured, Testing, Updating, Working, ShutDown), which transitions
- * are legal, and the history entry each one leaves. Pure functions over WorkerStatus: callers save the
- * result. Every phase change goes through `transition` so that history always says why.
+ * are legal, and the history entry each one leaves. Pure: the lifecycle writes the result
+ * (lifecycle/state.ts setPhase), so that history always says why a phase changed.
  */
-import { HISTORY_LIMIT } from '../store/store.js';
-import type {
-  Condition,
-  ConditionStatus,
-  ConditionType,
-  HistoryEntry,
-  Phase,
-  WorkerStatus,
-} from '../types.js';
+import type { HistoryEntry, LifecyclePhase, Phase } from '../types.js';
 
 export const PHASES: readonly Phase[] = ['Configured', 'Testing', 'Updating', 'Working', 'ShutDown'];
 
@@ -27,6 +19,13 @@ const ALLOWED: Record<Phase, readonly Phase[]> = {
   Working: ['ShutDown', 'Configured', 'Testing'],
   ShutDown: ['Testing', 'Configured'],
 };
+
+/** The phases only the lifecycle sets (the resting ones are the reconciler's). */
+export const LIFECYCLE_PHASES: ReadonlySet<Phase> = new Set<LifecyclePhase>([
+  'Testing',
+  'Updating',
+  'Working',
+]);
 
 /** Thrown for a phase change the lifecycle does not allow (a bug, never user input). */
 export class IllegalTransitionError extends Error {
@@ -44,57 +43,12 @@ export function canTransition(from: Phase, to: Phase): boolean {
   return from === to || ALLOWED[from].includes(to);
 }
 
-/** A copy of `history` with `entry` appended, bounded to HISTORY_LIMIT (oldest dropped). */
-export function appendHistory(history: HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
-  const out = [...history, entry];
-  return out.length > HISTORY_LIMIT ? out.slice(out.length - HISTORY_LIMIT) : out;
-}
-
-/** A copy of the status with one more history entry. */
-export function withHistory(status: WorkerStatus, time: string, action: string, cause: string): WorkerStatus {
-  return { ...status, history: appendHistory(status.history, { time, action, cause }) };
-}
-
 /**
- * A copy of the status in phase `to`, with a history entry `phase A -> B` and its cause. Staying in
- * the same phase changes nothing. Throws IllegalTransitionError for a change the table forbids.
+ * The history entry of a change from `from` to `to` with its cause; undefined when the phase stays.
+ * Throws IllegalTransitionError for a change the table forbids.
  */
-export function transition(status: WorkerStatus, to: Phase, cause: string, time: string): WorkerStatus {
-  const from = status.phase;
-  if (from === to) return status;
+export function transition(from: Phase, to: Phase, cause: string, time: string): HistoryEntry | undefined {
+  if (from === to) return undefined;
   if (!canTransition(from, to)) throw new IllegalTransitionError(from, to);
-  return withHistory({ ...status, phase: to }, time, `phase ${from} -> ${to}`, cause);
-}
-
-/**
- * A copy of the status with condition `type` set. lastTransitionTime moves only when the status value
- * changes (as Kubernetes conditions do).
- */
-export function setCondition(
-  status: WorkerStatus,
-  type: ConditionType,
-  value: ConditionStatus,
-  reason: string,
-  message: string,
-  time: string,
-): WorkerStatus {
-  const prev = status.conditions.find((c) => c.type === type);
-  const next: Condition = {
-    type,
-    status: value,
-    reason,
-    message,
-    lastTransitionTime: prev && prev.status === value ? prev.lastTransitionTime : time,
-  };
-  return { ...status, conditions: [...status.conditions.filter((c) => c.type !== type), next] };
-}
-
-/** The condition of a type, if set. */
-export function getCondition(status: WorkerStatus, type: ConditionType): Condition | undefined {
-  return status.conditions.find((c) => c.type === type);
-}
-
-/** A fresh status for a worker that has just been saved (phase Configured). */
-export function initialStatus(): WorkerStatus {
-  return { phase: 'Configured', conditions: [], observedGeneration: 0, sessions: [], history: [] };
+  return { time, action: `phase ${from} -> ${to}`, cause };
 }

@@ -5,14 +5,14 @@
  *
  * Booking (select + record) runs under one mutex, so concurrent requests see each other's bookings
  * and never book a worker beyond maxConcurrentTasks. Bringing a worker up runs under that worker's
- * lock, shared with tests and the reconcile core. Sessions live in the store and survive a restart;
+ * lock (a hold against the reconcile queue, worker-core.ts), shared with tests. Sessions live in the store and survive a restart;
  * leases run on the injected clock, and an expired lease ends its session.
  */
 import { randomBytes } from 'node:crypto';
 import { isoNow } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import { redactText } from '../redact.js';
-import type { SessionKind, SessionRecord } from '../types.js';
+import type { SessionRecord } from '../types.js';
 import {
   InvalidRequestError,
   NoWorkerAvailableError,
@@ -20,20 +20,15 @@ import {
   UnknownWorkerError,
 } from './errors.js';
 import type { EventBus } from './events.js';
-import { Mutex } from './mutex.js';
-import { withHistory } from './phases.js';
+import { Mutex } from '../queue/mutex.js';
+import { LeaseSweeper } from './leases.js';
+import { normaliseRequest, type NormalRequest, type SessionRequest } from './session-request.js';
 import { selectWorker } from './selection.js';
-import type { LifecycleDeps } from './worker-test.js';
-import { bringUp, setPhase, settle, updateStatus } from './worker-test.js';
+import type { LifecycleDeps } from './bring-up.js';
+import { bringUp, settle } from './bring-up.js';
+import { setPhase, updateLifecycle } from './state.js';
 
-export interface SessionRequest {
-  host: string;
-  tasks?: number;
-  kind?: SessionKind;
-  leaseMs?: number;
-  /** Wait at most this long for a usable worker (default settings.sessionWaitMs). */
-  waitMs?: number;
-}
+export type { SessionRequest } from './session-request.js';
 
 /** A started session as the job sees it. */
 export interface SessionGrant {
@@ -47,11 +42,9 @@ export interface SessionGrant {
 
 export interface SessionManagerDeps extends LifecycleDeps {
   events?: EventBus;
-  /** Called when a worker serves no session any more (the runtime re-enqueues it: deferred changes). */
+  /** Called when a worker serves no session any more (the controller loop re-enqueues it: deferred changes). */
   onIdle?: (worker: string) => void;
 }
-
-type NormalRequest = Required<SessionRequest>;
 
 interface Ended {
   reason: string;
@@ -66,36 +59,10 @@ export class SessionManager {
   readonly #booking = new Mutex();
   readonly #ended = new Map<string, Ended>();
   #capacityWaiters: (() => void)[] = [];
-  #sweeper?: AbortController;
+  #sweeper?: LeaseSweeper;
 
   constructor(deps: SessionManagerDeps) {
     this.#deps = deps;
-  }
-
-  /** Validates a request's values, naming the offending parameter. */
-  #normalise(req: SessionRequest): NormalRequest {
-    const { settings } = this.#deps;
-    if (typeof req.host !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9.-]*$/.test(req.host)) {
-      throw new InvalidRequestError('host must be a Proxmox node name', 'host');
-    }
-    const tasks = req.tasks ?? 1;
-    if (!Number.isInteger(tasks) || tasks < 1 || tasks > 1000) {
-      throw new InvalidRequestError('tasks must be an integer from 1 to 1000', 'tasks');
-    }
-    const kind = req.kind ?? 'backup';
-    if (kind !== 'backup' && kind !== 'restore')
-      throw new InvalidRequestError('kind must be backup or restore', 'kind');
-    const leaseMs = req.leaseMs ?? settings.defaultLeaseMs;
-    if (!Number.isFinite(leaseMs) || leaseMs < 1000 || leaseMs > settings.maxLeaseMs) {
-      throw new InvalidRequestError(
-        `lease must be from 1 s to ${Math.round(settings.maxLeaseMs / 1000)} s`,
-        'lease',
-      );
-    }
-    const waitMs = req.waitMs ?? settings.sessionWaitMs;
-    if (!Number.isFinite(waitMs) || waitMs < 0)
-      throw new InvalidRequestError('wait must be 0 or more', 'wait');
-    return { host: req.host, tasks, kind, leaseMs, waitMs };
   }
 
   /** Open sessions, oldest first. */
@@ -121,7 +88,7 @@ export class SessionManager {
    * usable worker it waits up to waitMs, then fails with the reason.
    */
   async start(request: SessionRequest, signal?: AbortSignal): Promise<SessionGrant> {
-    const req = this.#normalise(request);
+    const req = normaliseRequest(request, this.#deps.settings);
     const { clock } = this.#deps;
     const deadline = clock.now() + req.waitMs;
     const exclude = new Set<string>();
@@ -186,14 +153,10 @@ export class SessionManager {
       };
       await store.saveSession(session);
       const where = sel.fallback ? ` (fallback: asked for ${req.host})` : '';
-      updateStatus(store, sel.worker, (s) =>
-        withHistory(
-          { ...s, sessions: [...s.sessions, session.id] },
-          isoNow(clock),
-          `session ${session.id} booked`,
-          `${req.kind}, ${req.tasks} task(s)${where}`,
-        ),
-      );
+      updateLifecycle(this.#deps, sel.worker, (lc, _rec, note) => {
+        note(`session ${session.id} booked`, `${req.kind}, ${req.tasks} task(s)${where}`);
+        return { ...lc, sessions: [...lc.sessions, session.id] };
+      });
       this.#emit(session, 'starting');
       this.#deps.logger.info('session booked', {
         session: session.id,
@@ -303,14 +266,10 @@ export class SessionManager {
     if (!s) return;
     await store.deleteSession(id);
     if (store.getWorker(s.worker)) {
-      updateStatus(store, s.worker, (st) =>
-        withHistory(
-          { ...st, sessions: st.sessions.filter((x) => x !== id) },
-          isoNow(clock),
-          `session ${id} ended`,
-          reason,
-        ),
-      );
+      updateLifecycle(this.#deps, s.worker, (lc, _rec, note) => {
+        note(`session ${id} ended`, reason);
+        return { ...lc, sessions: lc.sessions.filter((x) => x !== id) };
+      });
     }
     this.#ended.set(id, { reason, time: isoNow(clock) });
     if (this.#ended.size > ENDED_MEMORY) this.#ended.delete(this.#ended.keys().next().value as string);
@@ -348,7 +307,7 @@ export class SessionManager {
    * no session is shut down. Ready sessions continue with their stored leases.
    */
   async restore(): Promise<void> {
-    const { store, clock } = this.#deps;
+    const { store } = this.#deps;
     for (const s of store.listSessions()) {
       if (!store.getWorker(s.worker)) await store.deleteSession(s.id);
       else if (s.state !== 'ready')
@@ -358,9 +317,10 @@ export class SessionManager {
     for (const rec of store.listWorkers()) {
       const ids = open.filter((s) => s.worker === rec.name).map((s) => s.id);
       if (ids.join(',') !== rec.status.sessions.join(',')) {
-        updateStatus(store, rec.name, (st) =>
-          withHistory({ ...st, sessions: ids }, isoNow(clock), 'sessions restored', 'controller restart'),
-        );
+        updateLifecycle(this.#deps, rec.name, (lc, _rec, note) => {
+          note('sessions restored', 'controller restart');
+          return { ...lc, sessions: ids };
+        });
       }
       if (ids.length === 0 && ['Working', 'Testing', 'Updating'].includes(rec.status.phase)) {
         await this.#shutDownIfIdleAfterRestart(rec.name);
@@ -379,26 +339,18 @@ export class SessionManager {
 
   /** Starts the periodic lease check. */
   startLeaseSweeper(): void {
-    if (this.#sweeper) return;
-    const ac = new AbortController();
-    this.#sweeper = ac;
     const { clock, settings, logger } = this.#deps;
-    void (async () => {
-      while (!ac.signal.aborted) {
-        try {
-          await clock.sleep(settings.leaseSweepMs, ac.signal);
-          await this.expireLeases();
-        } catch (err) {
-          if (ac.signal.aborted) return;
-          logger.info('lease sweep failed', { err });
-        }
-      }
-    })();
+    this.#sweeper ??= new LeaseSweeper(() => this.expireLeases(), {
+      clock,
+      intervalMs: settings.leaseSweepMs,
+      logger,
+    });
+    this.#sweeper.start();
   }
 
   /** Stops the lease check. */
   stop(): void {
-    this.#sweeper?.abort();
+    this.#sweeper?.stop();
     this.#sweeper = undefined;
     this.#wakeCapacityWaiters();
   }

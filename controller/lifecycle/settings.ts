@@ -28,8 +28,6 @@ export interface LifecycleSettings {
   sessionMaxAttempts: number;
   /** How often leases are checked for expiry. */
   leaseSweepMs: number;
-  /** Graceful shutdown wait before a hard stop, seconds. */
-  shutdownTimeoutSec: number;
 }
 
 export const DEFAULT_LIFECYCLE_SETTINGS: LifecycleSettings = {
@@ -46,7 +44,6 @@ export const DEFAULT_LIFECYCLE_SETTINGS: LifecycleSettings = {
   sessionWaitMs: 30_000,
   sessionMaxAttempts: 3,
   leaseSweepMs: 1_000,
-  shutdownTimeoutSec: 60,
 };
 
 /** Defaults overlaid with the given values. */

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import type { ProxySpec } from '../types.js';
 
-/** The worker image is Rocky Linux (VEEAM-WORKERS.md): dnf, refreshing metadata first. */
+/** The worker image is Rocky Linux (README, "Tests, sessions and the HTTP API"): dnf, refreshing metadata first. */
 export const DEFAULT_UPDATE_COMMAND: readonly string[] = ['dnf', '-y', 'upgrade', '--refresh'];
 
 /** Reads the proxy line from stdin, exports it, then runs the real command unchanged ("$@"). */

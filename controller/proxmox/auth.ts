@@ -1,5 +1,6 @@
 /**
- * Authentication headers (API-NOTES §2). Tokens: one Authorization header, no CSRF. Tickets: login
+ * Authentication headers (pve-access-control src/PVE/API2/AccessControl.pm create_ticket,
+ * src/PVE/AccessControl.pm verify_csrf_prevention_token). Tokens: one Authorization header, no CSRF. Tickets: login
  * with POST /access/ticket, cookie PVEAuthCookie on every call, CSRFPreventionToken on non-GET only;
  * renewed after an hour (a ticket lives two) or after a 401.
  */

@@ -1,6 +1,6 @@
 /**
  * PVE wire shapes <-> our domain types (controller/proxmox/types.ts). The mapping lives here and
- * nowhere else (bpg toAPI/fromAPI); the readers are lenient about PVE's mixed types.
+ * nowhere else; the readers are lenient about PVE's mixed types.
  */
 import { ProxmoxError } from '../errors.js';
 import { decodeSshKeys, type Params } from './form.js';

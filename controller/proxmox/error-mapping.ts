@@ -1,6 +1,9 @@
 /**
  * The one place that turns PVE answers and network failures into typed errors by reading message
- * text (API-NOTES §4, §9, §13). Everything else checks with instanceof.
+ * text: the answers of pve-http-server (status line and JSON `message`), pve-common src/PVE/Tools.pm
+ * lock_file_full ("can't lock file ... got timeout"), pve-guest-common src/PVE/AbstractConfig.pm
+ * load_config ("... does not exist") and qemu-server PVE/QemuServer/Agent.pm (agent errors).
+ * Everything else checks with instanceof.
  */
 import {
   AgentUnavailableError,

@@ -1,5 +1,6 @@
 /**
- * Request encoding for PVE (API-NOTES §3): x-www-form-urlencoded bodies and query strings, booleans
+ * Request encoding for PVE (as pve-http-server src/PVE/APIServer/AnyEvent.pm reads it):
+ * x-www-form-urlencoded bodies and query strings, booleans
  * as 1/0, arrays as repeated keys, and `sshkeys` strictly percent-encoded before the form encoding
  * (so a space travels as %2520 and never as '+').
  */

@@ -1,6 +1,7 @@
 /**
  * Lenient readers for PVE's mixed output types: integers that arrive as strings (nextid, memory),
- * booleans as 0/1, "1"/"0" or true/false (API-NOTES §16.3). Like bpg's CustomInt/CustomBool.
+ * booleans as 0/1, "1"/"0" or true/false (the forms pve-common src/PVE/JSONSchema.pm
+ * parse_boolean accepts).
  */
 
 /** A number from a number or a numeric string; undefined otherwise. */

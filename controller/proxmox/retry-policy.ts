@@ -1,5 +1,5 @@
 /**
- * Which failed calls may be sent again (STYLE §5, bpg ADR-005). Only:
+ * Which failed calls may be sent again. Only:
  * - idempotent reads (GET) after a TransientError (59x, 502-504, reset, stale keep-alive socket, timeout);
  * - synchronous config writes (PUT config) after LockTimeoutError: the server refused before changing
  *   anything, so a resend cannot double-apply.

@@ -1,5 +1,7 @@
 /**
- * Waiting for PVE tasks (API-NOTES §5): poll the task status with growing delays until it stops.
+ * Waiting for PVE tasks: poll GET …/tasks/{upid}/status (pve-manager PVE/API2/Tasks.pm
+ * read_task_status) with growing delays until it stops; the exit status is pve-common
+ * src/PVE/Tools.pm upid_read_status's.
  * OK and WARNINGS: n are success; anything else is TaskFailedError with the tail of the task log.
  * A wait that runs out of time is WaitTimeoutError: the task itself keeps running on the server.
  */

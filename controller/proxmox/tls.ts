@@ -1,6 +1,7 @@
 /**
- * TLS trust for the PVE API (API-NOTES §1): a CA file (the cluster's pve-root-ca.pem), a pinned
- * SHA-256 certificate fingerprint (GET /nodes ssl_fingerprint), or, explicitly, no verification.
+ * TLS trust for the PVE API: a CA file (the cluster's pve-root-ca.pem, pve-cluster
+ * PVE/Cluster/Setup.pm gen_pveca_cert), a pinned SHA-256 certificate fingerprint (GET /nodes
+ * ssl_fingerprint, pve-manager PVE/API2/Nodes.pm), or, explicitly, no verification.
  *
  * Why pinning lives in an Agent and not only in checkServerIdentity: Node calls checkServerIdentity
  * only after the chain verified, which a self-signed PVE certificate never does; and with

@@ -1,5 +1,5 @@
 /**
- * The single request choke point (STYLE §5, bpg DoRequest): builds the wire request (query for
+ * The single request choke point: builds the wire request (query for
  * GET/DELETE, form body for POST/PUT), adds auth, unwraps the {data} envelope, maps failures to typed
  * errors, retries only what retry-policy.ts allows, and reports every attempt to onCall.
  */

@@ -27,7 +27,7 @@ export interface PveStorage {
   avail?: number;
 }
 
-/** One entry of GET /cluster/resources?type=vm. name and status may lag (API-NOTES §6). */
+/** One entry of GET /cluster/resources?type=vm. name and status may lag: pve-manager PVE/API2/Cluster.pm resources reports what pvestatd last broadcast. */
 export interface VmResource {
   vmid: number;
   node: string;

@@ -1,4 +1,4 @@
-/** UPIDs: UPID:<node>:<pid>:<pstart>:<starttime>:<type>:<id>:<user>: (API-NOTES §5). */
+/** UPIDs: UPID:<node>:<pid>:<pstart>:<starttime>:<type>:<id>:<user>: (pve-common src/PVE/Tools.pm upid_decode). */
 import type { TaskRef } from './types.js';
 
 export interface ParsedUpid {

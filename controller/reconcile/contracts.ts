@@ -1,6 +1,6 @@
 /**
- * The seam between the reconcile core (observe, plan, execute: reconcile/*.ts) and the controller
- * runtime (watcher, queue, CLI: runtime/*.ts, cli/commands/*). Both sides code against these types.
+ * The seams of the reconcile core (intake, observe, plan, execute: reconcile/*.ts): what the
+ * controller loop (loop/controller.ts) and the lifecycle (lifecycle/*.ts) code against.
  */
 import type { ProxmoxClient } from '../proxmox/client.js';
 import type { VmResource } from '../proxmox/types.js';
@@ -26,7 +26,7 @@ export interface ControllerSettings {
   driftBudgetPerPass: number;
   /** Graceful shutdown wait before forceStop, seconds. */
   shutdownTimeoutSec: number;
-  /** The backup server the worker test checks for reachability (issue 5). */
+  /** The backup server the worker test checks for reachability (lifecycle/health-check.ts). */
   backupServer?: string;
 }
 
@@ -83,24 +83,87 @@ export interface ReconcileDeps {
   settings: ControllerSettings;
 }
 
-/** What one reconcile of one worker asks of the queue. */
-export interface ReconcileResult {
-  /** Come back after this long (task in flight, waiting for sessions, drift check due). */
-  requeueAfterMs?: number;
+/** Where a worker's VM is. */
+export interface VmLocation {
+  node: string;
+  vmid: number;
 }
 
-/** The reconcile core as the runtime sees it. */
+/**
+ * How one reconcile of one worker ended, typed so that no caller reads conditions or error text.
+ * Errors are not outcomes: they are thrown (typed, errors.ts) for the queue's retry table.
+ */
+export type ReconcileOutcome =
+  /** Nothing left to do for the worker's current spec. */
+  | { kind: 'converged' }
+  /** Something is still to happen: a task runs, a change waits for sessions, the VM is locked. */
+  | { kind: 'pending'; reason: string }
+  /** A foreign VM clashes with the worker; it is left alone (invariant 3). */
+  | { kind: 'conflict'; reason: string }
+  /** The worker has no record (any more): removed from the manifests and dropped. */
+  | { kind: 'gone' };
+
+/** What one reconcile of one worker ended with, and what it asks of the queue. */
+export interface ReconcileResult {
+  outcome: ReconcileOutcome;
+  /** Come back after this long (task in flight, waiting for sessions, drift check due). */
+  requeueAfterMs?: number;
+  /** The worker's VM once it is deployed (cloned, finished, no call in flight). */
+  vm?: VmLocation;
+}
+
+/** Result of merging a manifest load into the records. */
+export interface IntakeResult {
+  /** Names whose desired state changed (new, spec changed, re-added). */
+  changed: string[];
+  /** Names newly marked for removal. */
+  removed: string[];
+  /** The fleet's plan after the merge (a preview: it is carried out by the reconciles). */
+  plan: Plan;
+}
+
+/** Power operations (the lifecycle's; a reconcile restarts through the same executor). */
+export type PowerOp = 'start' | 'shutdown';
+
+/** The reconcile core as the controller loop sees it: intake, observation, plan, reconcile. */
 export interface FleetReconciler {
   /**
    * Merges a manifest load into the store (invariant 1: workers of invalid files keep their last
    * valid spec; invariant 2: mass deletions held back) and returns the names whose desired state
    * changed plus the names to remove.
    */
-  applyDesired(load: LoadResult): Promise<{ changed: string[]; removed: string[]; plan: Plan }>;
+  applyDesired(load: LoadResult): Promise<IntakeResult>;
   /** One cluster-wide observation (GET /cluster/resources), cached for the pass. */
   observe(): Promise<VmResource[]>;
   /** Pure planning over the store and the last observation (what `workerctl plan` prints). */
   plan(): Promise<Plan>;
   /** Converges one worker; level-triggered: reads everything it needs each time. */
   reconcile(name: string, signal: AbortSignal): Promise<ReconcileResult>;
+  /**
+   * Powers the worker's VM on or off through the executor (slots, intent first, UPID recorded);
+   * resolves once the task ended, at once when the VM already is in that state. Only for a worker
+   * nobody else reconciles meanwhile (a HeldWorker's).
+   */
+  power(name: string, op: PowerOp, cause: string, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * A worker the lifecycle holds (WorkerHolds.hold): while it does, the queue reconciles it not, and
+ * the lifecycle may reconcile it itself or power it through the executor.
+ */
+export interface HeldWorker {
+  readonly name: string;
+  /** One reconcile now (an OnDemand deploy awaits it), with its typed result; errors are thrown. */
+  reconcile(signal?: AbortSignal): Promise<ReconcileResult>;
+  /** Power on (start) or off (shutdown, forced after the timeout) through the executor. */
+  power(op: PowerOp, cause: string, signal?: AbortSignal): Promise<void>;
+}
+
+/** Exclusive holds on workers against the reconcile queue (implemented by the controller loop). */
+export interface WorkerHolds {
+  /**
+   * Runs fn once no reconcile of `name` is in flight; until fn ends, the queue hands `name` to no
+   * reconcile (a change meanwhile is reconciled right after) and other holds of it wait their turn.
+   */
+  hold<T>(name: string, fn: (held: HeldWorker) => Promise<T>): Promise<T>;
 }

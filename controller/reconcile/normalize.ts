@@ -1,5 +1,5 @@
 /**
- * Normalisers for PVE config values, applied to both sides before comparing (PEERS.md §4.9): PVE
+ * Normalisers for PVE config values, applied to both sides before comparing: PVE
  * sorts and lower-cases tags, reads memory back as a property string, fills in a random MAC and
  * reorders net keys, trims descriptions and leaves defaults unset. Without these a plan never
  * reaches a fixed point.

@@ -12,8 +12,7 @@
  */
 import { NotFoundError, TaskFailedError, ApiValidationError } from '../errors.js';
 import { taskRef } from '../proxmox/upid.js';
-import type { ReconcileResult } from './contracts.js';
-import { CLONE_ABANDON_MS, CLONE_WAIT_MS, TASK_WAIT_MS, type Executor } from './executor.js';
+import { CLONE_ABANDON_MS, CLONE_WAIT_MS, TASK_WAIT_MS, type Executor } from './execute/executor.js';
 import { markerMatches } from './ownership.js';
 import type { ProxmoxClient } from '../proxmox/client.js';
 import type { WorkerRun } from './worker-run.js';
@@ -28,7 +27,7 @@ export async function resumeIntent(
   executor: Executor,
   signal: AbortSignal,
   now: number,
-): Promise<ReconcileResult | undefined> {
+): Promise<{ requeueAfterMs: number } | undefined> {
   const intent = run.rec.intent;
   if (!intent) return undefined;
   run.log.info('resuming intent', { op: intent.op, vmid: intent.vmid, upid: intent.upid });

@@ -1,4 +1,7 @@
-/** Defaults for the controller-wide settings (PEERS.md §3: small per-node/per-storage slots, minutes-scale resync). */
+/**
+ * Defaults for the controller-wide settings: small per-node and per-storage slots (Proxmox locks per
+ * VM config and per storage, execute/slots.ts), a resync every few minutes (README, "Plan, apply and run").
+ */
 import type { ControllerSettings } from './contracts.js';
 
 /** The settings a controller runs with when nothing overrides them. */

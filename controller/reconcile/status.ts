@@ -1,8 +1,9 @@
 /**
- * Worker status after a reconcile: phase, conditions Ready / Reconciling / Degraded (reason,
+ * The reconciler's status after a reconcile (its own section of the record): the resting phase
+ * (Configured: no VM; ShutDown: deployed), conditions Ready / Reconciling / Degraded (reason,
  * message, lastTransitionTime that moves only when the status flips), observedGeneration (only when
- * Ready), vmid, node, lastError and history. Phases Testing, Updating and Working belong to the
- * lifecycle (tests and sessions): a reconcile never overwrites them. Pure.
+ * Ready) and lastError. Testing, Updating and Working are the lifecycle's phases, in its own section;
+ * readers see them over this one (store/sections.ts). Pure.
  */
 import type { PlannedAction } from './contracts.js';
 import type {
@@ -10,13 +11,27 @@ import type {
   ConditionStatus,
   ConditionType,
   HistoryEntry,
-  Phase,
+  ReconcileStatus,
   WorkerRecord,
-  WorkerStatus,
 } from '../types.js';
 
-/** Phases set by the lifecycle, which the reconcile core leaves alone. */
-export const LIFECYCLE_PHASES: ReadonlySet<Phase> = new Set<Phase>(['Testing', 'Updating', 'Working']);
+/** A condition after a change; its transition time moves only when its status does. */
+export function condition(
+  prev: Condition | undefined,
+  type: ConditionType,
+  status: ConditionStatus,
+  reason: string,
+  message: string,
+  now: string,
+): Condition {
+  return {
+    type,
+    status,
+    reason,
+    message,
+    lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now,
+  };
+}
 
 /** Sets one condition; the transition time changes only when its status changes. */
 export function setCondition(
@@ -27,22 +42,22 @@ export function setCondition(
   message: string,
   now: string,
 ): Condition[] {
-  const prev = conditions.find((c) => c.type === type);
-  const next: Condition = {
+  const next = condition(
+    conditions.find((c) => c.type === type),
     type,
     status,
     reason,
     message,
-    lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now,
-  };
+    now,
+  );
   const order: ConditionType[] = ['Ready', 'Reconciling', 'Degraded'];
   return [...conditions.filter((c) => c.type !== type), next].sort(
     (a, b) => order.indexOf(a.type) - order.indexOf(b.type),
   );
 }
 
-/** How a reconcile ended, as status.ts needs it. */
-export interface ReconcileOutcome {
+/** How one reconcile pass ended, as the status needs it. */
+export interface PassReport {
   /** The worker's VM exists (ours). */
   deployed: boolean;
   /** Actions that are still pending (waits, conflicts, refused changes). */
@@ -53,19 +68,21 @@ export interface ReconcileOutcome {
   history: HistoryEntry[];
 }
 
-/** The status after a reconcile of `record` that ended with `outcome`. */
-export function computeStatus(record: WorkerRecord, outcome: ReconcileOutcome, now: string): WorkerStatus {
-  const prev = record.status;
-  const status: WorkerStatus = {
+/**
+ * The reconciler's status after a reconcile of `record` that ended with `outcome`, from its own
+ * previous status `prev`. (The pass's history goes with it to the store, beside it.)
+ */
+export function computeStatus(
+  record: WorkerRecord,
+  outcome: PassReport,
+  now: string,
+  prev: ReconcileStatus,
+): ReconcileStatus {
+  const status: ReconcileStatus = {
     ...prev,
+    phase: outcome.deployed ? 'ShutDown' : 'Configured',
     conditions: [...prev.conditions],
-    history: [...prev.history, ...outcome.history],
   };
-  if (!LIFECYCLE_PHASES.has(prev.phase)) status.phase = outcome.deployed ? 'ShutDown' : 'Configured';
-  if (record.vmid !== undefined) status.vmid = record.vmid;
-  else delete status.vmid;
-  if (record.node !== undefined && record.vmid !== undefined) status.node = record.node;
-  else delete status.node;
 
   const conflict = outcome.pending.find((a) => a.kind === 'conflict');
   const refused = outcome.pending.find((a) => a.blockedBy && a.kind !== 'wait' && a.kind !== 'conflict');

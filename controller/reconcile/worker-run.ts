@@ -1,59 +1,32 @@
 /**
- * The state of one reconcile of one worker: its record (merged with concurrent writers before every
- * save), the history written this pass, and the logger. Every durable save goes through persist().
+ * The state of one reconcile of one worker: its record as read, with the inventory this run owns
+ * (vmid, node, intent, deployed: the executor's section), the history written this pass, and the
+ * logger. persist() writes the inventory section, and only it: the desired state, the lifecycle and
+ * the status are other writers' sections, read fresh by refresh() and never merged.
  */
 import { isoNow, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
-import type { HistoryEntry, WorkerRecord } from '../types.js';
-import { LIFECYCLE_PHASES } from './status.js';
+import type { HistoryEntry, Inventory, WorkerRecord } from '../types.js';
 
-/**
- * Combines our copy of a record with the stored one: the desired state (spec, generation, removal,
- * wantDeployed) and the lifecycle's fields (sessions, last test, lifecycle phases) come from the
- * store, since applyDesired and the lifecycle write them while a reconcile runs (history too: this
- * run's entries are added once, with the final status); the VM facts (vmid, node, intent,
- * deployed) are ours.
- */
-export function mergeRecord(ours: WorkerRecord, stored: WorkerRecord | undefined): WorkerRecord {
-  if (!stored) return ours;
-  const status = { ...ours.status, sessions: stored.status.sessions, history: stored.status.history };
-  if (stored.status.lastTest) status.lastTest = stored.status.lastTest;
-  if (LIFECYCLE_PHASES.has(stored.status.phase) || LIFECYCLE_PHASES.has(ours.status.phase)) {
-    status.phase = stored.status.phase;
-  }
-  const merged: WorkerRecord = { ...stored, status };
-  for (const key of ['vmid', 'node', 'intent', 'deployed'] as const) {
-    if (ours[key] === undefined) delete merged[key];
-    else (merged as unknown as Record<string, unknown>)[key] = ours[key];
-  }
-  return merged;
+const INVENTORY_KEYS = ['vmid', 'node', 'intent', 'deployed'] as const;
+
+/** The inventory fields of a record. */
+export function inventoryOf(rec: WorkerRecord): Inventory {
+  const inv: Inventory = {};
+  for (const key of INVENTORY_KEYS)
+    if (rec[key] !== undefined) (inv as Record<string, unknown>)[key] = rec[key];
+  return inv;
 }
 
-/**
- * The reverse, for applyDesired: the desired-state fields of `next` (a merge computed from an
- * earlier snapshot) laid over the record as stored now, so an intent or vmid a reconcile saved in
- * between is never lost (invariant 4). History entries the merge added are appended.
- */
-export function withDesiredFields(
-  next: WorkerRecord,
-  snapshot: WorkerRecord | undefined,
-  stored: WorkerRecord | undefined,
-): WorkerRecord {
-  if (!stored || !snapshot) return next;
-  const added = next.status.history.slice(snapshot.status.history.length);
-  const merged: WorkerRecord = {
-    ...stored,
-    spec: next.spec,
-    specHash: next.specHash,
-    generation: next.generation,
-    uid: stored.uid ?? next.uid,
-    status: { ...stored.status, history: [...stored.status.history, ...added] },
-  };
-  if (next.source) merged.source = next.source;
-  if (next.removeRequestedAt !== undefined) merged.removeRequestedAt = next.removeRequestedAt;
-  else delete merged.removeRequestedAt;
-  return merged;
+/** `rec` with its inventory fields replaced by `inv`. */
+export function withInventory(rec: WorkerRecord, inv: Inventory): WorkerRecord {
+  const out: WorkerRecord = { ...rec };
+  for (const key of INVENTORY_KEYS) {
+    if (inv[key] === undefined) delete out[key];
+    else (out as unknown as Record<string, unknown>)[key] = inv[key];
+  }
+  return out;
 }
 
 export class WorkerRun {
@@ -75,21 +48,29 @@ export class WorkerRun {
     return this.rec.name;
   }
 
-  /** Re-reads the stored record and merges it into ours. */
+  /** Reads the record again (what other writers changed meanwhile), keeping this run's inventory. */
   refresh(): WorkerRecord {
-    this.rec = mergeRecord(this.rec, this.store.getWorker(this.name));
+    const stored = this.store.getWorker(this.name);
+    if (stored) this.rec = withInventory(stored, inventoryOf(this.rec));
     return this.rec;
   }
 
-  /** Saves the record durably (after merging concurrent writes). */
+  /** Saves this run's inventory durably (before a mutating call: invariant 4). */
   async persist(): Promise<void> {
-    this.refresh();
-    await this.store.saveWorker(this.rec);
+    await this.store.saveInventory(this.name, inventoryOf(this.rec));
   }
 
   /** Adds a history entry for this pass. */
   note(action: string, cause: string): void {
     this.history.push({ time: isoNow(this.clock), action, cause });
+  }
+
+  /**
+   * Appends this pass's history to the record, for work outside a reconcile (power for the
+   * lifecycle); a reconcile writes its history with the status it computes.
+   */
+  flushHistory(): void {
+    if (this.history.length > 0) this.store.appendHistory(this.name, this.history.splice(0));
   }
 
   async drop(): Promise<void> {

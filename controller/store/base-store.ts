@@ -9,11 +9,20 @@ import { systemClock } from '../clock.js';
 import { WorkerctlError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { SessionRecord, WorkerRecord, WorkerStatus } from '../types.js';
+import type {
+  HistoryEntry,
+  Inventory,
+  LifecycleState,
+  ReconcileStatus,
+  SessionRecord,
+  WorkerRecord,
+  WorkerSections,
+} from '../types.js';
 import { emptyStoreData } from './schema.js';
-import { sanitizeRecord, sanitizeSession, sanitizeStatus, maskStrings } from './sanitize.js';
+import { appendTo, maskStrings, sanitizeSections, sanitizeSession } from './sanitize.js';
+import { composeRecord, newSections, splitRecord } from './sections.js';
 import { StoreClosedError, StoreReadOnlyError } from './store.js';
-import type { Store, StoreData, StoreStats } from './store.js';
+import type { DesiredChange, Store, StoreData, StoreStats, WorkerPart } from './store.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /** Default coalescing window of status writes. */
@@ -41,6 +50,7 @@ export abstract class BaseStore implements Store {
   #stats: StoreStats = { writes: 0, failedWrites: 0, lastWriteMs: 0, lastWriteBytes: 0 };
   /** Set when the store can no longer write (lock lost): every write rejects with it. */
   #fatal: Error | undefined;
+  readonly #listeners = new Set<(name: string, part: WorkerPart) => void>();
 
   constructor(options: BaseStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -104,25 +114,23 @@ export abstract class BaseStore implements Store {
 
   getWorker(name: string): WorkerRecord | undefined {
     const rec = this.#readable().workers[name];
-    return rec && structuredClone(rec);
+    return rec && composeRecord(structuredClone(rec));
   }
 
   listWorkers(): WorkerRecord[] {
     const workers = this.#readable().workers;
     return Object.keys(workers)
       .sort()
-      .map((name) => structuredClone(workers[name]!));
+      .map((name) => composeRecord(structuredClone(workers[name]!)));
   }
 
-  saveWorker(record: WorkerRecord): Promise<void> {
-    return this.#durable(() => {
-      requireKey(record?.name, 'worker name');
-      this.data.workers[record.name] = sanitizeRecord(record);
-    });
+  getSections(name: string): WorkerSections | undefined {
+    const rec = this.#readable().workers[name];
+    return rec && structuredClone(rec);
   }
 
-  saveWorkers(records: readonly WorkerRecord[]): Promise<void> {
-    if (records.length === 0) {
+  saveDesired(changes: readonly DesiredChange[]): Promise<void> {
+    if (changes.length === 0) {
       try {
         this.#writable();
       } catch (err) {
@@ -130,32 +138,109 @@ export abstract class BaseStore implements Store {
       }
       return Promise.resolve();
     }
-    return this.#durable(() => {
-      // Sanitise (and check) all first, so a bad record changes nothing.
-      const clean = records.map((record) => {
-        requireKey(record?.name, 'worker name');
-        return sanitizeRecord(record);
-      });
-      for (const rec of clean) this.data.workers[rec.name] = rec;
-    });
+    return this.#durable(
+      () => {
+        // Sanitise (and check) all first, so a bad change changes nothing.
+        const clean = changes.map((c) => {
+          requireKey(c?.name, 'worker name');
+          return { name: c.name, desired: maskStrings(c.desired), history: maskStrings(c.history ?? []) };
+        });
+        for (const c of clean) {
+          const rec = (this.data.workers[c.name] ??= newSections(c.name, c.desired));
+          rec.desired = c.desired;
+          appendTo(rec, c.history);
+        }
+      },
+      changes.map((c) => c?.name),
+      'desired',
+    );
   }
 
-  saveStatus(name: string, status: WorkerStatus): void {
+  saveInventory(name: string, inventory: Inventory): Promise<void> {
+    return this.#durable(
+      () => {
+        const rec = this.#section(name, 'inventory');
+        if (rec) rec.inventory = maskStrings(inventory);
+      },
+      [name],
+      'inventory',
+    );
+  }
+
+  saveLifecycle(name: string, lifecycle: LifecycleState, history: readonly HistoryEntry[] = []): void {
     this.#writable();
-    const rec = this.data.workers[name];
-    if (!rec) {
-      // A reconcile that finished after its worker was deleted: the status has no home any more.
-      this.log.warn('status dropped for a worker not in the store', { worker: name });
-      return;
-    }
-    rec.status = sanitizeStatus(status);
+    const rec = this.#section(name, 'lifecycle');
+    if (!rec) return;
+    rec.lifecycle = maskStrings(lifecycle);
+    appendTo(rec, maskStrings(history));
     this.#batcher.markDirty();
+    this.#changed([name], 'lifecycle');
+  }
+
+  saveStatus(name: string, status: ReconcileStatus, history: readonly HistoryEntry[] = []): void {
+    this.#writable();
+    const rec = this.#section(name, 'status');
+    if (!rec) return;
+    rec.status = maskStrings(status);
+    appendTo(rec, maskStrings(history));
+    this.#batcher.markDirty();
+    this.#changed([name], 'status');
+  }
+
+  appendHistory(name: string, entries: readonly HistoryEntry[]): void {
+    this.#writable();
+    const rec = this.#section(name, 'history');
+    if (!rec || entries.length === 0) return;
+    appendTo(rec, maskStrings(entries));
+    this.#batcher.markDirty();
+    this.#changed([name], 'history');
+  }
+
+  seedWorker(record: WorkerRecord): Promise<void> {
+    return this.#durable(
+      () => {
+        requireKey(record?.name, 'worker name');
+        this.data.workers[record.name] = sanitizeSections(splitRecord(record));
+      },
+      [record?.name],
+      'record',
+    );
   }
 
   deleteWorker(name: string): Promise<void> {
-    return this.#durable(() => {
-      delete this.data.workers[name];
-    });
+    return this.#durable(
+      () => {
+        delete this.data.workers[name];
+      },
+      [name],
+      'record',
+    );
+  }
+
+  /** The live record whose section `part` is about to be replaced; undefined (logged) when it is gone. */
+  #section(name: string, part: WorkerPart): WorkerSections | undefined {
+    const rec = this.data.workers[name];
+    // E.g. a reconcile that finished after its worker was deleted: the section has no home any more.
+    if (!rec) this.log.warn('write dropped for a worker not in the store', { worker: name, part });
+    return rec;
+  }
+
+  onWorkerChange(fn: (name: string, part: WorkerPart) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  #changed(names: readonly (string | undefined)[], part: WorkerPart): void {
+    for (const name of names) {
+      if (name === undefined) continue;
+      for (const fn of this.#listeners) {
+        try {
+          fn(name, part);
+        } catch (err) {
+          this.log.warn('worker change listener failed', { worker: name, err });
+        }
+      }
+    }
   }
 
   // ---------- sessions ----------
@@ -224,15 +309,21 @@ export abstract class BaseStore implements Store {
     if (this.#fatal) throw this.#fatal;
   }
 
-  /** Applies a change in memory, then resolves once it is persisted. */
-  #durable(change: () => void): Promise<void> {
+  /** Applies a change in memory (telling the listeners of `workers`), then resolves once it is persisted. */
+  #durable(
+    change: () => void,
+    workers: readonly (string | undefined)[] = [],
+    part: WorkerPart = 'record',
+  ): Promise<void> {
     try {
       this.#writable();
       change();
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#batcher.writeNow();
+    const written = this.#batcher.writeNow();
+    this.#changed(workers, part);
+    return written;
   }
 
   async #persist(): Promise<void> {

@@ -132,10 +132,3 @@ export class LowdbStore extends BaseStore {
     }
   }
 }
-
-/** Opens a LowdbStore (convenience for commands). */
-export async function openLowdbStore(options: LowdbStoreOptions): Promise<LowdbStore> {
-  const store = new LowdbStore(options);
-  await store.open();
-  return store;
-}

@@ -4,7 +4,7 @@
  * but an error message from a failed call might), and history bounded.
  */
 import { redactText } from '../redact.js';
-import type { SessionRecord, WorkerRecord, WorkerStatus } from '../types.js';
+import type { HistoryEntry, SessionRecord, WorkerSections } from '../types.js';
 import { HISTORY_LIMIT } from './store.js';
 
 /**
@@ -23,27 +23,18 @@ export function maskStrings<T>(value: T): T {
   return out as T;
 }
 
-/** Keeps the newest HISTORY_LIMIT entries (history is newest last). */
-export function trimHistory(status: WorkerStatus, limit = HISTORY_LIMIT): WorkerStatus {
-  if (status.history.length > limit) status.history = status.history.slice(-limit);
-  return status;
+/** Appends entries to a record's history, keeping the newest HISTORY_LIMIT (history is newest last). */
+export function appendTo(rec: WorkerSections, entries: readonly HistoryEntry[], limit = HISTORY_LIMIT): void {
+  if (entries.length > 0) rec.history.push(...entries);
+  if (rec.history.length > limit) rec.history = rec.history.slice(-limit);
 }
 
-/** A status as the store keeps it. */
-export function sanitizeStatus(status: WorkerStatus): WorkerStatus {
-  return normalizeStatus(maskStrings(status));
-}
-
-function normalizeStatus(status: WorkerStatus): WorkerStatus {
-  if (!Array.isArray(status.history)) status.history = [];
-  if (!Array.isArray(status.sessions)) status.sessions = [];
-  return trimHistory(status);
-}
-
-/** A worker record as the store keeps it. */
-export function sanitizeRecord(record: WorkerRecord): WorkerRecord {
-  const copy = maskStrings(record);
-  copy.status = normalizeStatus(copy.status);
+/** A worker's sections as the store keeps them. */
+export function sanitizeSections(sections: WorkerSections): WorkerSections {
+  const copy = maskStrings(sections);
+  if (!Array.isArray(copy.history)) copy.history = [];
+  if (!Array.isArray(copy.lifecycle?.sessions)) copy.lifecycle = { ...copy.lifecycle, sessions: [] };
+  appendTo(copy, []);
   return copy;
 }
 

@@ -4,6 +4,8 @@
  * never rewritten, so a downgrade cannot lose data the newer version wrote.
  */
 import { StoreCorruptError } from '../errors.js';
+import type { WorkerRecord } from '../types.js';
+import { splitRecord } from './sections.js';
 import { STORE_SCHEMA_VERSION } from './store.js';
 import type { StoreData } from './store.js';
 
@@ -61,7 +63,30 @@ export const MIGRATIONS: readonly Migration[] = [
       };
     },
   },
+  {
+    from: 1,
+    description:
+      'v1 (one flat record per worker) to v2 (a section per writer: desired, inventory, lifecycle, status, history)',
+    up(data) {
+      const workers: Json = {};
+      for (const [name, rec] of Object.entries(isObject(data.workers) ? data.workers : {})) {
+        // Checked like a v1 file first, so a damaged record is named rather than split wrongly.
+        checkV1Record(rec, `/workers/${name}`, name);
+        workers[name] = splitRecord(rec as unknown as WorkerRecord);
+      }
+      return { ...data, workers };
+    },
+  },
 ];
+
+function checkV1Record(rec: unknown, at: string, name: string): void {
+  if (!isObject(rec)) throw new Error(`${at} must be an object`);
+  if (rec.name !== name) throw new Error(`${at}/name must equal the key ${JSON.stringify(name)}`);
+  if (!isObject(rec.spec)) throw new Error(`${at}/spec must be an object`);
+  if (!isObject(rec.status)) throw new Error(`${at}/status must be an object`);
+  if (!Array.isArray(rec.status.history)) throw new Error(`${at}/status/history must be a list`);
+  if (typeof rec.generation !== 'number') throw new Error(`${at}/generation must be a number`);
+}
 
 /** A fresh, empty database. */
 export function emptyStoreData(): StoreData {
@@ -137,10 +162,14 @@ export function checkStoreShape(data: Json, file: string): void {
     if (!isObject(rec)) fail(at, 'must be an object');
     const r = rec as Json;
     if (r.name !== name) fail(`${at}/name`, `must equal the key ${JSON.stringify(name)}`);
-    if (!isObject(r.spec)) fail(`${at}/spec`, 'must be an object');
-    if (!isObject(r.status)) fail(`${at}/status`, 'must be an object');
-    if (!Array.isArray((r.status as Json).history)) fail(`${at}/status/history`, 'must be a list');
-    if (typeof r.generation !== 'number') fail(`${at}/generation`, 'must be a number');
+    for (const part of ['desired', 'inventory', 'lifecycle', 'status'] as const) {
+      if (!isObject(r[part])) fail(`${at}/${part}`, 'must be an object');
+    }
+    const desired = r.desired as Json;
+    if (!isObject(desired.spec)) fail(`${at}/desired/spec`, 'must be an object');
+    if (typeof desired.generation !== 'number') fail(`${at}/desired/generation`, 'must be a number');
+    if (!Array.isArray((r.lifecycle as Json).sessions)) fail(`${at}/lifecycle/sessions`, 'must be a list');
+    if (!Array.isArray(r.history)) fail(`${at}/history`, 'must be a list');
   }
   for (const [id, s] of Object.entries(data.sessions as Json)) {
     const at = `/sessions/${id}`;

@@ -1,21 +1,42 @@
 /**
- * The configuration database: worker records (spec, generation, status, history, intent) and
- * sessions. Reads come from memory and return copies; durable writes resolve once on disk; status
- * writes are coalesced so a burst of updates is one file write.
+ * The configuration database: worker records and sessions. A worker's record is kept in sections,
+ * one per writer (store/sections.ts): desired (intake), inventory (executor), lifecycle (lifecycle),
+ * status (reconciler), and the history they all append to; readers get one composed WorkerRecord.
+ * Reads come from memory and return copies; durable writes resolve once on disk; status, lifecycle
+ * and history writes are coalesced so a burst of updates is one file write.
  */
 import { WorkerctlError } from '../errors.js';
-import type { SessionRecord, WorkerRecord, WorkerStatus } from '../types.js';
+import type {
+  DesiredState,
+  HistoryEntry,
+  Inventory,
+  LifecycleState,
+  ReconcileStatus,
+  SessionRecord,
+  WorkerRecord,
+  WorkerSections,
+} from '../types.js';
 
-export const STORE_SCHEMA_VERSION = 1;
+export const STORE_SCHEMA_VERSION = 2;
 /** Entries kept in a worker's history. */
 export const HISTORY_LIMIT = 50;
 
 export interface StoreData {
   schemaVersion: number;
-  workers: Record<string, WorkerRecord>;
+  workers: Record<string, WorkerSections>;
   sessions: Record<string, SessionRecord>;
   /** Small key/value space for controller-wide facts (e.g. last full observation). */
   meta: Record<string, unknown>;
+}
+
+/** The part of a worker's record a change touched ('record': created, seeded or deleted whole). */
+export type WorkerPart = 'desired' | 'inventory' | 'lifecycle' | 'status' | 'history' | 'record';
+
+/** One worker's new desired state from the intake, with the history entries that say why. */
+export interface DesiredChange {
+  name: string;
+  desired: DesiredState;
+  history?: HistoryEntry[];
 }
 
 export interface Store {
@@ -28,18 +49,32 @@ export interface Store {
   /** Resolves when every write so far is on disk. */
   flush(): Promise<void>;
 
+  /** A worker as readers see it (its sections composed). */
   getWorker(name: string): WorkerRecord | undefined;
   listWorkers(): WorkerRecord[];
-  /** Durable: resolves once written (use before a mutating Proxmox call). */
-  saveWorker(record: WorkerRecord): Promise<void>;
+  /** A worker's sections as stored (a writer reads its own section here). */
+  getSections(name: string): WorkerSections | undefined;
+
   /**
-   * Durable batch: saves every record in one write (all or none: a bad record rejects before any
-   * change). A first load of a large fleet is one file write instead of one per worker.
+   * The intake's write: the desired state of one or many workers (a worker not recorded yet is
+   * added), with their history entries. Durable, in one write, all or none.
    */
-  saveWorkers(records: readonly WorkerRecord[]): Promise<void>;
-  /** Coalesced: replaces the status; written with the next flush. */
-  saveStatus(name: string, status: WorkerStatus): void;
+  saveDesired(changes: readonly DesiredChange[]): Promise<void>;
+  /** The executor's write: durable (made before a mutating Proxmox call, invariant 4). */
+  saveInventory(name: string, inventory: Inventory): Promise<void>;
+  /** The lifecycle's write, with its history entries. Coalesced. */
+  saveLifecycle(name: string, lifecycle: LifecycleState, history?: readonly HistoryEntry[]): void;
+  /** The reconciler's write at the end of a reconcile, with its history entries. Coalesced. */
+  saveStatus(name: string, status: ReconcileStatus, history?: readonly HistoryEntry[]): void;
+  /** History entries of any writer. Coalesced. */
+  appendHistory(name: string, entries: readonly HistoryEntry[]): void;
+  /** Drops a worker's record (the reconciler, once its VM is gone or orphaned). Durable. */
   deleteWorker(name: string): Promise<void>;
+  /**
+   * Writes every section of a whole record at once: for seeding a store (tests, imports), never for
+   * the running controller, whose parts each write their own section. Durable.
+   */
+  seedWorker(record: WorkerRecord): Promise<void>;
 
   getSession(id: string): SessionRecord | undefined;
   listSessions(): SessionRecord[];
@@ -48,6 +83,12 @@ export interface Store {
 
   getMeta<T>(key: string): T | undefined;
   setMeta(key: string, value: unknown): Promise<void>;
+
+  /**
+   * Calls fn with a worker's name and the part that changed after each change of its record,
+   * synchronously, once the change is in memory. Returns the unsubscribe function.
+   */
+  onWorkerChange(fn: (name: string, part: WorkerPart) => void): () => void;
 }
 
 /** A write was asked of a store opened read-only (e.g. by `workerctl status` while a controller runs). */

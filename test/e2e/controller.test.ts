@@ -4,7 +4,9 @@
  * and of the records, and that a fresh plan is empty afterwards.
  */
 import { expect } from 'chai';
-import { E2eEnv, eventually, workerYaml } from './harness.js';
+import { E2eEnv } from '../helpers/app-env.js';
+import { eventually } from '../helpers/eventually.js';
+import { workerYaml } from '../helpers/manifests.js';
 
 describe('controller end to end (simulator over HTTP)', function () {
   this.timeout(30_000);

@@ -9,8 +9,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSimulator, type RunningSimulator } from '../../controller/simulator/index.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-import { exited, runCli, simFlags, startCli, storedWorkers } from './cli-harness.js';
-import { eventually, workerYaml } from './harness.js';
+import { exited, runCli, simFlags, startCli, storedWorkers } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
+import { workerYaml } from '../helpers/manifests.js';
 
 describe('crash and resume (invariant 4): kill -9 during a clone', function () {
   this.timeout(60_000);

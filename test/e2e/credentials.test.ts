@@ -10,8 +10,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSimulator, type RunningSimulator } from '../../controller/simulator/index.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-import { eventually, workerYaml } from '../lifecycle/sim-env.js';
-import { exited, runCli, startCli } from './cli-harness.js';
+import { exited, runCli, startCli } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
+import { onDemandYaml as workerYaml } from '../helpers/manifests.js';
 
 describe('credentials from $CREDENTIALS_DIRECTORY (systemd LoadCredential=)', function () {
   this.timeout(60_000);

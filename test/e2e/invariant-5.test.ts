@@ -10,8 +10,8 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../../controller/log.js';
 import { startSimulator, type RunningSimulator } from '../../controller/simulator/index.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-import { LifecycleEnv } from '../lifecycle/sim-env.js';
-import { runCli } from './cli-harness.js';
+import { LifecycleEnv } from '../helpers/lifecycle-env.js';
+import { runCli } from '../helpers/cli.js';
 
 const PROXY_PASSWORD = 'Pr0xy-S3cret-77';
 const TOKEN_SECRET = '5ec2e7aa-0b1c-4d2e-9f3a-7b6c5d4e3f21';

@@ -8,7 +8,9 @@ import { expect } from 'chai';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SessionRecord, TestResult } from '../../controller/types.js';
-import { LifecycleEnv, eventually, workerYaml } from './sim-env.js';
+import { eventually } from '../helpers/eventually.js';
+import { LifecycleEnv } from '../helpers/lifecycle-env.js';
+import { onDemandYaml as workerYaml } from '../helpers/manifests.js';
 
 interface Grant {
   session: SessionRecord & { state: string };
@@ -246,7 +248,7 @@ describe('lifecycle end to end (simulator over HTTP, controller API)', function 
       for (const s of env.store.listSessions()) used.set(s.worker, (used.get(s.worker) ?? 0) + s.tasks);
       for (const n of used.values()) maxBooked = Math.max(maxBooked, n);
     };
-    const unsubscribe = env.addon.lifecycle!.events.subscribe(sample);
+    const unsubscribe = env.lifecycle.events.subscribe(sample);
     const codes = await Promise.all(
       Array.from({ length: 100 }, async (_, i) => {
         const res = await start({ host: `pve${(i % 3) + 1}`, tasks: 1 + (i % 2) });

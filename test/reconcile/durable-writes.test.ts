@@ -1,11 +1,11 @@
 /** Durable writes on the clone's critical path and on a first load: as few as invariant 4 allows. */
 import { expect } from 'chai';
-import { loadOf, startHarness, type Harness } from './harness.js';
-import { spec } from './fixtures.js';
-import { VmidAllocator } from '../../controller/reconcile/allocate.js';
+import { startHarness, type Harness } from '../helpers/sim-harness.js';
+import { eagerSpec as spec, loadOf } from '../helpers/builders.js';
+import { VmidAllocator } from '../../controller/reconcile/execute/allocate.js';
 import { MemoryStore } from '../../controller/store/memory-store.js';
 import type { ProxmoxClient } from '../../controller/proxmox/client.js';
-import type { WorkerRecord } from '../../controller/types.js';
+import type { Inventory } from '../../controller/types.js';
 
 describe('reconcile durable writes', function () {
   this.timeout(30_000);
@@ -26,22 +26,23 @@ describe('reconcile durable writes', function () {
   });
 
   it('the vmid reservation and the clone intent reach the disk in one write, before the clone call', async () => {
-    const saved: WorkerRecord[] = [];
+    const saved: Inventory[] = [];
     let intentOnDiskAtCall: unknown;
     const harness = await startHarness({
       fleet: {
         hooks: {
           afterCall(op, worker) {
-            if (op === 'clone') intentOnDiskAtCall = harness.store.persisted()?.workers[worker]?.intent;
+            if (op === 'clone')
+              intentOnDiskAtCall = harness.store.persisted()?.workers[worker]?.inventory.intent;
           },
         },
       },
     });
     h = harness;
-    const save = harness.store.saveWorker.bind(harness.store);
-    harness.store.saveWorker = (rec: WorkerRecord) => {
-      saved.push(structuredClone(rec));
-      return save(rec);
+    const save = harness.store.saveInventory.bind(harness.store);
+    harness.store.saveInventory = (name: string, inv: Inventory) => {
+      saved.push(structuredClone(inv));
+      return save(name, inv);
     };
     await harness.fleet.applyDesired(loadOf([spec('w1', { host: 'pve2' })]));
     await harness.fleet.observe();

@@ -4,8 +4,8 @@
  * the store's records, and a plan that is empty after convergence.
  */
 import { expect } from 'chai';
-import { converge, loadOf, startHarness, workerVms, type Harness } from './harness.js';
-import { spec } from './fixtures.js';
+import { converge, startHarness, workerVms, type Harness } from '../helpers/sim-harness.js';
+import { eagerSpec as spec, loadOf } from '../helpers/builders.js';
 import type { WorkerRecord } from '../../controller/types.js';
 
 function byName(h: Harness, name: string) {
@@ -18,7 +18,7 @@ async function setSessions(h: Harness, name: string, sessions: string[]): Promis
     ...rec,
     status: { ...rec.status, sessions, phase: sessions.length ? 'Working' : 'ShutDown' },
   };
-  await h.store.saveWorker(next);
+  await h.store.seedWorker(next);
 }
 
 describe('reconcile safety invariants (simulator)', function () {

@@ -5,8 +5,8 @@
  * simulator over HTTP, real client; assertions on the simulator's VMs and the stored status.
  */
 import { expect } from 'chai';
-import { converge, loadOf, startHarness, workerVms, type Harness } from './harness.js';
-import { spec } from './fixtures.js';
+import { converge, startHarness, workerVms, type Harness } from '../helpers/sim-harness.js';
+import { eagerSpec as spec, loadOf } from '../helpers/builders.js';
 import type { WorkerRecord, WorkerSpec } from '../../controller/types.js';
 
 const signal = () => new AbortController().signal;
@@ -33,7 +33,7 @@ async function setSessions(h: Harness, name: string, sessions: string[]): Promis
     ...rec,
     status: { ...rec.status, sessions, phase: sessions.length ? 'Working' : 'ShutDown' },
   };
-  await h.store.saveWorker(next);
+  await h.store.seedWorker(next);
 }
 
 /** Deploys `s` (converged, stopped); the fleet's listing is then cached (the fake clock stands still). */

@@ -12,8 +12,16 @@ import {
   STORE_SCHEMA_VERSION,
 } from '../../controller/store/store.js';
 import type { StoreData } from '../../controller/store/store.js';
-import type { FakeClock } from '../helpers/fake-clock.js';
-import { makeHistory, makeRecord, makeSession, makeStatus, TOKEN_TEXT } from './builders.js';
+import type { FakeClock } from '../helpers/clock.js';
+import { composeRecord, splitRecord } from '../../controller/store/sections.js';
+import {
+  makeHistory,
+  makeReconcileStatus,
+  makeRecord,
+  makeSession,
+  makeStatus,
+  TOKEN_TEXT,
+} from '../helpers/builders.js';
 
 export const COALESCE_MS = 50;
 
@@ -59,22 +67,43 @@ export function storeContract(name: string, makeHarness: () => StoreHarness): vo
       expect(store.getMeta('x')).to.equal(undefined);
     });
 
-    it('saveWorker resolves once the record is persisted, and reads return it', async () => {
+    it('seedWorker resolves once the record is persisted in its sections, and reads compose them', async () => {
       const rec = makeRecord('w1', { vmid: 120, node: 'pve1' });
-      await store.saveWorker(rec);
-      expect(h.persisted()?.workers.w1).to.deep.equal(rec);
+      await store.seedWorker(rec);
+      expect(h.persisted()?.workers.w1).to.deep.equal(splitRecord(rec));
+      expect(h.persisted()?.workers.w1?.inventory).to.deep.equal({ vmid: 120, node: 'pve1' });
       expect(h.persisted()?.schemaVersion).to.equal(STORE_SCHEMA_VERSION);
-      expect(store.getWorker('w1')).to.deep.equal(rec);
+      expect(store.getWorker('w1')).to.deep.equal({
+        ...rec,
+        status: { ...rec.status, vmid: 120, node: 'pve1' },
+      });
+    });
+
+    it('each writer replaces its own section and leaves the others alone', async () => {
+      await store.seedWorker(makeRecord('w1'));
+      await store.saveInventory('w1', { vmid: 7, node: 'pve2' });
+      store.saveLifecycle('w1', { phase: 'Testing', sessions: ['s1'] }, makeHistory(1));
+      store.saveStatus('w1', makeReconcileStatus({ phase: 'ShutDown', observedGeneration: 1 }));
+      await store.saveDesired([
+        { name: 'w1', desired: { spec: makeRecord('w1').spec, specHash: 'h2', generation: 2 } },
+      ]);
+      const rec = store.getWorker('w1')!;
+      expect(rec).to.include({ vmid: 7, node: 'pve2', specHash: 'h2', generation: 2 });
+      expect(rec.status).to.include({ phase: 'Testing', observedGeneration: 1, vmid: 7 });
+      expect(rec.status.sessions).to.deep.equal(['s1']);
+      expect(rec.status.history).to.have.length(1);
+      store.saveLifecycle('w1', { sessions: [] });
+      expect(store.getWorker('w1')!.status.phase).to.equal('ShutDown');
     });
 
     it('lists workers sorted by name', async () => {
-      for (const n of ['w3', 'w1', 'w2']) await store.saveWorker(makeRecord(n));
+      for (const n of ['w3', 'w1', 'w2']) await store.seedWorker(makeRecord(n));
       expect(store.listWorkers().map((r) => r.name)).to.deep.equal(['w1', 'w2', 'w3']);
     });
 
     it('never shares objects with callers: neither saved nor returned values alias the live data', async () => {
       const rec = makeRecord('w1');
-      await store.saveWorker(rec);
+      await store.seedWorker(rec);
       rec.spec.cpus = 99;
       rec.status.history.push({ time: 't', action: 'a', cause: 'c' });
       const got = store.getWorker('w1')!;
@@ -95,9 +124,9 @@ export function storeContract(name: string, makeHarness: () => StoreHarness): vo
     });
 
     it('coalesces a burst of status updates into one write within the window', async () => {
-      await store.saveWorker(makeRecord('w1'));
+      await store.seedWorker(makeRecord('w1'));
       const before = store.stats().writes;
-      for (let i = 0; i < 25; i++) store.saveStatus('w1', makeStatus({ observedGeneration: i }));
+      for (let i = 0; i < 25; i++) store.saveStatus('w1', makeReconcileStatus({ observedGeneration: i }));
       await h.clock.advance(COALESCE_MS - 1);
       expect(store.stats().writes).to.equal(before);
       // Memory sees every update at once.
@@ -111,44 +140,50 @@ export function storeContract(name: string, makeHarness: () => StoreHarness): vo
     });
 
     it('batches durable writes queued while a write is in flight into one write', async () => {
-      const saves = Array.from({ length: 10 }, (_, i) => store.saveWorker(makeRecord(`w${i}`)));
+      const saves = Array.from({ length: 10 }, (_, i) => store.seedWorker(makeRecord(`w${i}`)));
       await Promise.all(saves);
       // The first write starts at once; the other nine go out together in the second.
       expect(store.stats().writes).to.equal(2);
       expect(Object.keys(h.persisted()!.workers)).to.have.length(10);
     });
 
-    it('saveWorkers saves a batch of records in one durable write', async () => {
+    const desiredOf = (name: string) => {
+      const rec = makeRecord(name);
+      return { name, desired: { spec: rec.spec, specHash: rec.specHash, generation: rec.generation } };
+    };
+
+    it('saveDesired adds and changes a batch of workers in one durable write', async () => {
       const before = store.stats().writes;
-      await store.saveWorkers(Array.from({ length: 100 }, (_, i) => makeRecord(`b${i}`)));
+      await store.saveDesired(Array.from({ length: 100 }, (_, i) => desiredOf(`b${i}`)));
       expect(store.stats().writes).to.equal(before + 1);
       expect(Object.keys(h.persisted()!.workers)).to.have.length(100);
       expect(store.getWorker('b42')?.name).to.equal('b42');
+      expect(store.getWorker('b42')?.status.phase).to.equal('Configured');
       // An empty batch writes nothing.
-      await store.saveWorkers([]);
+      await store.saveDesired([]);
       expect(store.stats().writes).to.equal(before + 1);
     });
 
-    it('saveWorkers with a bad record changes nothing', async () => {
-      const err = await rejection(store.saveWorkers([makeRecord('ok1'), makeRecord('')]));
+    it('saveDesired with a bad change changes nothing', async () => {
+      const err = await rejection(store.saveDesired([desiredOf('ok1'), desiredOf('')]));
       expect((err as Error).message).to.contain('worker name');
       expect(store.listWorkers()).to.deep.equal([]);
     });
 
     it('a durable write carries pending status updates, so the coalesced write is not needed', async () => {
-      await store.saveWorker(makeRecord('w1'));
+      await store.seedWorker(makeRecord('w1'));
       const before = store.stats().writes;
-      store.saveStatus('w1', makeStatus({ phase: 'Testing' }));
-      await store.saveWorker(makeRecord('w2'));
-      expect(h.persisted()?.workers.w1?.status.phase).to.equal('Testing');
+      store.saveStatus('w1', makeReconcileStatus({ phase: 'ShutDown' }));
+      await store.seedWorker(makeRecord('w2'));
+      expect(h.persisted()?.workers.w1?.status.phase).to.equal('ShutDown');
       await h.clock.advance(COALESCE_MS * 2);
       await store.flush();
       expect(store.stats().writes).to.equal(before + 1);
     });
 
     it('flush resolves once pending status updates are persisted, without waiting for the window', async () => {
-      await store.saveWorker(makeRecord('w1'));
-      store.saveStatus('w1', makeStatus({ phase: 'ShutDown' }));
+      await store.seedWorker(makeRecord('w1'));
+      store.saveStatus('w1', makeReconcileStatus({ phase: 'ShutDown' }));
       await store.flush();
       expect(h.persisted()?.workers.w1?.status.phase).to.equal('ShutDown');
       const writes = store.stats().writes;
@@ -156,16 +191,16 @@ export function storeContract(name: string, makeHarness: () => StoreHarness): vo
       expect(store.stats().writes).to.equal(writes);
     });
 
-    it(`bounds history to the newest ${HISTORY_LIMIT} entries on saveWorker and saveStatus`, async () => {
+    it(`bounds history to the newest ${HISTORY_LIMIT} entries on seedWorker and appendHistory`, async () => {
       const long = makeHistory(HISTORY_LIMIT + 7);
-      await store.saveWorker(makeRecord('w1', { status: makeStatus({ history: long }) }));
+      await store.seedWorker(makeRecord('w1', { status: makeStatus({ history: long }) }));
       let history = store.getWorker('w1')!.status.history;
       expect(history).to.have.length(HISTORY_LIMIT);
       expect(history[0]).to.deep.equal(long[7]);
       expect(history.at(-1)).to.deep.equal(long.at(-1));
-      store.saveStatus('w1', makeStatus({ history: makeHistory(HISTORY_LIMIT * 2) }));
+      store.appendHistory('w1', makeHistory(HISTORY_LIMIT * 2));
       await store.flush();
-      history = h.persisted()!.workers.w1!.status.history;
+      history = h.persisted()!.workers.w1!.history;
       expect(history).to.have.length(HISTORY_LIMIT);
       expect(history.at(-1)!.action).to.equal(`action ${HISTORY_LIMIT * 2 - 1}`);
     });
@@ -184,9 +219,10 @@ export function storeContract(name: string, makeHarness: () => StoreHarness): vo
         ],
         history: [{ time: 't', action: 'update failed', cause: 'password=hunter2' }],
       });
-      await store.saveWorker(makeRecord('w1', { status }));
-      store.saveStatus('w2-missing', status);
-      store.saveStatus('w1', { ...status, phase: 'Testing' });
+      await store.seedWorker(makeRecord('w1', { status }));
+      const reconciled = makeReconcileStatus({ lastError: status.lastError, conditions: status.conditions });
+      store.saveStatus('w2-missing', reconciled);
+      store.saveStatus('w1', { ...reconciled, phase: 'ShutDown' }, status.history);
       await store.setMeta('note', { text: `Bearer abc.def.ghi` });
       await store.flush();
       const disk = JSON.stringify(h.persisted());
@@ -215,14 +251,15 @@ export function storeContract(name: string, makeHarness: () => StoreHarness): vo
         },
         status: makeStatus({ lastError: 'token root@pam!workerctl lacks VM.Clone on /vms/100' }),
       });
-      await store.saveWorker(rec);
-      expect(store.getWorker('w1')).to.deep.equal(rec);
-      expect(h.persisted()!.workers.w1).to.deep.equal(rec);
+      await store.seedWorker(rec);
+      expect(store.getWorker('w1')).to.deep.equal(composeRecord(splitRecord(rec)));
+      expect(store.getWorker('w1')!.intent).to.deep.equal(rec.intent);
+      expect(h.persisted()!.workers.w1).to.deep.equal(splitRecord(rec));
     });
 
     it('drops a status update for a worker that is not in the store', async () => {
       const writes = store.stats().writes;
-      store.saveStatus('ghost', makeStatus());
+      store.saveStatus('ghost', makeReconcileStatus());
       await h.clock.advance(COALESCE_MS * 2);
       await store.flush();
       expect(store.getWorker('ghost')).to.equal(undefined);
@@ -230,8 +267,8 @@ export function storeContract(name: string, makeHarness: () => StoreHarness): vo
     });
 
     it('deleteWorker removes the record durably', async () => {
-      await store.saveWorker(makeRecord('w1'));
-      await store.saveWorker(makeRecord('w2'));
+      await store.seedWorker(makeRecord('w1'));
+      await store.seedWorker(makeRecord('w2'));
       await store.deleteWorker('w1');
       expect(store.getWorker('w1')).to.equal(undefined);
       expect(Object.keys(h.persisted()!.workers)).to.deep.equal(['w2']);
@@ -261,34 +298,37 @@ export function storeContract(name: string, makeHarness: () => StoreHarness): vo
     });
 
     it('refuses records without a key', async () => {
-      const err = await rejection(store.saveWorker(makeRecord('')));
+      const err = await rejection(store.seedWorker(makeRecord('')));
       expect((err as Error).message).to.contain('worker name');
       await rejection(store.saveSession(makeSession('')));
       expect(store.listWorkers()).to.deep.equal([]);
     });
 
     it('close flushes pending status updates; a reopened store sees all data', async () => {
-      await store.saveWorker(makeRecord('w1'));
+      await store.seedWorker(makeRecord('w1'));
       await store.saveSession(makeSession('s1'));
       await store.setMeta('k', 7);
-      store.saveStatus('w1', makeStatus({ phase: 'Working', sessions: ['s1'] }));
+      store.saveStatus('w1', makeReconcileStatus({ phase: 'ShutDown', observedGeneration: 3 }));
+      store.saveLifecycle('w1', { phase: 'Working', sessions: ['s1'] });
       await store.close();
       expect(() => store.getWorker('w1')).to.throw(StoreClosedError, 'closed');
-      await rejection(store.saveWorker(makeRecord('w9')));
+      await rejection(store.seedWorker(makeRecord('w9')));
       store = h.create();
       await store.open();
-      expect(store.getWorker('w1')!.status).to.deep.equal(makeStatus({ phase: 'Working', sessions: ['s1'] }));
+      expect(store.getWorker('w1')!.status).to.deep.equal(
+        makeStatus({ phase: 'Working', sessions: ['s1'], observedGeneration: 3 }),
+      );
       expect(store.getSession('s1')).to.deep.equal(makeSession('s1'));
       expect(store.getMeta('k')).to.equal(7);
     });
 
     it('the same store object can be opened again after close, and still coalesces', async () => {
-      await store.saveWorker(makeRecord('w1'));
+      await store.seedWorker(makeRecord('w1'));
       await store.close();
       await store.open();
       const writes = store.stats().writes;
-      store.saveStatus('w1', makeStatus({ phase: 'Testing' }));
-      store.saveStatus('w1', makeStatus({ phase: 'ShutDown' }));
+      store.saveStatus('w1', makeReconcileStatus({ phase: 'Configured' }));
+      store.saveStatus('w1', makeReconcileStatus({ phase: 'ShutDown' }));
       await h.clock.advance(COALESCE_MS);
       // No flush: the coalescing timer alone must write.
       for (let i = 0; i < 200 && store.stats().writes === writes; i++)
@@ -303,17 +343,17 @@ export function storeContract(name: string, makeHarness: () => StoreHarness): vo
     });
 
     it('a read-only store reads everything and refuses every write', async () => {
-      await store.saveWorker(makeRecord('w1'));
+      await store.seedWorker(makeRecord('w1'));
       await store.flush();
       const ro = h.create({ readOnly: true });
       await ro.open();
       try {
         expect(ro.getWorker('w1')).to.deep.equal(makeRecord('w1'));
-        expect(await rejection(ro.saveWorker(makeRecord('w2')))).to.be.instanceOf(StoreReadOnlyError);
+        expect(await rejection(ro.seedWorker(makeRecord('w2')))).to.be.instanceOf(StoreReadOnlyError);
         expect(await rejection(ro.deleteWorker('w1'))).to.be.instanceOf(StoreReadOnlyError);
         expect(await rejection(ro.saveSession(makeSession('s1')))).to.be.instanceOf(StoreReadOnlyError);
         expect(await rejection(ro.setMeta('k', 1))).to.be.instanceOf(StoreReadOnlyError);
-        expect(() => ro.saveStatus('w1', makeStatus())).to.throw(StoreReadOnlyError, 'read-only');
+        expect(() => ro.saveStatus('w1', makeReconcileStatus())).to.throw(StoreReadOnlyError, 'read-only');
         expect(ro.stats().writes).to.equal(0);
       } finally {
         await ro.close();
@@ -340,6 +380,48 @@ export function storeContract(name: string, makeHarness: () => StoreHarness): vo
         expect(store.getSession('s-old')).to.deep.equal(makeSession('s-old'));
         await store.setMeta('touched', true);
         expect(h2.persisted()!.schemaVersion).to.equal(STORE_SCHEMA_VERSION);
+      } finally {
+        await store.close();
+        await h2.cleanup();
+      }
+    });
+
+    it('migrates a v1 database (one flat record per worker) into sections, nothing lost', async () => {
+      await store.close();
+      const working = makeRecord('w-busy', {
+        vmid: 140,
+        node: 'pve2',
+        wantDeployed: true,
+        deployed: { template: 'worker-template', storage: 'local-lvm', host: 'pve2' },
+        status: makeStatus({
+          phase: 'Working',
+          sessions: ['s-1'],
+          observedGeneration: 1,
+          history: makeHistory(3),
+          lastTest: { time: 't', ok: true, checks: [] },
+        }),
+      });
+      const v1 = {
+        schemaVersion: 1,
+        workers: { 'w-busy': working, 'w-idle': makeRecord('w-idle') },
+        sessions: { 's-1': makeSession('s-1', { worker: 'w-busy' }) },
+        meta: { k: 1 },
+      };
+      const h2 = makeHarness();
+      try {
+        store = h2.create({ initial: v1 });
+        await store.open();
+        const rec = store.getWorker('w-busy')!;
+        expect(rec).to.include({ vmid: 140, node: 'pve2', wantDeployed: true });
+        expect(rec.status).to.include({ phase: 'Working', observedGeneration: 1 });
+        expect(rec.status.sessions).to.deep.equal(['s-1']);
+        expect(rec.status.history).to.deep.equal(makeHistory(3));
+        expect(rec.status.lastTest?.ok).to.equal(true);
+        const sections = store.getSections('w-busy')!;
+        expect(sections.status.phase).to.equal('ShutDown');
+        expect(sections.lifecycle.phase).to.equal('Working');
+        expect(store.getWorker('w-idle')!.status.phase).to.equal('Configured');
+        expect(store.getMeta('k')).to.equal(1);
       } finally {
         await store.close();
         await h2.cleanup();

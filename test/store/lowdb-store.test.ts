@@ -7,10 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { StoreCorruptError, StoreLockedError } from '../../controller/errors.js';
 import { DB_FILE_NAME, LowdbStore } from '../../controller/store/lowdb-store.js';
 import { STORE_SCHEMA_VERSION } from '../../controller/store/store.js';
+import { splitRecord } from '../../controller/store/sections.js';
 import type { StoreData } from '../../controller/store/store.js';
-import { FakeClock } from '../helpers/fake-clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-import { makeRecord, makeSession, makeStatus } from './builders.js';
+import { makeRecord, makeSession, makeStatus, makeReconcileStatus } from '../helpers/builders.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'store-child.js');
 
@@ -74,12 +75,12 @@ describe('LowdbStore on disk', () => {
 
   it('creates the state directory and keeps <stateDir>/workerctl.db.json as readable JSON', async () => {
     const store = await openStore();
-    await store.saveWorker(makeRecord('w1'));
+    await store.seedWorker(makeRecord('w1'));
     const text = readFileSync(file, 'utf8');
-    expect(text).to.contain('\n  "schemaVersion": 1,');
+    expect(text).to.contain(`\n  "schemaVersion": ${STORE_SCHEMA_VERSION},`);
     const data = JSON.parse(text) as StoreData;
     expect(data.schemaVersion).to.equal(STORE_SCHEMA_VERSION);
-    expect(data.workers.w1).to.deep.equal(makeRecord('w1'));
+    expect(data.workers.w1).to.deep.equal(splitRecord(makeRecord('w1')));
   });
 
   it('only ever shows complete JSON to a reader while writes go on, and leaves no temp file', async () => {
@@ -96,7 +97,7 @@ describe('LowdbStore on disk', () => {
       }
     })();
     for (let i = 0; i < 60; i++) {
-      await store.saveWorker(
+      await store.seedWorker(
         makeRecord(`w${i % 20}`, {
           generation: i,
           status: makeStatus({ lastError: 'x'.repeat(1000 + i * 50) }),
@@ -128,7 +129,7 @@ describe('LowdbStore on disk', () => {
 
   it('refuses a second writer in the same process with StoreLockedError naming the directory and pid', async () => {
     const first = await openStore();
-    await first.saveWorker(makeRecord('w1'));
+    await first.seedWorker(makeRecord('w1'));
     const second = new LowdbStore({ stateDir });
     const err = await rejection(second.open());
     expect(err).to.be.instanceOf(StoreLockedError);
@@ -236,7 +237,7 @@ describe('LowdbStore on disk', () => {
 
   it('keeps a copy of the file that opened cleanly as .bak', async () => {
     let store = await openStore();
-    await store.saveWorker(makeRecord('w1'));
+    await store.seedWorker(makeRecord('w1'));
     await store.close();
     store = await openStore();
     expect(JSON.parse(readFileSync(`${file}.bak`, 'utf8')).workers.w1.name).to.equal('w1');
@@ -258,7 +259,7 @@ describe('LowdbStore on disk', () => {
   it('a read-only store sees later writes after reload', async () => {
     const rw = await openStore();
     const ro = await openStore({ readOnly: true });
-    await rw.saveWorker(makeRecord('late'));
+    await rw.seedWorker(makeRecord('late'));
     expect(ro.getWorker('late')).to.equal(undefined);
     await ro.reload();
     expect(ro.getWorker('late')!.name).to.equal('late');
@@ -269,30 +270,30 @@ describe('LowdbStore on disk', () => {
     const store = new LowdbStore({ stateDir, lockStaleMs: 2000 });
     await store.open();
     open.push(store);
-    await store.saveWorker(makeRecord('w1'));
+    await store.seedWorker(makeRecord('w1'));
     // What a takeover looks like from the holder's side: its lock directory vanished.
     rmdirSync(join(stateDir, 'workerctl.lock'));
     const deadline = Date.now() + 5000;
     let err: Error | undefined;
     while (!err && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
-      err = await store.saveWorker(makeRecord('w2')).then(
+      err = await store.seedWorker(makeRecord('w2')).then(
         () => undefined,
         (e: Error) => e,
       );
     }
     expect(err).to.be.instanceOf(StoreLockedError);
     expect(err!.message).to.contain('lost the lock');
-    expect(() => store.saveStatus('w1', makeStatus())).to.throw(StoreLockedError);
+    expect(() => store.saveStatus('w1', makeReconcileStatus())).to.throw(StoreLockedError);
   });
 
   it('a failed write rejects the durable save, keeps the change in memory, and the next write carries it', async () => {
     const store = await openStore();
-    await store.saveWorker(makeRecord('w1'));
+    await store.seedWorker(makeRecord('w1'));
     // A directory where the temp file goes makes the next write fail.
     const blocker = join(stateDir, `.${DB_FILE_NAME}.${process.pid}.tmp`);
     mkdirSync(blocker);
-    const err = await rejection(store.saveWorker(makeRecord('w2')));
+    const err = await rejection(store.seedWorker(makeRecord('w2')));
     expect((err as NodeJS.ErrnoException).code).to.equal('EISDIR');
     expect(store.stats().failedWrites).to.equal(1);
     expect(store.getWorker('w2')!.name).to.equal('w2');

@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
-import { createManifestLoader } from '../../spec/manifest-loader.js';
+import { createManifestLoader } from '../../manifest/cached-loader.js';
 import {
   addConvergeOptions,
   commandLogger,
@@ -16,13 +16,12 @@ import {
   settingsFrom,
   simulatorFrom,
   type ConvergeFlags,
-} from '../../runtime/command-support.js';
-import { Controller } from '../../runtime/controller-loop.js';
-import { durationOption, formatDuration } from '../../runtime/duration.js';
-import { LiveView } from '../../runtime/live-view.js';
-import { formatDiagnostics, formatPlan } from '../../runtime/plan-output.js';
-import { isReady } from '../../runtime/snapshot.js';
-import { openRuntime } from '../../runtime/wiring.js';
+} from '../command-support.js';
+import { durationOption, formatDuration } from '../../duration.js';
+import { LiveView } from '../present/live-view.js';
+import { formatDiagnostics, formatPlan } from '../present/plan-output.js';
+import { isReady } from '../../loop/snapshot.js';
+import { openApp } from '../../compose/app.js';
 import { DEMO_TIME_SCALE } from './run.js';
 
 type ApplyFlags = ConvergeFlags & ConnectionOptions & { wait?: boolean; timeout: number; progress?: boolean };
@@ -65,24 +64,20 @@ async function runApply(flags: ApplyFlags): Promise<number> {
   });
   const logger = commandLogger(flags, 'info', view.isTTY ? view.logStream() : undefined);
   view.useLogger(logger);
-  const rt = await openRuntime({
+  const app = await openApp({
     connection: flags,
     settings: settingsFrom(flags),
     logger,
     simulator: simulatorFrom(flags, { latency: 'realistic', timeScale: DEMO_TIME_SCALE }),
+    controller: {
+      manifestPaths: paths,
+      load: () => loader.load(paths),
+      workers: flags.concurrency,
+      watch: false,
+      resyncIntervalMs: 0,
+    },
   });
-  const controller = new Controller({
-    manifestPaths: paths,
-    load: () => loader.load(paths),
-    reconciler: rt.reconciler,
-    store: rt.store,
-    settings: rt.settings,
-    logger,
-    clock: rt.clock,
-    workers: flags.concurrency,
-    watch: false,
-    resyncIntervalMs: 0,
-  });
+  const controller = app.controller!;
   const lastError = new Map<string, string | undefined>();
   controller.on('reconciled', (e) => {
     lastError.set(e.worker, e.error);
@@ -94,13 +89,13 @@ async function runApply(flags: ApplyFlags): Promise<number> {
     // What is about to be done, as `plan` shows it (also in CI logs).
     process.stdout.write(formatPlan(e.plan, process.stdout.columns ?? 120) + '\n\n');
   });
-  const stopOnSignal = () => void controller.stop(5_000);
+  const stopOnSignal = () => void app.stop(5_000);
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   const t0 = Date.now();
   let code = 0;
   try {
-    await controller.start();
+    await app.start();
     view.attach(() => controller.snapshot());
     if (flags.wait) {
       const res = await controller.waitForConvergence(flags.timeout);
@@ -119,7 +114,7 @@ async function runApply(flags: ApplyFlags): Promise<number> {
       await controller.waitForIdle();
       view.close();
       const failed = [...lastError].filter(([, err]) => err !== undefined);
-      const records = rt.store.listWorkers();
+      const records = app.store.listWorkers();
       process.stdout.write(
         `applied: ${records.filter(isReady).length} of ${records.length} workers Ready` +
           ` (${formatDuration(Date.now() - t0)}); tasks still running continue in Proxmox - ` +
@@ -140,8 +135,8 @@ async function runApply(flags: ApplyFlags): Promise<number> {
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
     view.close();
-    await controller.stop(10_000);
-    await rt.close();
+    await app.stop(10_000);
+    await app.close();
   }
   return code;
 }

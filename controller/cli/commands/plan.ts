@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
-import { loadManifests } from '../../spec/loader.js';
+import { loadManifests } from '../../manifest/load.js';
 import {
   addConvergeOptions,
   commandLogger,
@@ -13,9 +13,9 @@ import {
   settingsFrom,
   simulatorFrom,
   type ConvergeFlags,
-} from '../../runtime/command-support.js';
-import { formatDiagnostics, formatPlan, planJson } from '../../runtime/plan-output.js';
-import { openRuntime } from '../../runtime/wiring.js';
+} from '../command-support.js';
+import { formatDiagnostics, formatPlan, planJson } from '../present/plan-output.js';
+import { openApp } from '../../compose/app.js';
 
 export const PLAN_EXIT_CONVERGED = 0;
 export const PLAN_EXIT_ERROR = 1;
@@ -43,7 +43,7 @@ async function runPlan(flags: PlanFlags): Promise<number> {
   if (flags.output === 'text' && load.diagnostics.length > 0) {
     process.stderr.write(formatDiagnostics(load.diagnostics) + '\n');
   }
-  const rt = await openRuntime({
+  const app = await openApp({
     connection: flags,
     settings: settingsFrom(flags),
     logger,
@@ -51,9 +51,9 @@ async function runPlan(flags: PlanFlags): Promise<number> {
     simulator: simulatorFrom(flags),
   });
   try {
-    await rt.reconciler.applyDesired(load);
-    await rt.reconciler.observe();
-    const plan = await rt.reconciler.plan();
+    await app.core.applyDesired(load);
+    await app.core.observe();
+    const plan = await app.core.plan();
     if (flags.output === 'json') {
       process.stdout.write(JSON.stringify(planJson(plan, load.diagnostics), null, 2) + '\n');
     } else {
@@ -67,6 +67,6 @@ async function runPlan(flags: PlanFlags): Promise<number> {
     if (errors.length > 0) return PLAN_EXIT_ERROR;
     return plan.converged ? PLAN_EXIT_CONVERGED : PLAN_EXIT_CHANGES;
   } finally {
-    await rt.close();
+    await app.close();
   }
 }

@@ -1,33 +1,33 @@
 /**
  * `workerctl run -f DIR`: the controller. Watches the manifests, reconciles continuously, resyncs on a
- * jittered interval, and stops cleanly on SIGTERM/SIGINT (a second signal exits at once). On a
- * terminal it draws the live view; otherwise it writes structured log lines.
- *
- * Add-ons: anything that lives as long as the controller (the HTTP API of `--listen`, session lease
- * expiry) implements RunAddon and is started after the controller and stopped before it.
+ * jittered interval, serves the lifecycle's HTTP API (`--listen`), and stops cleanly on
+ * SIGTERM/SIGINT (a second signal exits at once). On a terminal it draws the live view; otherwise it
+ * writes structured log lines. Everything is built by the composition root (compose/app.ts).
  */
 import type { Command } from 'commander';
-import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
-import { createManifestLoader } from '../../spec/manifest-loader.js';
+import { Option } from 'commander';
+import { openApp } from '../../compose/app.js';
+import { DEFAULT_LISTEN } from '../../api/server.js';
+import { durationOption } from '../../duration.js';
+import type { LifecycleSettings } from '../../lifecycle/settings.js';
 import {
+  addApiOptions,
   addConvergeOptions,
   commandLogger,
+  lifecycleSettingsFrom,
   manifestPaths,
   resyncOption,
   settingsFrom,
   simulatorFrom,
+  type ApiFlags,
   type ConvergeFlags,
-} from '../../runtime/command-support.js';
-import { Controller } from '../../runtime/controller-loop.js';
-import { durationOption } from '../../runtime/duration.js';
-import { LiveView } from '../../runtime/live-view.js';
-import { runAddons, type RunAddon } from '../../runtime/addons.js';
-import { openRuntime } from '../../runtime/wiring.js';
-import { Option } from 'commander';
-import { addApiOptions } from '../../api/run-addon.js';
+} from '../command-support.js';
+import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
+import { LiveView } from '../present/live-view.js';
 
 export type RunFlags = ConvergeFlags &
-  ConnectionOptions & { resync?: number; grace: number; debounce?: number; view?: boolean };
+  ConnectionOptions &
+  ApiFlags & { resync?: number; grace: number; debounce?: number; view?: boolean };
 
 /** Time scale of the embedded simulator for `run --simulate` (realistic profile): a demo in tens of seconds. */
 export const DEMO_TIME_SCALE = 10;
@@ -56,8 +56,11 @@ export function register(program: Command): void {
   });
 }
 
-/** Runs until a signal (or `until` resolves); returns the exit code. */
-export async function runController(flags: RunFlags, addons: RunAddon[] = runAddons): Promise<number> {
+/** Runs until a signal; returns the exit code. `lifecycle` overrides settings (benchmarks). */
+export async function runController(
+  flags: RunFlags,
+  lifecycle: Partial<LifecycleSettings> = {},
+): Promise<number> {
   const paths = manifestPaths(flags);
   const view = new LiveView({
     out: process.stdout,
@@ -66,40 +69,29 @@ export async function runController(flags: RunFlags, addons: RunAddon[] = runAdd
   });
   const logger = commandLogger(flags, 'info', view.isTTY ? view.logStream() : undefined);
   view.useLogger(logger);
-  const rt = await openRuntime({
+  const app = await openApp({
     connection: flags,
     settings: settingsFrom(flags),
     logger,
     simulator: simulatorFrom(flags, { latency: 'realistic', timeScale: DEMO_TIME_SCALE }),
-    clientOptions: { onCall: (info) => addons.forEach((a) => a.onProxmoxCall?.(info)) },
+    controller: {
+      manifestPaths: paths,
+      workers: flags.concurrency,
+      debounce:
+        flags.debounce !== undefined
+          ? { quietMs: flags.debounce, maxWaitMs: flags.debounce * 2.5 }
+          : undefined,
+    },
+    lifecycle: { settings: { ...lifecycleSettingsFrom(flags), ...lifecycle } },
+    api: {
+      listen: flags.listen ?? DEFAULT_LISTEN,
+      // An explicit --listen must work; the default address may be taken by another controller.
+      optional: flags.listen === undefined,
+      tokenFile: flags.apiTokenFile,
+    },
   });
-  logger.info('connected', { target: rt.target, stateDir: rt.stateDir });
-  const started: RunAddon[] = [];
-  try {
-    for (const a of addons) {
-      if (!a.prepare) continue;
-      started.push(a);
-      await a.prepare({ runtime: rt, flags: { ...flags }, logger });
-    }
-  } catch (err) {
-    for (const a of started) await a.stop().catch(() => undefined);
-    await rt.close();
-    throw err;
-  }
-  // One cache for the life of the run: a reload parses only the files that changed.
-  const loader = createManifestLoader();
-  const controller = new Controller({
-    manifestPaths: paths,
-    load: () => loader.load(paths),
-    reconciler: rt.reconciler,
-    store: rt.store,
-    settings: rt.settings,
-    logger,
-    clock: rt.clock,
-    workers: flags.concurrency,
-    debounce:
-      flags.debounce !== undefined ? { quietMs: flags.debounce, maxWaitMs: flags.debounce * 2.5 } : undefined,
-  });
+  logger.info('connected', { target: app.target, stateDir: app.stateDir });
+  const controller = app.controller!;
   for (const event of ['loaded', 'reconciled', 'resync', 'load-failed'] as const)
     controller.on(event, () => view.update());
 
@@ -110,41 +102,28 @@ export async function runController(flags: RunFlags, addons: RunAddon[] = runAdd
       process.exit(130);
     }
     logger.info('stopping', { signal });
-    stopping = (async () => {
-      for (const a of started.reverse()) {
-        try {
-          await a.stop();
-        } catch (err) {
-          logger.warn('add-on failed to stop', { addon: a.name, err });
-        }
-      }
-      await controller.stop(flags.grace);
-    })();
+    stopping = app.stop(flags.grace);
   };
   const onInt = () => stop('SIGINT');
   const onTerm = () => stop('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   try {
-    await controller.start();
+    const stopped = new Promise<void>((resolve) => controller.once('stopped', () => resolve()));
+    await app.start();
     view.attach(() => controller.snapshot());
     view.update();
-    for (const a of addons) {
-      await a.start({ controller, runtime: rt, flags: { ...flags }, logger });
-      if (!started.includes(a)) started.push(a);
-    }
-    await new Promise<void>((resolve) => controller.once('stopped', () => resolve()));
+    await stopped;
     await stopping;
     return 0;
   } catch (err) {
     logger.error('controller failed', { err });
-    if (!stopping) for (const a of started) await a.stop().catch(() => undefined);
-    if (!stopping) await controller.stop(flags.grace).catch(() => undefined);
+    if (!stopping) await app.stop(flags.grace).catch(() => undefined);
     throw err;
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     view.close();
-    await rt.close();
+    await app.close();
   }
 }

@@ -8,8 +8,8 @@
 import Table from 'cli-table3';
 import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
-import { conditionOf, isReady, lastActivity } from '../../runtime/snapshot.js';
-import { readStateSnapshot } from '../../runtime/wiring.js';
+import { conditionOf, isReady, lastActivity } from '../../loop/snapshot.js';
+import { readStateSnapshot } from '../../compose/app.js';
 import { MemoryStore } from '../../store/memory-store.js';
 import { resolve } from 'node:path';
 import type { WorkerRecord } from '../../types.js';

@@ -6,8 +6,8 @@
 import type { Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { UsageError } from '../../errors.js';
-import { loadManifests } from '../../spec/loader.js';
-import { REPORT_FORMATS, formatReport, type ReportFormat } from '../../spec/report.js';
+import { loadManifests } from '../../manifest/load.js';
+import { REPORT_FORMATS, formatReport, type ReportFormat } from '../present/validate-report.js';
 
 interface ValidateOptions {
   output: string;

@@ -1,0 +1,161 @@
+/**
+ * Flags and helpers shared by plan, apply and run: the manifest paths, the controller settings that
+ * have flags, the concurrency, and a logger that suits the command.
+ */
+import { Option, type Command } from 'commander';
+import { ConfigError, UsageError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import type { LifecycleSettings } from '../lifecycle/settings.js';
+import type { ControllerSettings } from '../reconcile/contracts.js';
+import { makeSettings } from '../reconcile/settings.js';
+import { durationOption } from '../duration.js';
+import type { EmbeddedSimulatorOptions } from '../compose/app.js';
+import { DEFAULT_LISTEN } from '../api/server.js';
+
+/** Flags every converging command has (commander camel-cases them). */
+export interface ConvergeFlags {
+  filename?: string[];
+  allowMassDelete?: boolean;
+  concurrency?: number;
+  logLevel?: string;
+  simLatency?: 'fast' | 'realistic';
+  simTimeScale?: number;
+}
+
+function positiveInt(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1)
+      throw new UsageError(`${flag}: expected a whole number >= 1, got '${v}'`);
+    return n;
+  };
+}
+
+function positiveNumber(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag}: expected a number > 0, got '${v}'`);
+    return n;
+  };
+}
+
+/** -f/--filename (repeatable), --allow-mass-delete, --concurrency, --log-level, simulator tuning. */
+export function addConvergeOptions(cmd: Command, opts: { massDelete?: boolean } = {}): Command {
+  cmd.option('-f, --filename <path...>', 'manifest files or directories (walked recursively)');
+  if (opts.massDelete !== false)
+    cmd.option(
+      '--allow-mass-delete',
+      'allow deleting more than the guarded share of the workers in one pass (invariant 2)',
+    );
+  cmd
+    .addOption(
+      new Option('--concurrency <n>', 'reconciles at once (different workers)')
+        .argParser(positiveInt('--concurrency'))
+        .default(32),
+    )
+    .addOption(new Option('--log-level <level>', 'error, warn, info or debug').env('WORKERCTL_LOG_LEVEL'))
+    .addOption(
+      new Option('--sim-latency <profile>', 'with --simulate: latency profile').choices([
+        'fast',
+        'realistic',
+      ]),
+    )
+    .addOption(
+      new Option('--sim-time-scale <x>', 'with --simulate: simulated seconds per real second').argParser(
+        positiveNumber('--sim-time-scale'),
+      ),
+    );
+  return cmd;
+}
+
+/** The manifest paths, or a usage error saying how to give them. */
+export function manifestPaths(flags: ConvergeFlags): string[] {
+  const paths = flags.filename ?? [];
+  if (paths.length === 0)
+    throw new UsageError('no manifests given: pass -f DIR (or -f FILE), e.g. -f examples/');
+  return paths;
+}
+
+/** Settings from the defaults and the flags. */
+export function settingsFrom(flags: ConvergeFlags & { resync?: number }): ControllerSettings {
+  const overrides: Partial<ControllerSettings> = { allowMassDelete: Boolean(flags.allowMassDelete) };
+  if (flags.resync !== undefined) overrides.resyncIntervalMs = flags.resync;
+  return makeSettings(overrides);
+}
+
+/** Simulator settings for --simulate (undefined: connect()'s defaults). */
+export function simulatorFrom(
+  flags: ConvergeFlags & { simulate?: boolean },
+  defaults?: EmbeddedSimulatorOptions,
+): EmbeddedSimulatorOptions | undefined {
+  if (!flags.simulate) return undefined;
+  if (!defaults && !flags.simLatency && !flags.simTimeScale) return undefined;
+  return {
+    latency: flags.simLatency ?? defaults?.latency ?? 'fast',
+    timeScale: flags.simTimeScale ?? defaults?.timeScale ?? 1,
+  };
+}
+
+/** A logger on stderr (or the given stream) at the flag's level. */
+export function commandLogger(
+  flags: ConvergeFlags,
+  fallbackLevel: string,
+  stream?: NodeJS.WritableStream,
+): Logger {
+  return createLogger({ level: flags.logLevel ?? fallbackLevel, stream, isTTY: stream ? true : undefined });
+}
+
+/** `--resync` / `--timeout` parsers. */
+export const resyncOption = (): Option =>
+  new Option('--resync <duration>', 'full resync interval, e.g. 5m (0 disables)').argParser(
+    durationOption('--resync'),
+  );
+
+/** The `run` flags of the lifecycle and its API (commander camel-cases them). */
+export interface ApiFlags {
+  listen?: string;
+  apiTokenFile?: string;
+  backupServer?: string;
+  hostAddress?: string[];
+  updateCommand?: string;
+}
+
+/** Lifecycle settings from the run flags (the composition root adds what the simulator knows). */
+export function lifecycleSettingsFrom(flags: ApiFlags): Partial<LifecycleSettings> {
+  const out: Partial<LifecycleSettings> = {};
+  if (flags.backupServer !== undefined) out.backupServer = flags.backupServer;
+  const hosts: Record<string, string> = {};
+  for (const pair of flags.hostAddress ?? []) {
+    const m = /^([^=\s]+)=(\S+)$/.exec(pair);
+    if (!m) throw new ConfigError(`--host-address: '${pair}' is not NODE=ADDRESS (e.g. pve1=10.0.0.11)`);
+    hosts[m[1]!] = m[2]!;
+  }
+  out.hostAddresses = hosts;
+  if (flags.updateCommand !== undefined) {
+    const cmd = flags.updateCommand.trim().split(/\s+/).filter(Boolean);
+    if (cmd.length === 0) throw new ConfigError('--update-command: empty command');
+    out.updateCommand = cmd;
+  }
+  return out;
+}
+
+/** Adds --listen, --api-token-file, --backup-server, --host-address and --update-command to `run`. */
+export function addApiOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option(
+        '--listen <addr>',
+        `HTTP API address (default ${DEFAULT_LISTEN}; when that is taken, run goes on without the API)`,
+      ),
+    )
+    .option(
+      '--api-token-file <file>',
+      'file holding the bearer token for API requests that change something (default: the systemd credential api-token, else generated in the state directory)',
+    )
+    .option('--backup-server <host>', 'backup server every worker test checks for reachability')
+    .option(
+      '--host-address <node=ip...>',
+      'address a worker test pings for a Proxmox node (default: the node name; with --simulate: the simulated node IPs)',
+    )
+    .option('--update-command <cmd>', 'update command run in workers (default: dnf -y upgrade --refresh)');
+}

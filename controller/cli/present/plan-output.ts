@@ -1,0 +1,101 @@
+/**
+ * How plans and manifest problems are shown: a plan in words (one line per action, a summary) and as a
+ * table (cli-table3), or as JSON for machines; diagnostics as `file:line:col: error: message [code]`.
+ */
+import Table from 'cli-table3';
+import { relative } from 'node:path';
+import type { ActionKind, Plan, PlannedAction } from '../../reconcile/contracts.js';
+import type { Diagnostic } from '../../types.js';
+
+const SYMBOL: Record<ActionKind, string> = {
+  create: '+',
+  configure: '~',
+  resize: '~',
+  restart: '~',
+  redeploy: '-/+',
+  start: '>',
+  stop: '.',
+  delete: '-',
+  orphan: '-',
+  forget: '-',
+  resume: '...',
+  conflict: '!',
+  wait: '||',
+};
+
+/** `path:line:col: error: message [code]` lines, paths relative to cwd when inside it. */
+export function formatDiagnostics(diagnostics: Diagnostic[], cwd = process.cwd()): string {
+  return diagnostics
+    .map((d) => {
+      const rel = relative(cwd, d.file);
+      const file = rel && !rel.startsWith('..') ? rel : d.file;
+      const where = d.pointer ? ` (at ${d.pointer})` : '';
+      const hint = d.hint ? `\n    hint: ${d.hint}` : '';
+      return `${file}:${d.line}:${d.col}: ${d.severity}: ${d.message}${where} [${d.code}]${hint}`;
+    })
+    .join('\n');
+}
+
+/** Counts per kind, in words: "2 to create, 1 to change, 1 to delete, 1 waiting, 1 conflict". */
+export function summarizePlan(plan: Plan): string {
+  if (plan.converged) return 'No changes. The fleet matches the manifests.';
+  const count = (kinds: ActionKind[]) => plan.actions.filter((a) => kinds.includes(a.kind)).length;
+  const workers = new Set(plan.actions.map((a) => a.worker)).size;
+  const parts: string[] = [];
+  const add = (n: number, text: string) => n > 0 && parts.push(`${n} ${text}`);
+  add(count(['create']), 'to create');
+  add(count(['configure', 'resize', 'restart', 'start', 'stop']), 'to change');
+  add(count(['redeploy']), 'to redeploy');
+  add(count(['delete', 'orphan', 'forget']), 'to remove');
+  add(count(['resume']), 'to resume');
+  add(count(['wait']), 'waiting');
+  add(count(['conflict']), count(['conflict']) === 1 ? 'conflict' : 'conflicts');
+  let text = `Plan: ${parts.join(', ') || 'nothing to do'} (${workers} worker${workers === 1 ? '' : 's'}).`;
+  if (plan.massDeleteBlocked) {
+    const m = plan.massDeleteBlocked;
+    text +=
+      `\nMass-delete guard: ${m.wouldDelete} of ${m.of} workers would be deleted (more than ${m.threshold});` +
+      ' nothing is deleted without --allow-mass-delete.';
+  }
+  return text;
+}
+
+/** One line per action: symbol, worker, kind [class]: reason (blocked: ...). */
+export function planInWords(plan: Plan): string {
+  return plan.actions
+    .map((a) => {
+      const blocked = a.blockedBy ? `\n      blocked: ${a.blockedBy}` : '';
+      return `  ${SYMBOL[a.kind].padEnd(3)} ${a.worker}: ${a.kind} [${a.class}] ${a.reason}${blocked}`;
+    })
+    .join('\n');
+}
+
+/** The plan as a table: worker, action, class, reason, blocked by. */
+export function planTable(plan: Plan, columns = 120): string {
+  const reasonWidth = Math.max(30, columns - 24 - 11 - 12 - 28 - 16);
+  const table = new Table({
+    head: ['worker', 'action', 'class', 'reason', 'blocked by'],
+    colWidths: [24, 11, 12, reasonWidth, 28],
+    wordWrap: true,
+    style: { head: [], border: [] },
+  });
+  for (const a of plan.actions) table.push([a.worker, a.kind, a.class, a.reason, a.blockedBy ?? '']);
+  return table.toString();
+}
+
+/** The full human output of `workerctl plan`. */
+export function formatPlan(plan: Plan, columns = 120): string {
+  if (plan.converged) return summarizePlan(plan);
+  return [summarizePlan(plan), '', planInWords(plan), '', planTable(plan, columns)].join('\n');
+}
+
+/** What `plan -o json` prints. */
+export function planJson(plan: Plan, diagnostics: Diagnostic[]): unknown {
+  return {
+    converged: plan.converged,
+    summary: summarizePlan(plan).split('\n')[0],
+    actions: plan.actions.map((a: PlannedAction) => ({ ...a })),
+    massDeleteBlocked: plan.massDeleteBlocked ?? null,
+    diagnostics,
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * A stateful manifest loader for the controller's reload passes: it keeps each file's own result
+ * (parse, schema, defaults, per-worker checks) and parses again only the files that changed, are new,
+ * or cannot be trusted by their stat. The directory walk and the checks across files (unique names
+ * and addresses) run over the whole set on every load, so a load always equals a fresh
+ * `loadManifests` of the same tree (level-triggered).
+ *
+ * When a file's result is reused: its (size, mtime, ctime, inode) equal the ones seen when it was
+ * read, and it was not "racily" recent then (a write within the same timestamp tick as the read keeps
+ * all four: such a file is read again and compared by content hash until it is old enough). A file
+ * whose stat changed is read again; if its content hash is unchanged it is not parsed again.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import type { Diagnostic, LoadResult } from '../types.js';
+import { collectManifestFiles } from './walk.js';
+import { assembleLoad, pathDiagnostics, problemResult, type LoadOptions } from './load.js';
+import { parseFile, type FileResult } from './parse.js';
+import { readManifestFile } from './read.js';
+
+/** Options of createManifestLoader. */
+export interface ManifestLoaderOptions extends LoadOptions {
+  /**
+   * A file changed less than this long before it was read is checked by content on the next load
+   * even if its stat is unchanged (default 3 s: above the 2 s timestamp granularity of the coarsest
+   * file systems).
+   */
+  racyWindowMs?: number;
+  /** Wall clock for the racy check (tests). */
+  now?: () => number;
+}
+
+/** A loader that remembers each file's result between loads. */
+export interface ManifestLoader {
+  /** Same result as `loadManifests(paths, opts)`, parsing only what changed since the last load. */
+  load(paths: string[]): Promise<LoadResult>;
+  /** Files whose result is cached (after the last load). */
+  readonly cachedFiles: number;
+}
+
+const DEFAULT_CONCURRENCY = 32;
+const DEFAULT_RACY_WINDOW_MS = 3000;
+
+interface Entry {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  /** The stat may be trusted alone (the file was not written around the time it was read). */
+  settled: boolean;
+  hash: string;
+  result: FileResult;
+}
+
+/** Creates a loader with its own cache; one per controller. Loads must not overlap. */
+export function createManifestLoader(opts: ManifestLoaderOptions = {}): ManifestLoader {
+  const cache = new Map<string, Entry>();
+  const racyWindowMs = opts.racyWindowMs ?? DEFAULT_RACY_WINDOW_MS;
+  const now = opts.now ?? Date.now;
+
+  const fresh = async (file: string, entry: Entry | undefined): Promise<FileResult> => {
+    const readAt = now();
+    const read = await readManifestFile(file, opts);
+    if (!('bytes' in read)) {
+      cache.delete(file);
+      return problemResult(read.problem);
+    }
+    const hash = createHash('sha256').update(read.bytes).digest('base64');
+    const result = entry && entry.hash === hash ? entry.result : parseFile(file, read.bytes, opts);
+    const st = read.stat;
+    cache.set(file, {
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      ctimeMs: st.ctimeMs,
+      ino: st.ino,
+      settled: Math.max(st.mtimeMs, st.ctimeMs) < readAt - racyWindowMs,
+      hash,
+      result,
+    });
+    return result;
+  };
+
+  const loadOne = async (file: string): Promise<FileResult> => {
+    const entry = cache.get(file);
+    if (!entry) return fresh(file, undefined);
+    const st = await statOrUndefined(file);
+    if (
+      st &&
+      entry.settled &&
+      st.size === entry.size &&
+      st.mtimeMs === entry.mtimeMs &&
+      st.ctimeMs === entry.ctimeMs &&
+      st.ino === entry.ino
+    ) {
+      return entry.result;
+    }
+    return fresh(file, entry);
+  };
+
+  return {
+    get cachedFiles() {
+      return cache.size;
+    },
+    async load(paths: string[]): Promise<LoadResult> {
+      const { files, problems } = await collectManifestFiles(paths);
+      const present = new Set(files);
+      for (const file of cache.keys()) if (!present.has(file)) cache.delete(file);
+      const results = new Array<FileResult>(files.length);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < files.length) {
+          const i = next++;
+          results[i] = await loadOne(files[i]!);
+        }
+      };
+      const limit = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
+      await Promise.all(Array.from({ length: Math.min(limit, files.length) }, worker));
+      const extra: Diagnostic[] = pathDiagnostics(problems);
+      return assembleLoad(results, extra, files, opts);
+    },
+  };
+}
+
+function statOrUndefined(file: string): Promise<fs.Stats | undefined> {
+  return new Promise((resolveStat) => fs.stat(file, (err, st) => resolveStat(err ? undefined : st)));
+}

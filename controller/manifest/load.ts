@@ -1,0 +1,154 @@
+/**
+ * Loads Worker manifests: walk the paths (walk.ts) -> read each file (read.ts) -> parse and check
+ * it (parse.ts, check.ts) -> the checks across files (unique names and addresses, semantic.ts) ->
+ * LoadedWorker[], with every problem as a Diagnostic at file:line:col.
+ *
+ * Invariant 1: a file is all or nothing. A file with any error contributes no workers and is listed in
+ * `invalidFiles`, so the controller keeps the last valid specs that came from it.
+ */
+import type { Diagnostic, LoadResult, LoadedWorker } from '../types.js';
+import { displayPath } from './finding.js';
+import {
+  fullParse,
+  parseFile,
+  toDiagnostic,
+  type Candidate,
+  type FileResult,
+  type ParseOptions,
+} from './parse.js';
+import { readManifestFile, type ReadOptions } from './read.js';
+import { crossWorkerFindings, type WorkerIndexEntry } from './semantic.js';
+import { collectManifestFiles, type PathProblem } from './walk.js';
+import type { Span } from './yaml-locator.js';
+
+/** Options of loadManifests. */
+export interface LoadOptions extends ReadOptions, ParseOptions {
+  /** How many files are read at once (default 32). */
+  concurrency?: number;
+}
+
+const DEFAULT_CONCURRENCY = 32;
+
+/**
+ * Loads every manifest under `paths` (files, or directories walked recursively; see file-walk.ts).
+ * Never throws for bad input: missing paths, unreadable files and invalid documents become
+ * diagnostics. File paths in the result are absolute.
+ */
+export async function loadManifests(paths: string[], opts: LoadOptions = {}): Promise<LoadResult> {
+  const { files, problems } = await collectManifestFiles(paths);
+  const limit = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
+  const results: FileResult[] = new Array<FileResult>(files.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const i = next++;
+      results[i] = await loadFile(files[i]!, opts);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, files.length) }, worker));
+  return assembleLoad(results, pathDiagnostics(problems), files, opts);
+}
+
+/** Diagnostics for paths that could not be walked. */
+export function pathDiagnostics(problems: PathProblem[]): Diagnostic[] {
+  return problems.map((p) => ({
+    file: p.path,
+    line: 1,
+    col: 1,
+    pointer: '',
+    severity: 'error',
+    code: p.code,
+    message: p.message,
+    hint: p.code === 'path.missing' ? 'check the path; nothing under it was loaded' : undefined,
+  }));
+}
+
+/**
+ * Validates the content of one file as if it were the whole manifest set (no disk access): for
+ * editors, tests and callers that already hold the bytes.
+ */
+export function loadManifestSource(
+  file: string,
+  content: string | Uint8Array,
+  opts: LoadOptions = {},
+): LoadResult {
+  const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : content;
+  return assembleLoad([parseFile(file, bytes, opts)], [], [file], opts);
+}
+
+/**
+ * Runs the checks across files over every file's own result and builds the LoadResult. Does not
+ * change `fileResults` (a cache may hand the same ones in again), except to remember spans it had to
+ * locate, which are the same every time.
+ */
+export function assembleLoad(
+  fileResults: FileResult[],
+  extra: Diagnostic[],
+  files: string[],
+  opts: LoadOptions,
+): LoadResult {
+  const results = fileResults.map((r) => ({ ...r, diagnostics: [...r.diagnostics] }));
+  const candidates: { file: FileResult; index: number }[] = [];
+  for (const r of results) r.candidates.forEach((_, index) => candidates.push({ file: r, index }));
+  const candidateOf = (entry: number): Candidate => {
+    const { file, index } = candidates[entry]!;
+    return file.candidates[index]!;
+  };
+  // Spans of a candidate from the fast path: parse its file again with the full parser (rare: only
+  // when a finding across files points at it).
+  const spansOf = (entry: number): Map<string, Span> => {
+    const c = candidateOf(entry);
+    if (c.spans) return c.spans;
+    const { file } = candidates[entry]!;
+    const full = fullParse(file.file, file.text ?? '', opts);
+    file.candidates.forEach((cand, i) => {
+      const located = full.candidates[i];
+      cand.spans = located && located.worker.spec.name === cand.worker.spec.name ? located.spans : new Map();
+      if (located) cand.document = located.document;
+    });
+    return c.spans ?? new Map<string, Span>();
+  };
+  const entries: WorkerIndexEntry[] = candidates.map((_, i) => ({
+    name: candidateOf(i).worker.spec.name,
+    addresses: candidateOf(i).addresses,
+  }));
+  const where = (entry: number, pointer: string): string =>
+    at(candidates[entry]!.file.file, spansOf(entry).get(pointer));
+  for (const { entry, finding } of crossWorkerFindings(entries, where)) {
+    const { file } = candidates[entry]!;
+    const c = candidateOf(entry);
+    const src = c.worker.source;
+    const span = spansOf(entry).get(finding.pointer) ?? {
+      line: src.line,
+      col: src.col,
+      endLine: src.line,
+      endCol: src.col,
+    };
+    file.diagnostics.push(toDiagnostic(file.file, c.document, finding, span));
+  }
+  const diagnostics: Diagnostic[] = [...extra];
+  const invalidFiles: string[] = extra.map((d) => d.file);
+  const workers: LoadedWorker[] = [];
+  for (const r of results) {
+    r.diagnostics.sort((a, b) => a.line - b.line || a.col - b.col || a.code.localeCompare(b.code));
+    diagnostics.push(...r.diagnostics);
+    if (r.diagnostics.some((d) => d.severity === 'error')) invalidFiles.push(r.file);
+    else for (const c of r.candidates) workers.push(c.worker);
+  }
+  return { workers, diagnostics, files, invalidFiles };
+}
+
+function at(file: string, span: Span | undefined): string {
+  const shown = displayPath(file);
+  return span ? `${shown}:${span.line}:${span.col}` : shown;
+}
+
+async function loadFile(file: string, opts: LoadOptions): Promise<FileResult> {
+  const read = await readManifestFile(file, opts);
+  return 'bytes' in read ? parseFile(file, read.bytes, opts) : problemResult(read.problem);
+}
+
+/** The FileResult of a file that could not be read. */
+export function problemResult(problem: Diagnostic): FileResult {
+  return { file: problem.file, candidates: [], diagnostics: [problem] };
+}

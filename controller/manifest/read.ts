@@ -1,0 +1,92 @@
+/**
+ * Reading one manifest file: its bytes within the size limit, with the stat taken before reading
+ * them (the cached loader compares it later). A file that cannot be read becomes a diagnostic.
+ */
+import fs from 'node:fs';
+import type { Diagnostic } from '../types.js';
+
+export interface ReadOptions {
+  /** Files larger than this are rejected (default 1 MiB). */
+  maxFileBytes?: number;
+}
+
+/** Default size limit of one manifest file. */
+export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
+
+/** What readManifestFile found: the bytes and the stat taken before reading them, or a problem. */
+export type ReadOutcome = { bytes: Uint8Array; stat: fs.Stats } | { problem: Diagnostic };
+
+/** Reads one manifest file within the size limit; a file that cannot be read becomes a problem. */
+export async function readManifestFile(file: string, opts: ReadOptions = {}): Promise<ReadOutcome> {
+  const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  try {
+    const read = await readLimited(file, maxBytes);
+    if (read === 'too-large') {
+      return {
+        problem: fileProblem(
+          file,
+          'file.too-large',
+          `file is larger than the limit of ${maxBytes} bytes`,
+          'split the manifests over several files',
+        ),
+      };
+    }
+    return read;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    return {
+      problem: fileProblem(
+        file,
+        code === 'ENOENT' ? 'path.missing' : 'file.unreadable',
+        `cannot read file: ${code}`,
+        'check that the file exists and is readable',
+      ),
+    };
+  }
+}
+
+/**
+ * Reads a whole file unless it is larger than maxBytes (checked before reading, and again on the
+ * bytes read, for a file that grows meanwhile). Callback fs: far less overhead per small file than
+ * fs/promises FileHandles.
+ */
+function readLimited(
+  file: string,
+  maxBytes: number,
+): Promise<{ bytes: Uint8Array; stat: fs.Stats } | 'too-large'> {
+  return new Promise((resolveRead, reject) => {
+    fs.open(file, 'r', (err, fd) => {
+      if (err) return reject(err);
+      const done = (e: Error | null, result?: { bytes: Uint8Array; stat: fs.Stats } | 'too-large'): void => {
+        fs.close(fd, () => (e ? reject(e) : resolveRead(result!)));
+      };
+      fs.fstat(fd, (e1, st) => {
+        if (e1) return done(e1);
+        if (st.size > maxBytes) return done(null, 'too-large');
+        const chunks: Buffer[] = [];
+        let total = 0;
+        // The first read asks for one byte more than the size: a short read means end of file.
+        const step = (size: number): void => {
+          const buf = Buffer.allocUnsafe(size);
+          fs.read(fd, buf, 0, size, null, (e2, n) => {
+            if (e2) return done(e2);
+            if (n > 0) chunks.push(buf.subarray(0, n));
+            total += n;
+            if (total > maxBytes) return done(null, 'too-large');
+            if (n < size)
+              return done(null, {
+                bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+                stat: st,
+              });
+            step(64 * 1024); // the file grew since fstat
+          });
+        };
+        step(st.size + 1);
+      });
+    });
+  });
+}
+
+function fileProblem(file: string, code: string, message: string, hint: string): Diagnostic {
+  return { file, line: 1, col: 1, pointer: '', severity: 'error', code, message, hint };
+}

@@ -1,0 +1,180 @@
+/**
+ * Watches the manifest directories and says "something changed" - never what. The controller then
+ * re-reads the whole manifest set (level-triggered), so a missed, doubled or reordered event cannot
+ * leave it wrong, and a burst of events (a git checkout of a thousand files, an editor's atomic
+ * save) becomes one reload.
+ *
+ * chokidar 5 has no globs: we watch directories and filter names here. Hidden entries (.git, .#x,
+ * .x.swp) and editor temp files are ignored, and so are files that are not YAML.
+ */
+import { watch, type FSWatcher } from 'chokidar';
+import { basename, resolve } from 'node:path';
+import type { Logger } from '../log.js';
+
+export interface ManifestWatcherOptions {
+  /** Directories (or single files) holding manifests. */
+  paths: string[];
+  /** Called once per burst of changes, with the changed files (YAML only, may be empty for dirs). */
+  onChange: (batch: ChangeBatch) => void;
+  logger: Logger;
+  /** Quiet period that ends a burst (default 100 ms). */
+  quietMs?: number;
+  /** Upper bound on how long a small burst (an editor save) may hold a reload back (default 250 ms). */
+  maxWaitMs?: number;
+  /**
+   * A burst of more than this many events is a checkout or a bulk copy: it is waited out (quiet
+   * period) up to `bulkMaxWaitMs`, so it becomes one reload instead of one per maxWait (default 20).
+   */
+  bulkThreshold?: number;
+  /** Quiet period that ends a bulk burst: writers stall now and then (default 500 ms). */
+  bulkQuietMs?: number;
+  /** Upper bound for a bulk burst (default 5 s). */
+  bulkMaxWaitMs?: number;
+  /** How deep below each directory to watch (default: unlimited, like the loader's recursion). */
+  depth?: number;
+  /** Poll instead of inotify (network filesystems); interval ms. */
+  pollIntervalMs?: number;
+}
+
+/** One coalesced burst of file events. */
+export interface ChangeBatch {
+  /** Changed YAML files (absolute paths), deduplicated; directory events add no entry. */
+  files: string[];
+  /** Raw events seen in the burst. */
+  events: number;
+  /** Time of the first event of the burst (ms since epoch). */
+  firstEventAt: number;
+}
+
+const YAML_FILE = /\.ya?ml$/i;
+
+/** Editor and VCS temp names: vim swap/backup/probe, emacs lock/autosave, generic .tmp/.bak, ~ backups. */
+export function isTempName(name: string): boolean {
+  return (
+    name.startsWith('.') ||
+    name.endsWith('~') ||
+    /^#.*#$/.test(name) ||
+    /\.(swp|swx|swo|tmp|temp|bak|orig|rej|part|crdownload)$/i.test(name) ||
+    name === '4913'
+  );
+}
+
+/** True for a file name the watcher reacts to. */
+export function isManifestFile(path: string): boolean {
+  const name = basename(path);
+  return YAML_FILE.test(name) && !isTempName(name);
+}
+
+/** Debounced chokidar watcher over the manifest directories. */
+export class ManifestWatcher {
+  readonly #opts: Required<Omit<ManifestWatcherOptions, 'depth' | 'pollIntervalMs'>> &
+    Pick<ManifestWatcherOptions, 'depth' | 'pollIntervalMs'>;
+  readonly #roots: Set<string>;
+  #watcher?: FSWatcher;
+  #pending = new Set<string>();
+  #events = 0;
+  #firstEventAt = 0;
+  #quietTimer?: NodeJS.Timeout;
+  #maxTimer?: NodeJS.Timeout;
+  #ready = false;
+  #closed = false;
+
+  constructor(options: ManifestWatcherOptions) {
+    // An option passed as undefined keeps its default (a spread alone would overwrite it).
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.#opts = {
+      quietMs: 50,
+      maxWaitMs: 200,
+      bulkThreshold: 20,
+      bulkQuietMs: 500,
+      bulkMaxWaitMs: 5000,
+      ...(given as unknown as ManifestWatcherOptions),
+    };
+    this.#roots = new Set(options.paths.map((p) => resolve(p)));
+  }
+
+  /** Starts watching; resolves once the initial scan is done (events before that are not reported). */
+  async start(): Promise<void> {
+    if (this.#watcher) return;
+    const roots = [...this.#roots];
+    const ignored = (path: string, stats?: { isFile(): boolean; isDirectory(): boolean }): boolean => {
+      const abs = resolve(path);
+      if (this.#roots.has(abs)) return false;
+      if (isTempName(basename(abs))) return true;
+      return Boolean(stats?.isFile() && !YAML_FILE.test(abs));
+    };
+    const w = watch(roots, {
+      ignoreInitial: true,
+      persistent: true,
+      ignored,
+      atomic: true,
+      followSymlinks: true,
+      ...(this.#opts.depth !== undefined ? { depth: this.#opts.depth } : {}),
+      ...(this.#opts.pollIntervalMs ? { usePolling: true, interval: this.#opts.pollIntervalMs } : {}),
+    });
+    this.#watcher = w;
+    w.on('all', (event, path) => this.#onEvent(event, path));
+    w.on('error', (err) => this.#opts.logger.warn('manifest watcher error', { err }));
+    await new Promise<void>((resolveReady) => w.once('ready', () => resolveReady()));
+    this.#ready = true;
+    this.#opts.logger.debug('manifest watcher ready', { paths: roots });
+  }
+
+  #onEvent(event: string, path: string): void {
+    if (!this.#ready || this.#closed) return;
+    const abs = resolve(path);
+    const isDirEvent = event === 'addDir' || event === 'unlinkDir';
+    if (!isDirEvent && !isManifestFile(abs)) return;
+    if (isDirEvent && isTempName(basename(abs))) return;
+    if (!isDirEvent) this.#pending.add(abs);
+    if (this.#events === 0) this.#firstEventAt = Date.now();
+    this.#events++;
+    // Trailing debounce: fire after a quiet period, but never later than maxWait after the first event.
+    if (this.#quietTimer) clearTimeout(this.#quietTimer);
+    const bulk = this.#events > this.#opts.bulkThreshold;
+    this.#quietTimer = setTimeout(() => this.#fire(), bulk ? this.#opts.bulkQuietMs : this.#opts.quietMs);
+    this.#maxTimer ??= setTimeout(() => this.#onMaxWait(), this.#opts.maxWaitMs);
+  }
+
+  #onMaxWait(): void {
+    this.#maxTimer = undefined;
+    if (this.#events > this.#opts.bulkThreshold) {
+      // A bulk change still in progress: wait for it to go quiet, within the bulk bound.
+      const left = this.#firstEventAt + this.#opts.bulkMaxWaitMs - Date.now();
+      if (left > 0) {
+        this.#maxTimer = setTimeout(() => this.#fire(), left);
+        return;
+      }
+    }
+    this.#fire();
+  }
+
+  #fire(): void {
+    if (this.#quietTimer) clearTimeout(this.#quietTimer);
+    if (this.#maxTimer) clearTimeout(this.#maxTimer);
+    this.#quietTimer = undefined;
+    this.#maxTimer = undefined;
+    if (this.#events === 0 || this.#closed) return;
+    const batch: ChangeBatch = {
+      files: [...this.#pending].sort(),
+      events: this.#events,
+      firstEventAt: this.#firstEventAt,
+    };
+    this.#pending.clear();
+    this.#events = 0;
+    try {
+      this.#opts.onChange(batch);
+    } catch (err) {
+      this.#opts.logger.error('manifest change handler failed', { err });
+    }
+  }
+
+  /** Stops watching; a pending burst is dropped (the caller is shutting down). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#quietTimer) clearTimeout(this.#quietTimer);
+    if (this.#maxTimer) clearTimeout(this.#maxTimer);
+    await this.#watcher?.close();
+    this.#watcher = undefined;
+  }
+}

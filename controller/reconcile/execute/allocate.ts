@@ -1,0 +1,71 @@
+/**
+ * vmid allocation: PVE's nextid reserves nothing (pve-manager PVE/API2/Cluster.pm nextid only checks
+ * "at time of check"), so two creators can get the same
+ * id. We take a candidate from nextid, skip ids our own records hold, assert the pick with
+ * `?vmid=`, and record the reservation (with the clone intent) durably BEFORE the clone is sent.
+ * One pick at a time per controller (reservations are written concurrently); a collision at clone
+ * time drops the reservation and the next attempt allocates again.
+ */
+import { AlreadyExistsError } from '../../errors.js';
+import type { ProxmoxClient } from '../../proxmox/client.js';
+import type { Store } from '../../store/store.js';
+
+/** Candidates tried before giving up (each a nextid call). */
+const MAX_PROBES = 50;
+
+export class VmidAllocator {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly client: ProxmoxClient,
+    private readonly store: Store,
+  ) {}
+
+  /**
+   * Finds a free vmid and resolves once `reserve(vmid)` (which must save the record durably) is
+   * done. Picks are one at a time; the picked id is held in memory before the next pick starts, so
+   * reservations need not wait for each other and concurrent ones share one store write.
+   * `preferred` (an earlier reservation) is kept when it is still free.
+   */
+  async allocate(reserve: (vmid: number) => Promise<void>, preferred?: number): Promise<number> {
+    const pick = this.#tail.then(async () => {
+      const vmid = await this.#pick(preferred);
+      this.#held?.add(vmid);
+      return vmid;
+    });
+    this.#tail = pick.catch(() => undefined);
+    const vmid = await pick;
+    await reserve(vmid);
+    return vmid;
+  }
+
+  /** vmids our records hold (read once; every reservation since is added). */
+  #held: Set<number> | undefined;
+
+  async #pick(preferred?: number): Promise<number> {
+    this.#held ??= new Set(
+      this.store
+        .listWorkers()
+        .map((r) => r.vmid)
+        .filter((v): v is number => v !== undefined),
+    );
+    const held = this.#held;
+    if (preferred !== undefined && (await this.#free(preferred))) return preferred;
+    let candidate = await this.client.nextId();
+    for (let i = 0; i < MAX_PROBES; i++, candidate++) {
+      if (held.has(candidate)) continue;
+      if (await this.#free(candidate)) return candidate;
+    }
+    throw new Error(`no free vmid found after ${MAX_PROBES} candidates`);
+  }
+
+  async #free(vmid: number): Promise<boolean> {
+    try {
+      await this.client.nextId(vmid);
+      return true;
+    } catch (err) {
+      if (err instanceof AlreadyExistsError) return false;
+      throw err;
+    }
+  }
+}

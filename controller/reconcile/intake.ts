@@ -1,0 +1,95 @@
+/**
+ * Manifest intake: merges a manifest load into the workers' desired state (desired-state.ts, pure)
+ * and writes it, with the mass-delete guard's verdict (invariants 1 and 2). The one writer of the
+ * desired state; it returns which workers changed, and the fleet's plan as a preview.
+ */
+import { randomUUID } from 'node:crypto';
+import { isoNow } from '../clock.js';
+import type { DesiredState, LoadResult, WorkerRecord } from '../types.js';
+import type { IntakeResult, Plan, ReconcileDeps } from './contracts.js';
+import { mergeDesired } from './desired-state.js';
+import type { Reconciler } from './reconciler.js';
+import type { DesiredChange } from '../store/store.js';
+
+/** The store meta key of the mass-delete guard's last verdict. */
+export const MASS_DELETE_META = 'massDeleteBlocked';
+
+export class Intake {
+  #massDeleteBlocked: Plan['massDeleteBlocked'];
+  readonly #newUid: () => string;
+
+  constructor(
+    private readonly deps: ReconcileDeps,
+    private readonly reconciler: Reconciler,
+    newUid: () => string = () => randomUUID(),
+  ) {
+    this.#newUid = newUid;
+    this.#massDeleteBlocked = deps.store.getMeta<Plan['massDeleteBlocked']>(MASS_DELETE_META);
+  }
+
+  /** The last mass-delete guard verdict (undefined when removals went through). */
+  get massDeleteBlocked(): Plan['massDeleteBlocked'] {
+    return this.#massDeleteBlocked;
+  }
+
+  /**
+   * Merges `load` into the records and saves them. On a read-only store (a plan while a controller
+   * runs) nothing is written: the plan shows the merge all the same.
+   */
+  async applyDesired(load: LoadResult): Promise<IntakeResult> {
+    const { store, clock, logger } = this.deps;
+    const snapshot = store.listWorkers();
+    const before = new Map(snapshot.map((r) => [r.name, r]));
+    const merged = mergeDesired(snapshot, load, this.deps.settings, isoNow(clock), this.#newUid);
+    if (store.readOnly) {
+      return { changed: merged.changed, removed: merged.removed, plan: await this.#preview(merged) };
+    }
+    this.#massDeleteBlocked = merged.massDeleteBlocked;
+    // Only the desired state is written (and the history entries the merge added): an intent or a
+    // vmid the executor saved since the snapshot is its own section and stays (invariant 4).
+    const changes: DesiredChange[] = merged.save.map((rec) => ({
+      name: rec.name,
+      desired: desiredOf(rec),
+      history: rec.status.history.slice(before.get(rec.name)?.status.history.length ?? 0),
+    }));
+    // The store takes the records into memory at once; the file write (one durable write for the whole
+    // merge) runs while the plan reads Proxmox, so a saved manifest reaches its first Proxmox call without
+    // waiting for the disk. It is awaited before returning: nothing is enqueued, and so nothing mutates
+    // Proxmox, before the specs are on disk.
+    const saving = (async () => {
+      await store.saveDesired(changes);
+      if (JSON.stringify(merged.massDeleteBlocked) !== JSON.stringify(store.getMeta(MASS_DELETE_META))) {
+        await store.setMeta(MASS_DELETE_META, merged.massDeleteBlocked);
+      }
+    })().then(
+      () => undefined,
+      (err: unknown) => ({ failed: err }),
+    );
+    if (merged.massDeleteBlocked) {
+      logger.warn('mass delete held back', { ...merged.massDeleteBlocked });
+    }
+    // The plan is a preview: when Proxmox cannot be read now, plan from what was observed last.
+    const plan = await this.reconciler.plan(this.#massDeleteBlocked).catch((err: unknown) => {
+      logger.warn('plan without a fresh observation', { err });
+      return this.reconciler.planObserved(this.#massDeleteBlocked);
+    });
+    const saved = await saving;
+    if (saved) throw saved.failed;
+    return { changed: merged.changed, removed: merged.removed, plan };
+  }
+
+  async #preview(merged: ReturnType<typeof mergeDesired>): Promise<Plan> {
+    const records = new Map<string, WorkerRecord>(this.deps.store.listWorkers().map((r) => [r.name, r]));
+    for (const r of merged.save) records.set(r.name, r);
+    return this.reconciler.plan(merged.massDeleteBlocked, [...records.values()]);
+  }
+}
+
+/** The desired-state fields of a record. */
+export function desiredOf(rec: WorkerRecord): DesiredState {
+  const d: DesiredState = { spec: rec.spec, specHash: rec.specHash, generation: rec.generation };
+  if (rec.source) d.source = rec.source;
+  if (rec.uid !== undefined) d.uid = rec.uid;
+  if (rec.removeRequestedAt !== undefined) d.removeRequestedAt = rec.removeRequestedAt;
+  return d;
+}

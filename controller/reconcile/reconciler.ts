@@ -1,0 +1,309 @@
+/**
+ * The reconciler: converges one worker, level-triggered (it gets only a name and reads everything it
+ * needs). One reconcile:
+ *   1. resume an intent left in flight (resume.ts);
+ *   2. observe: the pass's cluster listing (fresh after our own changes) and the worker's config
+ *      when it is due (observe.ts);
+ *   3. plan (plan.ts, pure) and execute the runnable actions (execute/executor.ts); repeat from 2
+ *      until nothing runnable is left (create -> configure -> resize in one reconcile);
+ *   4. always (finally) write the status (status.ts), also when the pass failed.
+ * It ends with a typed ReconcileResult (contracts.ts). Errors: ApiValidationError and TerminalError
+ * are thrown as TerminalError (no hot retry); conflicts are reported in status and requeued at the
+ * resync interval; a bounded task wait that ran out returns requeueAfterMs (the UPID is in the
+ * store); anything else is thrown for the queue's rate-limited retry.
+ */
+import { randomUUID } from 'node:crypto';
+import { isoNow } from '../clock.js';
+import {
+  ApiValidationError,
+  ConflictError,
+  LockTimeoutError,
+  LockedError,
+  NotFoundError,
+  TaskFailedError,
+  TerminalError,
+  TransientError,
+  WaitTimeoutError,
+  errorMessage,
+} from '../errors.js';
+import type { VmResource } from '../proxmox/types.js';
+import type { WorkerRecord } from '../types.js';
+import type {
+  Plan,
+  PlannedAction,
+  PowerOp,
+  ReconcileDeps,
+  ReconcileResult,
+  VmLocation,
+} from './contracts.js';
+import { classify as classifyChange } from './diff.js';
+import type { Executor } from './execute/executor.js';
+import { Observer } from './observe.js';
+import { planFleet, planWorker, type PlanContext } from './plan.js';
+import { resumeIntent } from './resume.js';
+import { computeStatus, type PassReport } from './status.js';
+import { WorkerRun } from './worker-run.js';
+
+/** A listing younger than this is reused by the first step of a reconcile. */
+export const OBSERVATION_MAX_AGE_MS = 5_000;
+/** Plan/execute rounds per reconcile before handing back to the queue. */
+export const MAX_STEPS = 6;
+/** Requeue while a change waits for sessions to end (the lifecycle also enqueues on session end). */
+export const WAIT_REQUEUE_MS = 60_000;
+/** Requeue while a task we stopped waiting for is still running. */
+export const TASK_REQUEUE_MS = 5_000;
+
+/** Observes, plans and reconciles the workers of the store. */
+export class Reconciler {
+  readonly observer: Observer;
+
+  constructor(
+    private readonly deps: ReconcileDeps,
+    readonly executor: Executor,
+  ) {
+    this.observer = new Observer(deps.client, deps.settings);
+  }
+
+  async observe(): Promise<VmResource[]> {
+    const now = this.deps.clock.now();
+    const resources = await this.observer.list(now);
+    for (const rec of this.#records()) {
+      const vm = rec.vmid !== undefined ? resources.find((r) => r.vmid === rec.vmid) : undefined;
+      await this.observer.configFor(rec, vm, now);
+    }
+    return resources;
+  }
+
+  /** The fleet's plan over the store's records (or `records`), observing first when needed. */
+  async plan(massDeleteBlocked?: Plan['massDeleteBlocked'], records?: WorkerRecord[]): Promise<Plan> {
+    await this.ensureObserved(records);
+    return this.planObserved(massDeleteBlocked, records);
+  }
+
+  /** The plan from what was observed last, without reading Proxmox. */
+  planObserved(massDeleteBlocked?: Plan['massDeleteBlocked'], records = this.#records()): Plan {
+    return planFleet(records, this.#ctx(), massDeleteBlocked);
+  }
+
+  /** A listing if there is none; the configs of workers whose spec changed since it was taken. */
+  async ensureObserved(records = this.#records()): Promise<void> {
+    if (!this.observer.resources) {
+      await this.observe();
+      return;
+    }
+    const now = this.deps.clock.now();
+    for (const rec of records) {
+      const vm =
+        rec.vmid !== undefined ? this.observer.resources.find((r) => r.vmid === rec.vmid) : undefined;
+      if (this.observer.readReason(rec, vm, now) === 'spec') await this.observer.configFor(rec, vm, now);
+    }
+  }
+
+  #records(): WorkerRecord[] {
+    return this.deps.store.listWorkers();
+  }
+
+  #ctx(): PlanContext {
+    const configs = new Map([...this.observer.configs.entries()].map(([k, v]) => [k, v.values]));
+    return {
+      resources: this.observer.resources ?? [],
+      configs,
+      ownerTag: this.deps.settings.ownerTag,
+      pending: this.observer.pending,
+      power: this.observer.power,
+    };
+  }
+
+  async reconcile(name: string, signal: AbortSignal): Promise<ReconcileResult> {
+    const { store, clock, logger } = this.deps;
+    const stored = store.getWorker(name);
+    if (!stored) return { outcome: { kind: 'gone' } };
+    const log = logger.child({ worker: name, reconcileId: randomUUID().slice(0, 8) });
+    const run = new WorkerRun(stored, store, clock, log);
+    const outcome: PassReport = { deployed: false, pending: [], history: run.history };
+    try {
+      const result = await this.#converge(run, outcome, signal);
+      if (run.dropped) return { outcome: { kind: 'gone' } };
+      const vm = deployedVm(run.refresh());
+      return vm ? { ...result, vm } : result;
+    } catch (err) {
+      if (err instanceof WaitTimeoutError) {
+        log.info('task still running, will look again', { err });
+        outcome.pending = [waitAction(name, 'a Proxmox task is still running')];
+        return {
+          outcome: { kind: 'pending', reason: 'a Proxmox task is still running' },
+          requeueAfterMs: TASK_REQUEUE_MS,
+        };
+      }
+      if (err instanceof ConflictError) {
+        log.warn('conflict, leaving the vm alone', { err });
+        outcome.pending = [
+          {
+            worker: name,
+            kind: 'conflict',
+            class: 'none',
+            reason: err.message,
+            changes: [],
+            blockedBy: 'Conflict',
+          },
+        ];
+        return {
+          outcome: { kind: 'conflict', reason: err.message },
+          requeueAfterMs: this.deps.settings.resyncIntervalMs,
+        };
+      }
+      const { thrown, reason, terminal } = classify(err);
+      outcome.error = { message: errorMessage(err), reason, terminal };
+      log.warn('reconcile failed', { err, reason, terminal });
+      throw thrown;
+    } finally {
+      const prev = run.dropped ? undefined : store.getSections(name)?.status;
+      if (prev) {
+        const rec = run.refresh();
+        outcome.deployed = rec.vmid !== undefined && rec.deployed !== undefined;
+        store.saveStatus(name, computeStatus(rec, outcome, isoNow(clock), prev), run.history);
+      }
+    }
+  }
+
+  async #converge(run: WorkerRun, outcome: PassReport, signal: AbortSignal): Promise<ReconcileResult> {
+    const { client, clock, settings } = this.deps;
+    let mutated = false;
+    for (let step = 0; step < MAX_STEPS; step++) {
+      signal.throwIfAborted();
+      const rec = run.refresh();
+      if (rec.intent) {
+        const before = rec.intent.vmid;
+        const res = await resumeIntent(run, client, this.executor, signal, clock.now());
+        this.observer.invalidate(before);
+        mutated = true;
+        if (res) {
+          outcome.pending = [waitAction(run.name, 'a clone is still running')];
+          return { ...res, outcome: { kind: 'pending', reason: 'a clone is still running' } };
+        }
+        continue;
+      }
+      const now = clock.now();
+      const fresh =
+        !mutated && this.observer.resources && now - this.observer.takenAt < OBSERVATION_MAX_AGE_MS;
+      const resources = fresh ? this.observer.resources! : await this.observer.refresh(now);
+      const vm = rec.vmid !== undefined ? resources.find((r) => r.vmid === rec.vmid) : undefined;
+      const cfg = await this.observer.configFor(rec, vm, now, mutated);
+      const configs = new Map<number, Record<string, string>>(vm && cfg ? [[vm.vmid, cfg.values]] : []);
+      const pendingKeys = vm && cfg ? this.observer.pending.get(vm.vmid) : undefined;
+      const ctx: PlanContext = { resources, configs, ownerTag: settings.ownerTag };
+      if (vm && pendingKeys) ctx.pending = new Map([[vm.vmid, pendingKeys]]);
+      let wp = planWorker(rec, ctx);
+      if (vm && wp.actions.some(dependsOnPower)) {
+        // The listing's power state may be seconds old (cache, RRD lag): whether cpu/memory changes
+        // need a restart is decided on a status read made now.
+        try {
+          const st = await client.status(vm.node, vm.vmid);
+          this.observer.power.set(vm.vmid, st.status);
+          wp = planWorker(rec, { ...ctx, power: new Map([[vm.vmid, st.status]]) });
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err;
+          mutated = true; // gone since the listing: look again
+          continue;
+        }
+      }
+      outcome.pending = wp.actions.filter(isPending);
+      const runnable = wp.actions.filter((a) => !isPending(a) && a.kind !== 'resume');
+      if (runnable.length === 0) {
+        const conflict = outcome.pending.find((a) => a.kind === 'conflict');
+        if (conflict) {
+          return {
+            outcome: { kind: 'conflict', reason: conflict.reason },
+            requeueAfterMs: settings.resyncIntervalMs,
+          };
+        }
+        const waiting = outcome.pending[0];
+        if (waiting) {
+          const reason = waiting.blockedBy ? `${waiting.reason}: ${waiting.blockedBy}` : waiting.reason;
+          return { outcome: { kind: 'pending', reason }, requeueAfterMs: WAIT_REQUEUE_MS };
+        }
+        return { outcome: { kind: 'converged' } };
+      }
+      for (const action of runnable) {
+        run.log.info('executing', { kind: action.kind, reason: action.reason });
+        const vmidBefore = run.rec.vmid;
+        await this.executor.execute(run, action, wp, resources, signal);
+        this.observer.invalidate(vmidBefore);
+        this.observer.invalidate(run.rec.vmid);
+        mutated = true;
+        if (run.dropped) return { outcome: { kind: 'gone' } };
+      }
+    }
+    return {
+      outcome: { kind: 'pending', reason: `not converged after ${MAX_STEPS} steps` },
+      requeueAfterMs: TASK_REQUEUE_MS,
+    };
+  }
+
+  /**
+   * Powers a worker's VM on or off through the executor (a HeldWorker's power): the intent is
+   * written first, the task's UPID recorded, the history says why. Nothing to do when the VM is
+   * already in that state.
+   */
+  async power(name: string, op: PowerOp, cause: string, signal: AbortSignal): Promise<void> {
+    const { store, clock, logger } = this.deps;
+    const stored = store.getWorker(name);
+    if (!stored) throw new TerminalError(`unknown worker ${name}`);
+    const vm = locationOf(stored);
+    if (!vm) throw new TerminalError(`worker ${name} has no vm`);
+    const run = new WorkerRun(stored, store, clock, logger.child({ worker: name }));
+    const done = await this.executor.power(run, { op, vm, signal });
+    if (!done) return;
+    this.observer.invalidate(vm.vmid);
+    run.note(op === 'start' ? 'powered on' : 'powered off', cause);
+    run.flushHistory();
+    logger.info(op === 'start' ? 'worker powered on' : 'worker powered off', {
+      worker: name,
+      vmid: vm.vmid,
+      node: vm.node,
+    });
+  }
+}
+
+/** Where the record says the worker's VM is (a reservation without a clone included). */
+function locationOf(rec: WorkerRecord): VmLocation | undefined {
+  const vmid = rec.vmid ?? rec.status.vmid;
+  const node = rec.node ?? rec.status.node ?? rec.spec.host;
+  return vmid !== undefined ? { node, vmid } : undefined;
+}
+
+/** The worker's VM when it is deployed: cloned, finished, no call in flight. */
+function deployedVm(rec: WorkerRecord): VmLocation | undefined {
+  if (rec.vmid === undefined || !rec.deployed || rec.intent) return undefined;
+  return { node: rec.node ?? rec.spec.host, vmid: rec.vmid };
+}
+
+/** True when what `a` does depends on whether the VM runs (restart-class keys, a restart). */
+function dependsOnPower(a: PlannedAction): boolean {
+  return a.kind === 'restart' || a.changes.some((c) => classifyChange(c.field, true) === 'restart');
+}
+
+function isPending(a: PlannedAction): boolean {
+  return a.blockedBy !== undefined || a.kind === 'wait' || a.kind === 'conflict';
+}
+
+function waitAction(worker: string, why: string): PlannedAction {
+  return { worker, kind: 'wait', class: 'none', reason: why, changes: [], blockedBy: why };
+}
+
+/** Maps an error to what the queue gets, the status reason and whether retrying is pointless. */
+export function classify(err: unknown): { thrown: unknown; reason: string; terminal: boolean } {
+  if (err instanceof ApiValidationError) {
+    return {
+      thrown: new TerminalError(`proxmox refused the request: ${err.message}`, { cause: err }),
+      reason: 'InvalidRequest',
+      terminal: true,
+    };
+  }
+  if (err instanceof TerminalError) return { thrown: err, reason: 'Terminal', terminal: true };
+  if (err instanceof TaskFailedError) return { thrown: err, reason: 'TaskFailed', terminal: false };
+  if (err instanceof LockedError || err instanceof LockTimeoutError)
+    return { thrown: err, reason: 'Locked', terminal: false };
+  if (err instanceof TransientError) return { thrown: err, reason: 'Transient', terminal: false };
+  return { thrown: err, reason: 'Error', terminal: false };
+}

@@ -1,0 +1,173 @@
+import { expect } from 'chai';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { silentLogger } from '../../controller/log.js';
+import { ManifestWatcher, isManifestFile, type ChangeBatch } from '../../controller/manifest/watch.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+/** Resolves with the batches seen once `ms` pass without a new one. */
+function collect(batches: ChangeBatch[], quietMs: number): Promise<ChangeBatch[]> {
+  return new Promise((resolve) => {
+    let seen = -1;
+    const tick = () => {
+      if (batches.length === seen) return resolve(batches);
+      seen = batches.length;
+      setTimeout(tick, quietMs);
+    };
+    setTimeout(tick, quietMs);
+  });
+}
+
+describe('manifest watcher', function () {
+  this.timeout(10_000);
+  let dir: { path: string; remove: () => void };
+  let watcher: ManifestWatcher | undefined;
+  let batches: ChangeBatch[];
+
+  beforeEach(async () => {
+    dir = makeTempDir('workerctl-watch-');
+    mkdirSync(join(dir.path, 'workers'));
+    writeFileSync(join(dir.path, 'workers', 'a.yaml'), 'a: 1\n');
+    batches = [];
+  });
+  afterEach(async () => {
+    await watcher?.close();
+    watcher = undefined;
+    dir.remove();
+  });
+
+  async function startWatcher(quietMs = 40, maxWaitMs = 2000): Promise<void> {
+    watcher = new ManifestWatcher({
+      paths: [dir.path],
+      logger: silentLogger(),
+      quietMs,
+      maxWaitMs,
+      onChange: (b) => batches.push(b),
+    });
+    await watcher.start();
+  }
+
+  it('knows manifests from temp files', () => {
+    expect(isManifestFile('/x/w.yaml')).to.equal(true);
+    expect(isManifestFile('/x/w.YML')).to.equal(true);
+    for (const name of ['.w.yaml.swp', '.w.yaml', 'w.yaml~', '#w.yaml#', 'w.yaml.tmp', 'w.json', '4913']) {
+      expect(isManifestFile(`/x/${name}`), name).to.equal(false);
+    }
+  });
+
+  it('reports nothing for the files already there', async () => {
+    await startWatcher();
+    await collect(batches, 150);
+    expect(batches).to.have.length(0);
+  });
+
+  it('reports an edit, a new file and a removal', async () => {
+    await startWatcher();
+    writeFileSync(join(dir.path, 'workers', 'a.yaml'), 'a: 2\n');
+    await collect(batches, 150);
+    writeFileSync(join(dir.path, 'b.yml'), 'b: 1\n');
+    await collect(batches, 150);
+    rmSync(join(dir.path, 'workers', 'a.yaml'));
+    await collect(batches, 250);
+    const files = batches.map((b) => b.files.map((f) => f.slice(dir.path.length)));
+    expect(files).to.deep.equal([['/workers/a.yaml'], ['/b.yml'], ['/workers/a.yaml']]);
+  });
+
+  it('ignores temp files, hidden directories and other file types', async () => {
+    await startWatcher();
+    mkdirSync(join(dir.path, '.git'));
+    writeFileSync(join(dir.path, '.git', 'index.yaml'), 'x');
+    writeFileSync(join(dir.path, '.a.yaml.swp'), 'x');
+    writeFileSync(join(dir.path, 'a.yaml~'), 'x');
+    writeFileSync(join(dir.path, 'notes.txt'), 'x');
+    await collect(batches, 200);
+    expect(batches).to.have.length(0);
+  });
+
+  it('sees an editor atomic save (write temp, rename over) as one change', async () => {
+    await startWatcher();
+    const tmp = join(dir.path, 'workers', '.a.yaml.tmp123');
+    writeFileSync(tmp, 'a: 3\n');
+    renameSync(tmp, join(dir.path, 'workers', 'a.yaml'));
+    await collect(batches, 250);
+    expect(batches).to.have.length(1);
+    expect(batches[0].files.map((f) => f.slice(dir.path.length))).to.deep.equal(['/workers/a.yaml']);
+  });
+
+  it('coalesces a checkout of 1,000 files written by another process into one batch', async () => {
+    // Default debounce (50 ms quiet, 200 ms max wait): the writer takes longer than the max wait.
+    await startWatcher(50, 200);
+    const script = `const fs = require('fs');
+      let i = 0;
+      const next = () => { if (i === 1000) return;
+        fs.writeFile(process.argv[1] + '/workers/w-' + String(i++).padStart(4, '0') + '.yaml', 'n: 1\\n', next); };
+      for (let k = 0; k < 4; k++) next();`;
+    const child = spawn(process.execPath, ['-e', script, dir.path], { stdio: 'ignore' });
+    await new Promise((r) => child.on('exit', r));
+    await collect(batches, 800);
+    expect(batches).to.have.length(1);
+    expect(batches[0].files).to.have.length(1000);
+  });
+
+  it('fires no later than maxWait after the first event while changes keep coming', async () => {
+    await startWatcher(80, 200);
+    const t0 = Date.now();
+    let i = 0;
+    const writer = setInterval(() => writeFileSync(join(dir.path, 'workers', 'a.yaml'), `a: ${i++}\n`), 30);
+    await new Promise((r) => setTimeout(r, 500));
+    clearInterval(writer);
+    await collect(batches, 200);
+    expect(batches.length).to.be.greaterThan(1);
+    expect(batches[0].firstEventAt - t0).to.be.lessThan(200);
+  });
+});
+
+describe('manifest watcher defaults', () => {
+  it('keeps the default debounce when options are passed as undefined', async function () {
+    this.timeout(5000);
+    const dir = makeTempDir('workerctl-watch-');
+    const seen: number[] = [];
+    const w = new ManifestWatcher({
+      paths: [dir.path],
+      logger: silentLogger(),
+      quietMs: undefined,
+      maxWaitMs: undefined,
+      onChange: () => seen.push(Date.now()),
+    });
+    await w.start();
+    const t0 = Date.now();
+    writeFileSync(join(dir.path, 'a.yaml'), 'a: 1\n');
+    await collect([], 400);
+    await w.close();
+    dir.remove();
+    expect(seen).to.have.length(1);
+    expect(seen[0] - t0).to.be.at.least(45);
+  });
+});
+
+describe('manifest watcher on a single file', () => {
+  it('reports edits and atomic saves of a file given directly', async function () {
+    this.timeout(5000);
+    const dir = makeTempDir('workerctl-watch-');
+    const file = join(dir.path, 'fleet.yaml');
+    writeFileSync(file, 'a: 1\n');
+    const batches: ChangeBatch[] = [];
+    const w = new ManifestWatcher({
+      paths: [file],
+      logger: silentLogger(),
+      quietMs: 30,
+      onChange: (b) => batches.push(b),
+    });
+    await w.start();
+    writeFileSync(file, 'a: 2\n');
+    await collect(batches, 200);
+    writeFileSync(join(dir.path, '.fleet.yaml.tmp'), 'a: 3\n');
+    renameSync(join(dir.path, '.fleet.yaml.tmp'), file);
+    await collect(batches, 300);
+    await w.close();
+    dir.remove();
+    expect(batches.length).to.equal(2);
+    for (const b of batches) expect(b.files).to.deep.equal([file]);
+  });
+});
