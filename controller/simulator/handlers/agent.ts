@@ -29,7 +29,7 @@ async function agentVm(sim: Simulator, req: ApiRequest): Promise<VmState> {
     if (parseProps(vm.config.agent, 'enabled').enabled !== '1') throw fail('QEMU guest agent is not running');
     // the ping is answered as soon as the agent comes up within the timeout
     const timeout = sim.latency.secondsToReal(GUEST_PING_TIMEOUT_S);
-    const readyAt = vm.guest.agentReadyAt;
+    const readyAt = sim.faults.has('agentNever', { vmid: vm.vmid }) ? undefined : vm.guest.agentReadyAt;
     const upIn = readyAt === undefined ? Infinity : readyAt - Date.now();
     await sleep(Math.min(timeout, Math.max(0, upIn)));
     if (!sim.agentRunning(vm)) throw fail('QEMU guest agent is not running');

@@ -245,7 +245,7 @@ async function runClone(sim: Simulator, ctx: TaskContext, p: CloneParams): Promi
   try {
     const releaseNew = await sim.flocks.acquire(vmLockPath(p.newid), 'exclusive', sim.lockWaitMs(1));
     try {
-      const { src, drives } = loadAndCheck(sim, p);
+      const { src, full, drives } = loadAndCheck(sim, p);
       ctx.log(`creating a clone of VM ${p.vmid} with ID ${p.newid}`);
       const conf = newConfig(sim, p, src, drives);
       // PVE::Tools::file_set_contents of the temporary config: pmxcfs refuses a vmid known on another node
@@ -264,6 +264,8 @@ async function runClone(sim: Simulator, ctx: TaskContext, p: CloneParams): Promi
       sim.world.addVm(vm);
       sim.world.touch(vm, Date.now());
       try {
+        // the fixed part of a clone (volume activation, allocation, config writes): a reported figure
+        await ctx.sleep(sim.latency.draw(full ? 'fullCloneBase' : 'linkedClone'));
         let diskNo = 0;
         for (const drive of drives) {
           const isDisk = !isCloudinitVolume(parseProps(drive.value, 'file').file ?? '');
