@@ -40,7 +40,10 @@ export function register(program: Command): void {
     .option('--latency <profile>', 'fast or realistic', 'fast')
     .option('--time-scale <n>', 'simulated ms per real ms', '1')
     .option('--seed <n>', 'random seed', '1')
-    .option('--resources-lag', '/cluster/resources lags like pvestatd (the default; the world file can turn it off)')
+    .option(
+      '--resources-lag',
+      '/cluster/resources lags like pvestatd (the default; the world file can turn it off)',
+    )
     .option('--no-resources-lag', '/cluster/resources shows every change at once')
     .option('--no-assumptions', 'switch off the models no Proxmox source grounds (README section simulator)')
     .option('--auth-delay <ms>', 'delay of 401 answers in ms', '50')
