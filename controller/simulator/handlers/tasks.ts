@@ -20,21 +20,10 @@ function findTask(sim: Simulator, req: ApiRequest): Task {
   return task;
 }
 
+/** Tasks.pm read_task_status: the decoded UPID, the token split off, status, and exitstatus once stopped. */
 export function getTaskStatus(sim: Simulator, req: ApiRequest): unknown {
   const t = findTask(sim, req);
-  const [user, tokenid] = t.user.split('!');
-  const out: Record<string, unknown> = {
-    upid: t.upid,
-    node: t.node,
-    pid: t.pid,
-    pstart: t.pstart,
-    starttime: t.starttime,
-    type: t.type,
-    id: t.id,
-    user,
-    status: t.status,
-  };
-  if (tokenid) out.tokenid = tokenid;
+  const out: Record<string, unknown> = { ...decoded(t), status: t.status };
   if (t.status === 'stopped') out.exitstatus = t.exitstatus;
   return out;
 }
@@ -66,8 +55,8 @@ function userFields(t: Task): { user: string; tokenid?: string } {
   return tokenid === undefined ? { user } : { user, tokenid };
 }
 
-/** A finished task as the node's task index lists it (UPID::decode plus endtime and status). */
-function archiveEntry(t: Task): Record<string, unknown> {
+/** pve-common PVE/UPID.pm decode with the upid, the token split off ($convert_token_task). */
+function decoded(t: Task): Record<string, unknown> {
   return {
     upid: t.upid,
     node: t.node,
@@ -77,22 +66,19 @@ function archiveEntry(t: Task): Record<string, unknown> {
     type: t.type,
     id: t.id,
     ...userFields(t),
-    endtime: Math.floor((t.endedAt ?? Date.now()) / 1000),
-    status: t.exitstatus,
   };
+}
+
+/** A finished task as the node's task index lists it (UPID::decode plus endtime and status). */
+function archiveEntry(t: Task): Record<string, unknown> {
+  return { ...decoded(t), endtime: Math.floor((t.endedAt ?? Date.now()) / 1000), status: t.exitstatus };
 }
 
 /** A running task as the node's `active` file lists it (RESTEnvironment.pm active_workers drops pstart). */
 function activeEntry(t: Task): Record<string, unknown> {
-  return {
-    upid: t.upid,
-    node: t.node,
-    pid: t.pid,
-    starttime: t.starttime,
-    type: t.type,
-    id: t.id,
-    ...userFields(t),
-  };
+  const e = decoded(t);
+  delete e.pstart;
+  return e;
 }
 
 /** The node's finished tasks as the index is read (File::ReadBackwards): last archived first. */
