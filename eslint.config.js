@@ -53,7 +53,7 @@ const zones = [
 
 /** Mutating ProxmoxClient methods: only the executor (controller/reconcile/execute/) calls them. */
 const MUTATING =
-  '/^(clone|create|updateConfig|updateConfigAsync|resizeDisk|start|shutdown|stop|reboot|deleteVm)$/';
+  '/^(clone|create|updateConfig|updateConfigAsync|resizeDisk|moveDisk|migrate|start|shutdown|stop|reboot|deleteVm)$/';
 const mutationMessage =
   'only the executor (controller/reconcile/execute/) mutates Proxmox: slots, intent first, UPID recorded';
 

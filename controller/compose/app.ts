@@ -190,6 +190,9 @@ export async function openApp(opts: AppOptions): Promise<App> {
   }
   const client = opts.readOnly ? readOnlyClient(conn.client) : conn.client;
   const settings = opts.settings;
+  // skiplock exactly when PVE takes it: a ticket login as root@pam (the settings object stays the
+  // caller's, which may tune it while the app runs).
+  if (settings.skiplock !== Boolean(conn.rootLogin)) settings.skiplock = Boolean(conn.rootLogin);
   const core = createReconcileCore({ client, store, logger, clock, settings }, opts.core);
 
   let controller: Controller | undefined;

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { ProxmoxClient } from '../proxmox/client.js';
 import { isLoopbackHost, normaliseApiUrl } from '../proxmox/base-url.js';
 import { createProxmoxClient } from '../proxmox/http-client.js';
-import type { ProxmoxClientOptions } from '../proxmox/options.js';
+import type { ProxmoxAuth, ProxmoxClientOptions } from '../proxmox/options.js';
 import { readToken } from '../proxmox/token.js';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../simulator/index.js';
 
@@ -28,6 +28,11 @@ export interface ConnectionOptions {
 /** A connected client; close() frees sockets and stops the simulator when one was started. */
 export interface Connection {
   client: ProxmoxClient;
+  /**
+   * The client logs in as root@pam itself (a ticket, not a token): PVE lets only it pass `skiplock`
+   * (qemu-server PVE/API2/Qemu.pm: "Only root may use this option.").
+   */
+  rootLogin?: boolean;
   simulator?: RunningSimulator;
   close(): Promise<void>;
   /** Printable target: url, identity (no secret), TLS mode. */
@@ -129,6 +134,13 @@ export interface Endpoint {
   /** API token USER@REALM!TOKENID=SECRET. */
   token: string;
   fingerprint?: string;
+  /** Log in with a ticket instead of the token (e.g. root@pam of a simulator). */
+  auth?: ProxmoxAuth;
+}
+
+/** True for a ticket login as root@pam (the only caller PVE lets pass `skiplock`). */
+export function isRootLogin(auth: ProxmoxAuth): boolean {
+  return auth.kind === 'ticket' && auth.username === 'root@pam';
 }
 
 /** A client for an endpoint; close() frees its sockets (it never stops the endpoint). */
@@ -136,15 +148,17 @@ export function connectEndpoint(
   endpoint: Endpoint,
   deps: Omit<ConnectDeps, 'env' | 'simulator'>,
 ): Connection {
+  const auth: ProxmoxAuth = endpoint.auth ?? { kind: 'token', token: endpoint.token };
   const client = createProxmoxClient({
     logger: deps.logger,
     ...deps.clientOptions,
     url: endpoint.url,
-    auth: { kind: 'token', token: endpoint.token },
+    auth,
     tls: endpoint.fingerprint ? { fingerprint: endpoint.fingerprint } : undefined,
   });
   return {
     client,
+    rootLogin: isRootLogin(auth),
     describe: `proxmox at ${endpoint.url}`,
     close: () => {
       client.close();

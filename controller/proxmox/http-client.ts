@@ -11,16 +11,21 @@ import { waitForTask } from './tasks.js';
 import { Transport, type RequestSpec } from './transport.js';
 import type {
   CloneOptions,
+  ClusterNode,
   DeleteOptions,
   GuestExecStatus,
   GuestInterface,
+  MigrateOptions,
+  MoveDiskOptions,
   PveNode,
   PveStorage,
   PveVersion,
   ShutdownOptions,
   TaskLog,
   TaskRef,
+  TaskListFilter,
   TaskStatus,
+  TaskSummary,
   VmConfig,
   VmConfigChange,
   VmPending,
@@ -109,6 +114,12 @@ export class HttpProxmoxClient implements ProxmoxClient {
     );
   }
 
+  async clusterNodes(): Promise<ClusterNode[]> {
+    return codec.toClusterNodes(
+      await this.#data({ operation: 'clusterNodes', method: 'GET', path: '/cluster/status' }),
+    );
+  }
+
   async nextId(vmid?: number): Promise<number> {
     // 400 errors.vmid "VM X already exists" maps to AlreadyExistsError in error-mapping.ts.
     return codec.toVmid(
@@ -173,6 +184,25 @@ export class HttpProxmoxClient implements ProxmoxClient {
     return this.#task('clone', 'POST', node, vmPath(node, vmid, '/clone'), params);
   }
 
+  async moveDisk(node: string, vmid: number, opts: MoveDiskOptions): Promise<TaskRef> {
+    const params: Params = {
+      disk: opts.disk,
+      storage: opts.storage,
+      delete: opts.delete ? true : undefined,
+      digest: opts.digest,
+    };
+    return this.#task('moveDisk', 'POST', node, vmPath(node, vmid, '/move_disk'), params);
+  }
+
+  async migrate(node: string, vmid: number, opts: MigrateOptions): Promise<TaskRef> {
+    const params: Params = {
+      target: opts.target,
+      targetstorage: opts.targetstorage,
+      online: opts.online ? true : undefined,
+    };
+    return this.#task('migrate', 'POST', node, vmPath(node, vmid, '/migrate'), params);
+  }
+
   async create(
     node: string,
     vmid: number,
@@ -210,6 +240,7 @@ export class HttpProxmoxClient implements ProxmoxClient {
     const params: Params = {
       purge: opts.purge ? true : undefined,
       'destroy-unreferenced-disks': opts.destroyUnreferencedDisks ? true : undefined,
+      skiplock: opts.skiplock ? true : undefined,
     };
     return this.#task('deleteVm', 'DELETE', node, vmPath(node, vmid), params);
   }
@@ -264,6 +295,20 @@ export class HttpProxmoxClient implements ProxmoxClient {
       await this.#data({ operation: 'taskStatus', method: 'GET', path: taskPath(task, '/status'), signal }),
       task.upid,
       task.node,
+    );
+  }
+
+  async tasks(node: string, filter: TaskListFilter = {}): Promise<TaskSummary[]> {
+    const params: Params = {
+      source: filter.source,
+      typefilter: filter.type,
+      vmid: filter.vmid,
+      since: filter.since,
+      limit: filter.limit,
+    };
+    return codec.toTaskList(
+      await this.#data({ operation: 'tasks', method: 'GET', path: `/nodes/${seg(node)}/tasks`, params }),
+      node,
     );
   }
 

@@ -32,6 +32,10 @@ export async function startHarness(
     fleet?: ReconcileCoreOptions;
     seed?: number;
     world?: WorldConfig;
+    /** 'root': log in with a root@pam ticket (skiplock allowed) instead of the simulator's token. */
+    auth?: 'token' | 'root';
+    /** The simulator's /cluster/resources lag (default on, as on a real cluster). */
+    resourcesLag?: boolean;
   } = {},
 ): Promise<Harness> {
   const running = await startSimulator({
@@ -39,13 +43,18 @@ export async function startHarness(
     authFailureDelayMs: 0,
     seed: opts.seed ?? 3,
     ...(opts.world ? { world: opts.world } : {}),
+    ...(opts.resourcesLag !== undefined ? { resourcesLag: opts.resourcesLag } : {}),
   });
+  const endpoint =
+    opts.auth === 'root'
+      ? { ...running, auth: { kind: 'ticket' as const, username: 'root@pam', password: running.password } }
+      : running;
   const volume = new MemoryVolume();
   const clock = new FakeClock();
   const settings = makeSettings(opts.settings);
   const build = (core?: ReconcileCoreOptions) =>
     openApp({
-      endpoint: running,
+      endpoint,
       clientOptions: {
         retry: { baseDelayMs: 5, maxDelayMs: 20, jitter: 0 },
         taskPoll: { initialMs: 5, maxMs: 40, factor: 2 },

@@ -176,15 +176,21 @@ describe('reconcile safety invariants (simulator)', function () {
     expect(vms[0]!.tags).to.equal('workerctl');
   });
 
-  it('invariant 4: a clone whose task died with the controller is removed and cloned once more', async () => {
+  /**
+   * The controller dies before writing the clone's UPID, and the clone task dies too, leaving PVE's
+   * temporary config (qemu-server PVE/API2/Qemu.pm clone_vm: "# qmclone temporary file", `lock: clone`)
+   * or a config with our marker, locked. Its task is found in the node's task list by the log line
+   * naming our vmid, so the VM is recognised as ours by the intent, never cloned twice.
+   */
+  async function dieWithTheClone(settings: Parameters<typeof startHarness>[0] = {}) {
     let crashes = 0;
     const sim = () => h.running.sim;
     h = await startHarness({
+      ...settings,
       fleet: {
         hooks: {
           afterCall(op, _worker, task) {
             if (op !== 'clone' || crashes++ > 0) return;
-            // Both die: the controller before writing the UPID, the clone task with its lock left behind.
             sim().crashTask(task!.upid);
             throw new Error('simulated crash');
           },
@@ -195,21 +201,46 @@ describe('reconcile safety invariants (simulator)', function () {
     await h.fleet.observe();
     await h.fleet.reconcile('w1', new AbortController().signal).catch(() => undefined);
     const reserved = h.store.getWorker('w1')!.intent!.vmid;
+    expect(h.store.getWorker('w1')!.intent!.upid).to.equal(undefined);
     await h.restart();
-    // While the clone could still be running, the controller only waits: no second clone.
-    await h.fleet.observe();
-    const res = await h.fleet.reconcile('w1', new AbortController().signal);
-    expect(res.requeueAfterMs).to.be.greaterThan(0);
-    expect(workerVms(h)).to.have.length(1);
+    return reserved;
+  }
 
-    await h.clock.advance(31 * 60_000);
+  it('invariant 4: a clone whose task died with the controller is found by its task, reported with the exact unlock, then removed and cloned once more', async () => {
+    const reserved = await dieWithTheClone();
+    const left = h.running.sim.getVm(reserved)!;
+    expect(left.lock).to.equal('clone');
+    await converge(h);
+    // An API token cannot unlock (skiplock is root@pam's): the worker says what to run, nothing else happens.
+    expect(workerVms(h).map((v) => v.vmid)).to.deep.equal([reserved]);
+    const rec = h.store.getWorker('w1')!;
+    expect(rec.intent).to.equal(undefined);
+    expect(rec.leftover).to.include({ vmid: reserved, node: 'pve1' });
+    const degraded = rec.status.conditions.find((c) => c.type === 'Degraded')!;
+    expect(degraded).to.include({ status: 'True', reason: 'LockedByDeadTask' });
+    expect(degraded.message).to.contain(`run 'qm unlock ${reserved}' on pve1`);
+    expect(h.running.sim.callLog().filter((c) => c.endpoint.endsWith('/clone'))).to.have.length(1);
+
+    h.running.sim.editVmConfig(reserved, { lock: null }); // the operator: qm unlock on pve1
     const plan = await converge(h);
     expect(plan.converged).to.equal(true);
     expect(byName(h, 'w1')).to.have.length(1);
     expect(workerVms(h)).to.have.length(1);
     expect(byName(h, 'w1')[0]!.lock).to.equal(undefined);
     expect(h.store.getWorker('w1')!.vmid).to.equal(byName(h, 'w1')[0]!.vmid);
-    expect(reserved).to.be.a('number');
+    expect(h.store.getWorker('w1')!.leftover).to.equal(undefined);
+  });
+
+  it('invariant 4: logged in as root@pam (ticket), the dead clone is removed with skiplock and cloned once more', async () => {
+    const reserved = await dieWithTheClone({ auth: 'root' });
+    expect(h.running.sim.getVm(reserved)!.lock).to.equal('clone');
+    const plan = await converge(h);
+    expect(plan.converged).to.equal(true);
+    expect(byName(h, 'w1')).to.have.length(1);
+    expect(workerVms(h)).to.have.length(1);
+    expect(byName(h, 'w1')[0]!.lock).to.equal(undefined);
+    const deletes = h.running.sim.callLog().filter((c) => c.method === 'DELETE' && c.status === 200);
+    expect(deletes.map((c) => String(c.params.skiplock))).to.deep.equal(['1']);
   });
 
   it('invariant 4: a crash after the UPID was recorded follows the same task', async () => {

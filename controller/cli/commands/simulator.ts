@@ -15,6 +15,7 @@ interface SimulatorCliOptions {
   timeScale: string;
   seed: string;
   resourcesLag?: boolean;
+  assumptions?: boolean;
   authDelay: string;
   output: string;
 }
@@ -39,7 +40,12 @@ export function register(program: Command): void {
     .option('--latency <profile>', 'fast or realistic', 'fast')
     .option('--time-scale <n>', 'simulated ms per real ms', '1')
     .option('--seed <n>', 'random seed', '1')
-    .option('--resources-lag', '/cluster/resources shows status and name with a lag, as pvestatd does')
+    .option(
+      '--resources-lag',
+      '/cluster/resources lags like pvestatd (the default; the world file can turn it off)',
+    )
+    .option('--no-resources-lag', '/cluster/resources shows every change at once')
+    .option('--no-assumptions', 'switch off the models no Proxmox source grounds (README section simulator)')
     .option('--auth-delay <ms>', 'delay of 401 answers in ms', '50')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: SimulatorCliOptions) => {
@@ -56,6 +62,7 @@ export function register(program: Command): void {
         timeScale: intOption('time-scale', opts.timeScale, 0.000001),
         seed: intOption('seed', opts.seed, 0),
         resourcesLag: opts.resourcesLag,
+        assumptions: opts.assumptions === false ? false : undefined, // else the world file decides
         authFailureDelayMs: intOption('auth-delay', opts.authDelay, 0),
         logger: createLogger({ level: process.env.WORKERCTL_LOG_LEVEL ?? 'warn' }),
       });
