@@ -30,6 +30,14 @@ async function silentGuest(s: RunningSimulator, id: number): Promise<void> {
   s.sim.setFault({ kind: 'agentNever', vmid: id });
 }
 
+/** Waits until the three pings hold all of pve1's workers (a fixed sleep races a loaded machine). */
+async function pve1Busy(s: RunningSimulator): Promise<void> {
+  for (let i = 0; i < 500 && s.sim.stats().daemon.byNode.pve1?.busy !== 3; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  expect(s.sim.stats().daemon.byNode.pve1?.busy).to.equal(3);
+}
+
 const timed = async <T>(p: Promise<T>): Promise<[T, number]> => {
   const t0 = performance.now();
   const r = await p;
@@ -69,7 +77,7 @@ describe('simulator: pvedaemon pool and agent ping (pve-manager PVE/Service/pved
       await waitTask(s, onPve2);
       await waitTask(s, onPve1);
       const pings = [1, 2, 3].map(() => call(s, 'POST', '/nodes/pve1/qemu/100/agent/ping'));
-      await new Promise((r) => setTimeout(r, 10));
+      await pve1Busy(s);
       const [, blocked] = await timed(
         call(s, 'GET', `/nodes/pve1/tasks/${encodeURIComponent(onPve1)}/status`),
       );
@@ -93,7 +101,7 @@ describe('simulator: pvedaemon pool and agent ping (pve-manager PVE/Service/pved
       const upid = (await call(s, 'POST', '/nodes/pve1/qemu/555/status/stop')).json.data as string;
       await waitTask(s, upid);
       const pings = [1, 2, 3].map(() => call(s, 'POST', '/nodes/pve1/qemu/100/agent/ping'));
-      await new Promise((r) => setTimeout(r, 10));
+      await pve1Busy(s);
       const poll = await call(s, 'GET', `/nodes/pve1/tasks/${encodeURIComponent(upid)}/status`);
       expect(poll.status).to.equal(596);
       expect(poll.body).to.equal('');
