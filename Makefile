@@ -24,6 +24,7 @@ build: $(BUILD_STAMP)
 
 typecheck: install
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p tsconfig.web.json
 
 lint: install
 	npx eslint .

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { createLogger } from '../../log.js';
+import { logFormatOption } from '../command-support.js';
 import { startSimulator } from '../../simulator/index.js';
 
 interface SimulatorCliOptions {
@@ -17,6 +18,7 @@ interface SimulatorCliOptions {
   resourcesLag?: boolean;
   authDelay: string;
   output: string;
+  logFormat?: 'json' | 'text';
 }
 
 function intOption(name: string, value: string, min: number): number {
@@ -42,6 +44,7 @@ export function register(program: Command): void {
     .option('--resources-lag', '/cluster/resources shows status and name with a lag, as pvestatd does')
     .option('--auth-delay <ms>', 'delay of 401 answers in ms', '50')
     .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(logFormatOption())
     .action(async (opts: SimulatorCliOptions) => {
       if (opts.latency !== 'fast' && opts.latency !== 'realistic')
         throw new UsageError(`--latency: expected fast or realistic, got '${opts.latency}'`);
@@ -57,7 +60,7 @@ export function register(program: Command): void {
         seed: intOption('seed', opts.seed, 0),
         resourcesLag: opts.resourcesLag,
         authFailureDelayMs: intOption('auth-delay', opts.authDelay, 0),
-        logger: createLogger({ level: process.env.WORKERCTL_LOG_LEVEL ?? 'warn' }),
+        logger: createLogger({ level: process.env.WORKERCTL_LOG_LEVEL ?? 'warn', format: opts.logFormat }),
       });
       const info = {
         url: running.url,
