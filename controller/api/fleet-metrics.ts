@@ -89,7 +89,7 @@ export function registerFleetMetrics(registry: Registry, src: FleetMetricSources
   });
   new Gauge({
     name: 'workerctl_manifest_last_success_timestamp_seconds',
-    help: 'When every manifest file last loaded valid, in seconds since the epoch.',
+    help: 'When every manifest file last loaded valid, in seconds since the epoch (0: not yet).',
     registers,
     collect() {
       const at = src.manifests()?.lastSuccessAt;
