@@ -155,7 +155,11 @@ export async function startApiServer(services: ApiServices, listen = DEFAULT_LIS
   const addr = server.address() as AddressInfo;
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${shown}:${addr.port}`;
-  logger.info('api listening', { url, auth: services.token ? 'bearer token' : 'read-only (no token)' });
+  logger.info('api listening', {
+    url,
+    page: `${url}/`,
+    auth: services.token ? 'bearer token' : 'read-only (no token)',
+  });
 
   return {
     url,

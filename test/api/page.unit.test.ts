@@ -134,6 +134,11 @@ describe('fleet page over HTTP', () => {
     expect([...seen].map((p) => p.slice(4)).sort()).to.deep.equal(shipped.sort());
   });
 
+  it('ships in the npm package (package.json files names web/)', () => {
+    const pkg = JSON.parse(readFileSync(join(webDir, '..', 'package.json'), 'utf8')) as { files: string[] };
+    expect(pkg.files).to.include('web');
+  });
+
   it('answers 404 for anything that is not one of the page files; no path leaves web/', async () => {
     for (const path of [
       '/ui/nothing.js',
