@@ -28,7 +28,7 @@ export function planView(plan: Plan) {
   return redact({ converged: plan.converged, actions, massDeleteBlocked: plan.massDeleteBlocked ?? null });
 }
 
-export function fleetRoutes(services: Pick<ApiServices, 'plan' | 'manifests'>): Route[] {
+export function fleetRoutes(services: Pick<ApiServices, 'plan' | 'manifests' | 'isReady'>): Route[] {
   return [
     {
       method: 'GET',
@@ -37,6 +37,9 @@ export function fleetRoutes(services: Pick<ApiServices, 'plan' | 'manifests'>): 
       handler: async (_q, res) => {
         if (!services.plan)
           throw new HttpError(503, 'unavailable', 'the plan is not available in this controller');
+        // Before the first full observation a plan would take every recorded VM for gone.
+        if (!services.isReady())
+          throw new HttpError(503, 'not_ready', 'the plan needs the first full observation of the cluster');
         send(res, 200, planView(services.plan()));
       },
     },

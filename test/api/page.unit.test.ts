@@ -41,7 +41,10 @@ describe('fleet page over HTTP', () => {
     massDeleteBlocked: { wouldDelete: 3, of: 4, threshold: '50%' },
   };
 
+  let ready: boolean;
+
   beforeEach(async () => {
+    ready = true;
     h = await harness([
       record('w1', { labels: { site: HOSTILE_LABEL }, description: HOSTILE_DESCRIPTION }),
       record(HOSTILE_NAME, { labels: { 'a/b': HOSTILE_DESCRIPTION.slice(0, 60) } }),
@@ -67,7 +70,7 @@ describe('fleet page over HTTP', () => {
         metrics,
         logger: silentLogger(),
         clock: h.clock,
-        isReady: () => true,
+        isReady: () => ready,
         plan: () => plan,
         manifests: () => health.view(),
       },
@@ -213,6 +216,10 @@ describe('fleet page over HTTP', () => {
       ],
       massDeleteBlocked: { wouldDelete: 3, of: 4, threshold: '50%' },
     });
+    ready = false;
+    const early = await get('/v1/plan');
+    expect(early.status).to.equal(503);
+    expect(((await early.json()) as { error: { code: string } }).error.code).to.equal('not_ready');
     const m = (await (await get('/v1/manifests')).json()) as Record<string, unknown>;
     expect(m.paths).to.deep.equal(['workers/']);
     expect(m.lastLoad).to.include({ files: 2, workers: 1, errors: 1, warnings: 0 });
