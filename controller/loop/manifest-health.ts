@@ -10,6 +10,7 @@ import { isoNow, systemClock } from '../clock.js';
 import type { Plan } from '../reconcile/contracts.js';
 import type { Diagnostic, LoadResult } from '../types.js';
 import type { Controller, LoadedEvent } from './controller.js';
+import type { LoadSummary } from './snapshot.js';
 
 /** Diagnostics kept for the view (errors first); the rest are counted. */
 export const MAX_DIAGNOSTICS = 200;
@@ -24,14 +25,8 @@ export interface ManifestDiagnostic {
   hint?: string;
 }
 
-export interface ManifestLoad {
-  /** ISO time the pass ended. */
-  at: string;
-  files: number;
-  workers: number;
-  invalidFiles: string[];
-  errors: number;
-  warnings: number;
+/** One load pass (the live view's summary of it, with the revision and how long it took). */
+export interface ManifestLoad extends Omit<LoadSummary, 'massDeleteBlocked'> {
   /** The loaded revision (a Git commit), when the load result names one. */
   revision?: string;
   durationMs: number;

@@ -12,20 +12,23 @@ describe('--log-format', function () {
   this.timeout(30_000);
   const tmp = makeTempDir('workerctl-logfmt-');
   after(() => tmp.remove());
-  const plan = (...extra: string[]) =>
-    runCli([
-      'plan',
-      '-f',
-      examplesDir,
-      '--simulate',
-      '--state-dir',
-      join(tmp.path, 'state'),
-      '--log-level',
-      'info',
-      '-o',
-      'json',
-      ...extra,
-    ]);
+  const plan = (extra: string[] = [], env: NodeJS.ProcessEnv = {}) =>
+    runCli(
+      [
+        'plan',
+        '-f',
+        examplesDir,
+        '--simulate',
+        '--state-dir',
+        join(tmp.path, 'state'),
+        '--log-level',
+        'info',
+        '-o',
+        'json',
+        ...extra,
+      ],
+      { env },
+    );
 
   it('JSON lines by default off a terminal; text with --log-format text or WORKERCTL_LOG_FORMAT=text', async () => {
     const json = await plan();
@@ -33,8 +36,8 @@ describe('--log-format', function () {
     expect(lines.length).to.be.greaterThan(0);
     for (const line of lines) expect(JSON.parse(line)).to.have.property('message');
 
-    const byFlag = await plan('--log-format', 'text');
-    for (const text of [byFlag, await runTextByEnv()]) {
+    const byFlag = await plan(['--log-format', 'text']);
+    for (const text of [byFlag, await plan([], { WORKERCTL_LOG_FORMAT: 'text' })]) {
       const first = text.stderr.trim().split('\n');
       expect(first.length).to.be.greaterThan(0);
       for (const line of first) {
@@ -49,29 +52,11 @@ describe('--log-format', function () {
   });
 
   it('anything else is a usage error naming the flag and the choices', async () => {
-    const res = await plan('--log-format', 'yaml');
+    const res = await plan(['--log-format', 'yaml']);
     expect(res.code).to.equal(2);
     expect(res.stderr).to.match(/--log-format.*'yaml' is invalid.*json, text/);
     const sim = await runCli(['simulator', '--port', '0', '--log-format', 'xml']);
     expect(sim.code).to.equal(2);
     expect(sim.stderr).to.match(/--log-format/);
   });
-
-  function runTextByEnv() {
-    return runCli(
-      [
-        'plan',
-        '-f',
-        examplesDir,
-        '--simulate',
-        '--state-dir',
-        join(tmp.path, 'state'),
-        '--log-level',
-        'info',
-        '-o',
-        'json',
-      ],
-      { env: { WORKERCTL_LOG_FORMAT: 'text' } },
-    );
-  }
 });
