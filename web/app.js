@@ -7,7 +7,9 @@
 import { ApiError, askToken, change, get, hasToken } from './api.js';
 import { fleetView, summaryText, workerView } from './views.js';
 
+/** A burst of events is one refresh, at most one a second (a big fleet's list is large). */
 const REFRESH_DELAY_MS = 250;
+const REFRESH_MIN_INTERVAL_MS = 1000;
 const POLL_MS = 10_000;
 
 /** @type {import('./views.js').State} */
@@ -44,40 +46,38 @@ async function attempt(p, what, problems) {
 }
 
 let refreshing = false;
-let again = false;
+let lastRefreshAt = 0;
 /** Reads everything the current view shows, then draws. */
 async function refresh() {
   if (refreshing) {
-    again = true;
+    scheduleRefresh();
     return;
   }
   refreshing = true;
+  lastRefreshAt = Date.now();
   try {
-    do {
-      again = false;
-      /** @type {string[]} */
-      const problems = [];
-      const name = route();
-      const [workers, sessions, plan, manifests, ready, detail] = await Promise.all([
-        attempt(get('/v1/workers'), 'workers', problems),
-        attempt(get('/v1/sessions'), 'sessions', problems),
-        attempt(get('/v1/plan'), 'plan', problems),
-        attempt(get('/v1/manifests'), 'manifests', problems),
-        fetch('/readyz', { cache: 'no-store' }).then(
-          (r) => r.ok,
-          () => undefined,
-        ),
-        name ? attempt(get(`/v1/workers/${encodeURIComponent(name)}`), name, problems) : undefined,
-      ]);
-      if (workers) state.workers = workers.workers;
-      if (sessions) state.sessions = sessions.sessions;
-      state.plan = plan;
-      state.manifests = manifests;
-      state.ready = ready;
-      state.detail = detail;
-      state.problems = ready === undefined ? ['The controller does not answer.'] : problems;
-      render();
-    } while (again);
+    /** @type {string[]} */
+    const problems = [];
+    const name = route();
+    const [workers, sessions, plan, manifests, ready, detail] = await Promise.all([
+      attempt(get('/v1/workers'), 'workers', problems),
+      attempt(get('/v1/sessions'), 'sessions', problems),
+      attempt(get('/v1/plan'), 'plan', problems),
+      attempt(get('/v1/manifests'), 'manifests', problems),
+      fetch('/readyz', { cache: 'no-store' }).then(
+        (r) => r.ok,
+        () => undefined,
+      ),
+      name ? attempt(get(`/v1/workers/${encodeURIComponent(name)}`), name, problems) : undefined,
+    ]);
+    if (workers) state.workers = workers.workers;
+    if (sessions) state.sessions = sessions.sessions;
+    state.plan = plan;
+    state.manifests = manifests;
+    state.ready = ready;
+    state.detail = detail;
+    state.problems = ready === undefined ? ['The controller does not answer.'] : problems;
+    render();
   } finally {
     refreshing = false;
   }
@@ -86,10 +86,11 @@ async function refresh() {
 /** @type {ReturnType<typeof setTimeout> | undefined} */
 let timer;
 function scheduleRefresh() {
+  const wait = Math.max(REFRESH_DELAY_MS, lastRefreshAt + REFRESH_MIN_INTERVAL_MS - Date.now());
   timer ??= setTimeout(() => {
     timer = undefined;
     void refresh();
-  }, REFRESH_DELAY_MS);
+  }, wait);
 }
 
 /** Live updates: a worker event is drawn at once, then everything is read again. */
