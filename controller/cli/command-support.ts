@@ -18,6 +18,7 @@ export interface ConvergeFlags {
   allowMassDelete?: boolean;
   concurrency?: number;
   logLevel?: string;
+  logFormat?: 'json' | 'text';
   simLatency?: 'fast' | 'realistic';
   simTimeScale?: number;
 }
@@ -39,7 +40,16 @@ function positiveNumber(flag: string) {
   };
 }
 
-/** -f/--filename (repeatable), --allow-mass-delete, --concurrency, --log-level, simulator tuning. */
+/** --log-format: every command that logs has it. */
+export const logFormatOption = (): Option =>
+  new Option(
+    '--log-format <format>',
+    'log lines as json or text (default: text on a terminal, json otherwise)',
+  )
+    .choices(['json', 'text'])
+    .env('WORKERCTL_LOG_FORMAT');
+
+/** -f/--filename (repeatable), --allow-mass-delete, --concurrency, --log-level/--log-format, simulator tuning. */
 export function addConvergeOptions(cmd: Command, opts: { massDelete?: boolean } = {}): Command {
   cmd.option('-f, --filename <path...>', 'manifest files or directories (walked recursively)');
   if (opts.massDelete !== false)
@@ -54,6 +64,7 @@ export function addConvergeOptions(cmd: Command, opts: { massDelete?: boolean } 
         .default(32),
     )
     .addOption(new Option('--log-level <level>', 'error, warn, info or debug').env('WORKERCTL_LOG_LEVEL'))
+    .addOption(logFormatOption())
     .addOption(
       new Option('--sim-latency <profile>', 'with --simulate: latency profile').choices([
         'fast',
@@ -102,7 +113,12 @@ export function commandLogger(
   fallbackLevel: string,
   stream?: NodeJS.WritableStream,
 ): Logger {
-  return createLogger({ level: flags.logLevel ?? fallbackLevel, stream, isTTY: stream ? true : undefined });
+  return createLogger({
+    level: flags.logLevel ?? fallbackLevel,
+    format: flags.logFormat ?? 'auto',
+    stream,
+    isTTY: stream ? true : undefined,
+  });
 }
 
 /** `--resync` / `--timeout` parsers. */

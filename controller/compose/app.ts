@@ -19,13 +19,14 @@ import { generateTokenFile, readTokenFile } from '../api/auth.js';
 import { ControllerMetrics } from '../api/metrics.js';
 import { DEFAULT_LISTEN, startApiServer, type ApiServer } from '../api/server.js';
 import type { Clock } from '../clock.js';
-import { systemClock } from '../clock.js';
+import { isoNow, systemClock } from '../clock.js';
 import { CREDENTIAL, credentialFile } from '../credentials.js';
 import { StoreCorruptError } from '../errors.js';
 import { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { LifecycleSettings } from '../lifecycle/settings.js';
 import type { Logger } from '../log.js';
 import { Controller, type ControllerOptions, type LoadFn } from '../loop/controller.js';
+import { ManifestHealth } from '../loop/manifest-health.js';
 import { createManifestLoader } from '../manifest/cached-loader.js';
 import type { ProxmoxClient } from '../proxmox/client.js';
 import type { CallInfo, ProxmoxClientOptions } from '../proxmox/options.js';
@@ -211,6 +212,11 @@ export async function openApp(opts: AppOptions): Promise<App> {
     });
   }
 
+  // The manifests' health for the API, its metrics and its events, from the first load pass on.
+  const manifestHealth =
+    controller && opts.api ? new ManifestHealth(opts.controller!.manifestPaths, clock) : undefined;
+  if (controller) manifestHealth?.follow(controller);
+
   let lifecycle: Lifecycle | undefined;
   if (opts.lifecycle) {
     if (!controller) throw new Error('internal: the lifecycle needs the controller loop');
@@ -255,6 +261,19 @@ export async function openApp(opts: AppOptions): Promise<App> {
       started = true;
       if (opts.api && lifecycle && metrics) {
         metrics.bindStore(store);
+        if (manifestHealth) {
+          metrics.bindManifests(() => manifestHealth.view());
+          const events = lifecycle.events;
+          manifestHealth.onChange((v) =>
+            events.emit({
+              type: 'manifests',
+              invalidFiles: v.lastLoad?.invalidFiles.length ?? 0,
+              errors: v.lastLoad?.errors ?? 0,
+              ...(v.lastLoad?.revision ? { revision: v.lastLoad.revision } : {}),
+              time: isoNow(clock),
+            }),
+          );
+        }
         app.api = await startApi(opts.api, lifecycle, metrics, () => ready);
       }
       if (!controller) return;
@@ -345,6 +364,8 @@ export async function openApp(opts: AppOptions): Promise<App> {
           startSession: (req) => lc.startSession(req),
           test: (name) => lc.test(name),
           token,
+          plan: () => core.reconciler.planObserved(core.massDeleteBlocked),
+          ...(manifestHealth ? { manifests: () => manifestHealth.view() } : {}),
         },
         listen,
       );

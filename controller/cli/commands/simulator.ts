@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { createLogger } from '../../log.js';
+import { logFormatOption } from '../command-support.js';
 import { startSimulator } from '../../simulator/index.js';
 
 interface SimulatorCliOptions {
@@ -18,6 +19,7 @@ interface SimulatorCliOptions {
   assumptions?: boolean;
   authDelay: string;
   output: string;
+  logFormat?: 'json' | 'text';
 }
 
 function intOption(name: string, value: string, min: number): number {
@@ -48,6 +50,7 @@ export function register(program: Command): void {
     .option('--no-assumptions', 'switch off the models no Proxmox source grounds (README section simulator)')
     .option('--auth-delay <ms>', 'delay of 401 answers in ms', '50')
     .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(logFormatOption())
     .action(async (opts: SimulatorCliOptions) => {
       if (opts.latency !== 'fast' && opts.latency !== 'realistic')
         throw new UsageError(`--latency: expected fast or realistic, got '${opts.latency}'`);
@@ -64,7 +67,7 @@ export function register(program: Command): void {
         resourcesLag: opts.resourcesLag,
         assumptions: opts.assumptions === false ? false : undefined, // else the world file decides
         authFailureDelayMs: intOption('auth-delay', opts.authDelay, 0),
-        logger: createLogger({ level: process.env.WORKERCTL_LOG_LEVEL ?? 'warn' }),
+        logger: createLogger({ level: process.env.WORKERCTL_LOG_LEVEL ?? 'warn', format: opts.logFormat }),
       });
       const info = {
         url: running.url,

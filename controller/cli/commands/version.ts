@@ -1,12 +1,7 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { packageRoot } from '../../paths.js';
+import { packageVersion } from '../../paths.js';
 
-export function workerctlVersion(): string {
-  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
-}
+export const workerctlVersion = packageVersion;
 
 export function register(program: Command): void {
   program.version(workerctlVersion(), '-V, --version');
