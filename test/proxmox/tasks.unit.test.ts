@@ -120,7 +120,8 @@ describe('proxmox client: tasks', () => {
       if (busy < 20) {
         busy++;
         res.writeHead(596, 'Connection timed out');
-        return res.end();
+        res.end();
+        return;
       }
       polls++;
       return ok(res, polls < 2 ? statusBody('running') : statusBody('stopped', 'OK'));
