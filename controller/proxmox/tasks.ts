@@ -8,6 +8,7 @@
 import type { Clock } from '../clock.js';
 import { NotFoundError, TaskFailedError, TransientError, WaitTimeoutError } from '../errors.js';
 import { redactText } from '../redact.js';
+import { taskSaysVmMissing } from './error-mapping.js';
 import type { TaskPollOptions } from './options.js';
 import type { TaskLog, TaskRef, TaskStatus, WaitOptions } from './types.js';
 
@@ -52,7 +53,12 @@ export async function waitForTask(
     }
     if (status?.status === 'stopped') {
       if (status.succeeded) return status;
-      throw await taskFailure(deps, task, status);
+      const failure = await taskFailure(deps, task, status);
+      // The VM is not there (the task looked only after it was forked): gone, not a failure.
+      if (taskSaysVmMissing(failure.exitStatus)) {
+        throw new NotFoundError(failure.message, { cause: failure });
+      }
+      throw failure;
     }
     const left = deadline - clock.now();
     if (left <= 0) {
