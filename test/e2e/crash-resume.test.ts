@@ -13,6 +13,23 @@ import { exited, runCli, simFlags, startCli, storedWorkers } from '../helpers/cl
 import { eventually } from '../helpers/eventually.js';
 import { workerYaml } from '../helpers/manifests.js';
 
+/** Runs `workerctl run` until the worker is Ready with no intent left, then stops it cleanly. */
+async function runUntilReady(args: string[], state: string, name: string): Promise<void> {
+  const child = startCli(args);
+  try {
+    await eventually(() => {
+      const rec = storedWorkers(state)[name];
+      const ready = rec?.status.conditions.find((c) => c.type === 'Ready');
+      return ready?.status === 'True' && !rec?.intent
+        ? true
+        : `ready=${ready?.status} intent=${rec?.intent?.op}`;
+    }, 30_000);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  expect(await exited(child), child.output()).to.equal(0);
+}
+
 describe('crash and resume (invariant 4): kill -9 during a clone', function () {
   this.timeout(60_000);
   let sim: RunningSimulator;
@@ -48,19 +65,7 @@ describe('crash and resume (invariant 4): kill -9 during a clone', function () {
     expect(await exited(first)).to.equal('SIGKILL');
     expect(sim.sim.listVms().filter((v) => v.name === 'crash-w1')).to.have.length(1);
 
-    const second = startCli(args);
-    try {
-      await eventually(() => {
-        const rec = storedWorkers(state)['crash-w1'];
-        const ready = rec?.status.conditions.find((c) => c.type === 'Ready');
-        return ready?.status === 'True' && !rec?.intent
-          ? true
-          : `ready=${ready?.status} intent=${rec?.intent?.op}`;
-      }, 30_000);
-    } finally {
-      second.kill('SIGTERM');
-    }
-    expect(await exited(second), second.output()).to.equal(0);
+    await runUntilReady(args, state, 'crash-w1');
 
     const vms = sim.sim.listVms().filter((v) => !v.template);
     expect(vms.map((v) => v.name)).to.deep.equal(['crash-w1']);
@@ -99,19 +104,7 @@ describe('crash and resume (invariant 4): kill -9 during a clone', function () {
     second.kill('SIGKILL');
     expect(await exited(second)).to.equal('SIGKILL');
 
-    const third = startCli(args);
-    try {
-      await eventually(() => {
-        const rec = storedWorkers(state)['crash-x1'];
-        const ready = rec?.status.conditions.find((c) => c.type === 'Ready');
-        return ready?.status === 'True' && !rec?.intent
-          ? true
-          : `ready=${ready?.status} intent=${rec?.intent?.op}`;
-      }, 30_000);
-    } finally {
-      third.kill('SIGTERM');
-    }
-    expect(await exited(third), third.output()).to.equal(0);
+    await runUntilReady(args, state, 'crash-x1');
 
     const vms = sim.sim.listVms().filter((v) => v.name === 'crash-x1');
     expect(vms).to.have.length(1);
