@@ -384,9 +384,9 @@ export async function openApp(opts: AppOptions): Promise<App> {
 }
 
 /**
- * The lifecycle's settings: the given ones, then the controller settings' backup server, then what
- * the embedded simulator knows (its nodes' and backup server's addresses, which the worker test
- * pings).
+ * The lifecycle's settings: the given ones, then the controller settings' backup server, then the
+ * embedded simulator's backup server (which the worker test pings). Node addresses come from the
+ * cluster itself (GET /cluster/status, lifecycle/node-addresses.ts); the given ones override it.
  */
 function lifecycleSettingsFor(
   given: Partial<LifecycleSettings>,
@@ -396,9 +396,7 @@ function lifecycleSettingsFor(
   const out: Partial<LifecycleSettings> = {};
   for (const [k, v] of Object.entries(given)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   const world = sim?.world;
-  const hosts: Record<string, string> = {};
-  if (world) for (const [name, n] of world.nodes) hosts[name] = n.ip;
-  out.hostAddresses = { ...hosts, ...given.hostAddresses };
+  out.hostAddresses = { ...given.hostAddresses };
   out.backupServer ??= settings.backupServer ?? world?.network.backupServer;
   return out;
 }

@@ -4,12 +4,14 @@
  * Under systemd the token may come from the credential `pve-token` ($CREDENTIALS_DIRECTORY).
  * The flags and environment variables that fill ConnectionOptions are the CLI's (cli/connection.ts).
  */
+import { readFileSync } from 'node:fs';
 import { CREDENTIAL, credentialFile } from '../credentials.js';
-import { UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ProxmoxClient } from '../proxmox/client.js';
 import { isLoopbackHost, normaliseApiUrl } from '../proxmox/base-url.js';
 import { createProxmoxClient } from '../proxmox/http-client.js';
+import { NodeBudget } from '../proxmox/node-budget.js';
 import type { ProxmoxAuth, ProxmoxClientOptions } from '../proxmox/options.js';
 import { readToken } from '../proxmox/token.js';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../simulator/index.js';
@@ -18,6 +20,12 @@ import { startSimulator, type RunningSimulator, type SimulatorOptions } from '..
 export interface ConnectionOptions {
   server?: string;
   tokenFile?: string;
+  /** Log in as this user with a ticket (e.g. root@pam, which may pass skiplock) instead of a token. */
+  user?: string;
+  /** The password of `user`, in a file (never on the command line). */
+  passwordFile?: string;
+  /** Protected API calls in flight per node (the node budget; default 3 = pvedaemon's workers). */
+  apiCallsPerNode?: number;
   caFile?: string;
   fingerprint?: string;
   insecure?: boolean;
@@ -61,7 +69,13 @@ export interface ConnectDeps {
 export async function connect(opts: ConnectionOptions, deps: ConnectDeps): Promise<Connection> {
   const env = deps.env ?? process.env;
   const server = opts.server ?? env.WORKERCTL_SERVER;
-  const base: Partial<ProxmoxClientOptions> = { logger: deps.logger, ...deps.clientOptions };
+  const base: Partial<ProxmoxClientOptions> = {
+    logger: deps.logger,
+    ...(opts.apiCallsPerNode !== undefined
+      ? { budget: new NodeBudget({ perNode: opts.apiCallsPerNode }) }
+      : {}),
+    ...deps.clientOptions,
+  };
 
   if (opts.simulate) {
     if (opts.server) throw new UsageError('--simulate and --server exclude each other');
@@ -100,6 +114,22 @@ export async function connect(opts: ConnectionOptions, deps: ConnectDeps): Promi
       `refusing plain http to ${url.host}: the token would travel unencrypted; use https:// (or --insecure)`,
     );
   }
+  if (opts.fingerprint && opts.caFile) throw new UsageError('--fingerprint and --ca-file exclude each other');
+  const tls = { caFile: opts.caFile, fingerprint: opts.fingerprint, insecure: opts.insecure };
+  const user = opts.user ?? env.WORKERCTL_USER;
+  if (user) {
+    const auth = ticketAuth(user, opts.passwordFile ?? env.WORKERCTL_PASSWORD_FILE, env);
+    const client = createProxmoxClient({ ...base, url: url.href, auth, tls });
+    return {
+      client,
+      rootLogin: isRootLogin(auth),
+      describe: client.describe,
+      close: () => {
+        client.close();
+        return Promise.resolve();
+      },
+    };
+  }
   const fromEnv = Boolean(env.WORKERCTL_TOKEN?.trim());
   const tokenFile =
     opts.tokenFile ??
@@ -111,12 +141,11 @@ export async function connect(opts: ConnectionOptions, deps: ConnectDeps): Promi
     );
   }
   const token = readToken({ tokenFile, env });
-  if (opts.fingerprint && opts.caFile) throw new UsageError('--fingerprint and --ca-file exclude each other');
   const client = createProxmoxClient({
     ...base,
     url: url.href,
     auth: { kind: 'token', token: token.value },
-    tls: { caFile: opts.caFile, fingerprint: opts.fingerprint, insecure: opts.insecure },
+    tls,
   });
   return {
     client,
@@ -126,6 +155,32 @@ export async function connect(opts: ConnectionOptions, deps: ConnectDeps): Promi
       return Promise.resolve();
     },
   };
+}
+
+/**
+ * Ticket login as `user` (USER@REALM) with the password from `file` (or the systemd credential
+ * pve-password): the password is never a flag or an environment value, and never printed.
+ */
+function ticketAuth(user: string, file: string | undefined, env: NodeJS.ProcessEnv): ProxmoxAuth {
+  if (!/^[^@\s]+@[A-Za-z][A-Za-z0-9.\-_]*$/.test(user)) {
+    throw new UsageError(`--user: '${user}' is not USER@REALM (e.g. root@pam)`);
+  }
+  const from = file ?? credentialFile(CREDENTIAL.proxmoxPassword, env);
+  if (!from) {
+    throw new UsageError(
+      `--user ${user} needs its password in a file: pass --password-file FILE (or set WORKERCTL_PASSWORD_FILE, or the systemd credential ${CREDENTIAL.proxmoxPassword})`,
+    );
+  }
+  let password: string;
+  try {
+    password = readFileSync(from, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ConfigError(
+      `cannot read the password file ${from}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+  if (!password) throw new ConfigError(`the password file ${from} is empty`);
+  return { kind: 'ticket', username: user, password };
 }
 
 /** An API endpoint already known (a simulator the caller started, a benchmark's server process). */

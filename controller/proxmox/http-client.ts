@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../clock.js';
 import type { ProxmoxClient } from './client.js';
 import * as codec from './codec.js';
 import { seg, type Params } from './form.js';
+import type { NodeBudget } from './node-budget.js';
 import { DEFAULT_TASK_POLL, type ProxmoxClientOptions, type TaskPollOptions } from './options.js';
 import { waitForTask } from './tasks.js';
 import { Transport, type RequestSpec } from './transport.js';
@@ -58,6 +59,11 @@ export class HttpProxmoxClient implements ProxmoxClient {
   /** The API base URL, e.g. https://pve1:8006/api2/json. */
   get baseUrl(): string {
     return this.#t.baseUrl.href.replace(/\/$/, '');
+  }
+
+  /** The per-node budget of concurrent pvedaemon calls this client keeps (node-budget.ts). */
+  get budget(): NodeBudget {
+    return this.#t.budget;
   }
 
   /** Printable: URL, auth identity (no secret) and TLS mode. */

@@ -58,6 +58,7 @@ export class Observer {
   readonly names = new Map<number, string>();
   /** VMs whose lock no task holds, found this pass. */
   readonly deadLocks = new Set<number>();
+  #recorded: ReadonlySet<number> | undefined;
   #budgetUsed = 0;
 
   constructor(
@@ -77,6 +78,7 @@ export class Observer {
     this.storages.clear();
     this.names.clear();
     this.deadLocks.clear();
+    this.#recorded = undefined;
     this.#budgetUsed = 0;
     return resources;
   }
@@ -97,14 +99,19 @@ export class Observer {
   }
 
   /**
-   * Reads the names of unnamed entries (not templates, not `skip`: our own records' VMs), so that a
-   * VM made seconds ago is seen under its name before a clone is planned next to it (invariant 3).
-   * Resolves true when a name was learnt.
+   * Reads the names of unnamed entries (not templates, not `skip()`: our own records' VMs, asked only
+   * when there is such an entry), so that a VM made seconds ago is seen under its name before a clone
+   * is planned next to it (invariant 3). Resolves true when a name was learnt.
    */
-  async readMissingNames(resources: readonly VmResource[], skip: ReadonlySet<number>): Promise<boolean> {
+  async readMissingNames(
+    resources: readonly VmResource[],
+    skip: () => ReadonlySet<number>,
+  ): Promise<boolean> {
     let learnt = false;
+    let ours: ReadonlySet<number> | undefined;
     for (const r of resources) {
-      if (r.name || r.template || skip.has(r.vmid) || this.names.has(r.vmid)) continue;
+      if (r.name || r.template || this.names.has(r.vmid)) continue;
+      if ((ours ??= skip()).has(r.vmid)) continue;
       try {
         const name = (await this.client.getConfig(r.node, r.vmid)).values.name;
         this.names.set(r.vmid, name ?? '');
@@ -117,8 +124,8 @@ export class Observer {
   }
 
   /** The listing with the names read by readMissingNames filled in. */
-  named(resources: readonly VmResource[]): VmResource[] {
-    if (this.names.size === 0) return [...resources];
+  named(resources: readonly VmResource[]): readonly VmResource[] {
+    if (this.names.size === 0) return resources;
     return resources.map((r) => {
       const name = r.name ? undefined : this.names.get(r.vmid);
       return name ? { ...r, name } : r;
@@ -139,9 +146,15 @@ export class Observer {
     return true;
   }
 
+  /** The vmids of our records, as `read` gives them, kept until the next listing. */
+  recorded(read: () => ReadonlySet<number>): ReadonlySet<number> {
+    return (this.#recorded ??= read());
+  }
+
   /** A fresh listing within a pass (after our own changes): keeps the pass's configs and budget. */
   async refresh(now: number): Promise<VmResource[]> {
     const resources = await this.client.vmResources();
+    this.#recorded = undefined;
     this.resources = resources;
     this.takenAt = now;
     this.power.clear();

@@ -346,8 +346,19 @@ export function planFleet(
   ctx: PlanContext,
   massDeleteBlocked?: Plan['massDeleteBlocked'],
 ): Plan {
-  const sorted = [...records].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const actions = sorted.flatMap((r) => planWorker(r, ctx).actions);
+  return fleetPlanOf(
+    records.map((r) => planWorker(r, ctx)),
+    massDeleteBlocked,
+  );
+}
+
+/** The fleet's plan from its workers' plans, in name order. */
+export function fleetPlanOf(
+  plans: readonly WorkerPlan[],
+  massDeleteBlocked?: Plan['massDeleteBlocked'],
+): Plan {
+  const sorted = [...plans].sort((a, b) => (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0));
+  const actions = sorted.flatMap((p) => p.actions);
   const plan: Plan = { actions, converged: actions.length === 0 && !massDeleteBlocked };
   if (massDeleteBlocked) plan.massDeleteBlocked = massDeleteBlocked;
   return plan;

@@ -42,7 +42,7 @@ import type {
 import { classify as classifyChange } from './diff.js';
 import type { Executor } from './execute/executor.js';
 import { Observer } from './observe.js';
-import { planFleet, planWorker, type PlanContext } from './plan.js';
+import { fleetPlanOf, planFleet, planWorker, type PlanContext, type WorkerPlan } from './plan.js';
 import { resumeIntent } from './resume.js';
 import { computeStatus, type PassReport } from './status.js';
 import { WorkerRun } from './worker-run.js';
@@ -85,8 +85,14 @@ export class Reconciler {
    */
   async plan(massDeleteBlocked?: Plan['massDeleteBlocked'], records?: WorkerRecord[]): Promise<Plan> {
     await this.ensureObserved(records);
-    for (const rec of records ?? this.#records()) await this.#readWhatPlanNeeds(rec, this.#ctx());
-    return this.planObserved(massDeleteBlocked, records);
+    const all = records ?? this.#records();
+    const ctx = this.#ctx();
+    const plans = all.map((r) => planWorker(r, ctx));
+    let learnt = false;
+    for (let i = 0; i < all.length; i++) {
+      if (await this.#readWhatPlanNeeds(all[i]!, plans[i]!, ctx)) learnt = true;
+    }
+    return learnt ? this.planObserved(massDeleteBlocked, all) : fleetPlanOf(plans, massDeleteBlocked);
   }
 
   /** The plan from what was observed last, without reading Proxmox. */
@@ -112,11 +118,10 @@ export class Reconciler {
     return this.deps.store.listWorkers();
   }
 
-  #ctx(): PlanContext {
-    const configs = new Map([...this.observer.configs.entries()].map(([k, v]) => [k, v.values]));
+  #ctx(configs?: ReadonlyMap<number, Readonly<Record<string, string>>>): PlanContext {
     return {
       resources: this.observer.named(this.observer.resources ?? []),
-      configs,
+      configs: configs ?? new Map([...this.observer.configs.entries()].map(([k, v]) => [k, v.values])),
       ownerTag: this.deps.settings.ownerTag,
       pending: this.observer.pending,
       power: this.observer.power,
@@ -126,17 +131,18 @@ export class Reconciler {
     };
   }
 
-  /** The vmids our records hold. */
-  #recordedVmids(): Set<number> {
-    return new Set(this.#records().flatMap((r) => (r.vmid === undefined ? [] : [r.vmid])));
+  /** The vmids our records hold (read once per listing: a reservation made since only costs a read). */
+  #recordedVmids(): ReadonlySet<number> {
+    return this.observer.recorded(
+      () => new Set(this.#records().flatMap((r) => (r.vmid === undefined ? [] : [r.vmid]))),
+    );
   }
 
   /**
-   * Reads what `rec`'s plan in `ctx` cannot do without (see plan()); resolves true when something
-   * was learnt, so the worker is planned again.
+   * Reads what `rec`'s plan `wp` (made in `ctx`) cannot do without (see plan()); resolves true when
+   * something was learnt, so the worker is planned again.
    */
-  async #readWhatPlanNeeds(rec: WorkerRecord, ctx: PlanContext): Promise<boolean> {
-    const wp = planWorker(rec, ctx);
+  async #readWhatPlanNeeds(rec: WorkerRecord, wp: WorkerPlan, ctx: PlanContext): Promise<boolean> {
     let learnt = false;
     if (wp.actions.some((a) => a.kind === 'create' && !a.blockedBy)) {
       if (wp.needsFacts) {
@@ -144,7 +150,7 @@ export class Reconciler {
         learnt = true;
       }
       // The listing may not show a fresh VM's name yet: a create must not miss a clash (invariant 3).
-      if (await this.observer.readMissingNames(ctx.resources, this.#recordedVmids())) learnt = true;
+      if (await this.observer.readMissingNames(ctx.resources, () => this.#recordedVmids())) learnt = true;
     }
     const id = wp.ownership.identity;
     const vm = id.kind === 'ours' ? id.vm : undefined;
@@ -250,9 +256,8 @@ export class Reconciler {
       const configs = new Map<number, Record<string, string>>(vm && cfg ? [[vm.vmid, cfg.values]] : []);
       const pendingKeys = vm && cfg ? this.observer.pending.get(vm.vmid) : undefined;
       const ctx: PlanContext = {
-        ...this.#ctx(),
+        ...this.#ctx(configs),
         resources,
-        configs,
         pending: pendingKeys && vm ? new Map([[vm.vmid, pendingKeys]]) : undefined,
         power: undefined,
       };
@@ -270,7 +275,7 @@ export class Reconciler {
         }
       }
       let wp = planWorker(rec, ctx);
-      if (await this.#readWhatPlanNeeds(rec, ctx)) {
+      if (await this.#readWhatPlanNeeds(rec, wp, ctx)) {
         wp = planWorker(rec, {
           ...ctx,
           resources: this.observer.named(resources),

@@ -34,6 +34,23 @@ describe('workerctl plan / apply / status (CLI exit codes)', function () {
 
   const vms = () => sim.sim.listVms().filter((v) => !v.template);
 
+  it('plan shows each deploy path and exits 1 naming a worker that cannot be deployed and what to change', async () => {
+    writeFileSync(
+      join(manifests, 'a.yaml'),
+      workerYaml('cli-p2', { host: 'pve2' }) +
+        '---\n' +
+        workerYaml('cli-nope', { host: 'pve3', storage: 'fast-nvme' }),
+    );
+    const plan = await runCli(['plan', '-f', manifests, ...conn]);
+    expect(plan.code, plan.stdout + plan.stderr).to.equal(1);
+    expect(plan.stdout).to.contain(
+      'clone worker-template (vm 9000 on pve1) to cephpool on pve2, then move disk scsi0 to local-lvm',
+    );
+    expect(plan.stderr).to.match(
+      /error: NoDeployPath: worker cli-nope: .*storage fast-nvme does not exist on pve3.*set spec.storage/,
+    );
+  });
+
   it('plan exits 2 with changes pending, mutates nothing, then apply --wait converges and plan exits 0', async () => {
     writeFileSync(
       join(manifests, 'a.yaml'),

@@ -5,6 +5,7 @@
 import { openApp, type App } from '../../controller/compose/app.js';
 import { silentLogger } from '../../controller/log.js';
 import type { ProxmoxClient } from '../../controller/proxmox/client.js';
+import type { CallInfo } from '../../controller/proxmox/options.js';
 import type { ControllerSettings, Plan } from '../../controller/reconcile/contracts.js';
 import type { ReconcileCore, ReconcileCoreOptions } from '../../controller/reconcile/core.js';
 import { makeSettings } from '../../controller/reconcile/settings.js';
@@ -36,6 +37,8 @@ export async function startHarness(
     auth?: 'token' | 'root';
     /** The simulator's /cluster/resources lag (default on, as on a real cluster). */
     resourcesLag?: boolean;
+    /** Sees every Proxmox call the client makes (after it returned). */
+    onCall?: (info: CallInfo) => void;
   } = {},
 ): Promise<Harness> {
   const running = await startSimulator({
@@ -58,6 +61,7 @@ export async function startHarness(
       clientOptions: {
         retry: { baseDelayMs: 5, maxDelayMs: 20, jitter: 0 },
         taskPoll: { initialMs: 5, maxMs: 40, factor: 2 },
+        ...(opts.onCall ? { onCall: opts.onCall } : {}),
       },
       settings,
       logger: silentLogger(),

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { converge, startHarness, workerVms, type Harness } from '../helpers/sim-harness.js';
 import { eagerSpec as spec, loadOf } from '../helpers/builders.js';
 import type { WorkerRecord } from '../../controller/types.js';
+import { defaultWorld } from '../../controller/simulator/index.js';
 
 function byName(h: Harness, name: string) {
   return workerVms(h).filter((v) => v.name === name);
@@ -137,6 +138,50 @@ describe('reconcile safety invariants (simulator)', function () {
     expect(sim.getVm(w2.vmid!)!.config).to.deep.equal(atIdBefore);
     expect(h.store.getWorker('w1')).to.equal(undefined);
     expect(h.store.getWorker('w2')).to.equal(undefined);
+  });
+
+  it('invariant 3 with the listing lag: a foreign VM made a moment ago, listed without its name, is never cloned beside, adopted or changed', async () => {
+    // pve-manager PVE/API2/Cluster.pm resources: name and status come from pvestatd's last broadcast
+    // (every 10 s: pve-manager PVE/Service/pvestatd.pm).
+    const world = defaultWorld();
+    world.latencies = { statsInterval: 10_000 };
+    h = await startHarness({ world });
+    const sim = h.running.sim;
+    const foreign = sim.createForeignVm({ vmid: 500, node: 'pve1', name: 'w1', config: { cores: 1 } });
+    await h.fleet.applyDesired(loadOf([spec('w1')]));
+    await h.fleet.observe();
+    const listed = (await h.client.vmResources()).find((r) => r.vmid === 500)!;
+    expect(listed).to.include({ status: 'unknown' });
+    expect(listed.name).to.equal(undefined);
+    // The plan reads the config of the unnamed entry next to a create: a conflict, not a create.
+    const plan = await h.fleet.plan();
+    expect(plan.actions.map((a) => [a.worker, a.kind])).to.deep.equal([['w1', 'conflict']]);
+    const res = await h.fleet.reconcile('w1', new AbortController().signal);
+    expect(res.outcome.kind).to.equal('conflict');
+    expect(sim.callLog().filter((c) => c.method !== 'GET')).to.deep.equal([]);
+    expect(sim.getVm(500)!.config).to.deep.equal(foreign.config);
+    expect(h.store.getWorker('w1')!.vmid).to.equal(undefined);
+  });
+
+  it('invariant 3 with the listing lag: a delete re-reads the config; a foreign VM at our vmid, listed with our tag and the old name, is left alone', async () => {
+    h = await startHarness();
+    const sim = h.running.sim;
+    await h.fleet.applyDesired(loadOf([spec('w1'), spec('w2'), spec('w3')]));
+    await converge(h);
+    const vmid = h.store.getWorker('w1')!.vmid!;
+    sim.removeVm(vmid);
+    const foreign = sim.createForeignVm({
+      vmid,
+      node: 'pve1',
+      name: 'w1',
+      tags: 'workerctl',
+      config: { cores: 2 },
+    });
+    await h.fleet.applyDesired(loadOf([spec('w2'), spec('w3')]));
+    await converge(h);
+    expect(sim.getVm(vmid)).to.not.equal(undefined);
+    expect(sim.getVm(vmid)!.config).to.deep.equal(foreign.config);
+    expect(sim.callLog().filter((c) => c.method === 'DELETE')).to.deep.equal([]);
   });
 
   it('invariant 4: after a crash mid-clone the controller resumes and never creates a second VM', async () => {

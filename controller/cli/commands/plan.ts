@@ -1,7 +1,9 @@
 /**
  * `workerctl plan -f DIR`: what apply would do and why, per worker, with each change's class.
  * Read-only: the Proxmox client refuses mutating calls and the store is an in-memory copy.
- * Exit codes (Terraform's -detailed-exitcode): 0 no changes, 2 changes pending, 1 error.
+ * Exit codes (Terraform's -detailed-exitcode): 0 no changes, 2 changes pending, 1 error (also a worker
+ * that cannot be deployed as the cluster is: no template, a template that lacks what the worker
+ * needs, no deploy path; each named with what to change).
  */
 import { Option, type Command } from 'commander';
 import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
@@ -64,7 +66,9 @@ async function runPlan(flags: PlanFlags): Promise<number> {
         );
       }
     }
-    if (errors.length > 0) return PLAN_EXIT_ERROR;
+    const refused = plan.actions.filter((a) => a.kind === 'create' && a.blockedBy);
+    if (flags.output === 'text') for (const a of refused) process.stderr.write(`error: ${a.blockedBy}\n`);
+    if (errors.length > 0 || refused.length > 0) return PLAN_EXIT_ERROR;
     return plan.converged ? PLAN_EXIT_CONVERGED : PLAN_EXIT_CHANGES;
   } finally {
     await app.close();

@@ -111,12 +111,17 @@ async function cloneShared(m: Mutations, path: DeployPath): Promise<boolean> {
     : m.scopes.isShared(path.template.node, path.cloneStorage);
 }
 
-/** The clone task succeeded: its step is done, the intent cleared, in one write. */
-export async function cloneSucceeded(run: WorkerRun): Promise<void> {
+/**
+ * The clone task succeeded: its step is done and the intent cleared, in one write that is not
+ * waited for: lost in a crash, the intent's UPID leads resume.ts to the same succeeded task, and the
+ * next step's durable write carries it (writes go out in order).
+ */
+export function cloneSucceeded(run: WorkerRun): Promise<void> {
   const steps = run.rec.deploy?.steps ?? [];
   if (steps[0] === 'clone') steps.shift();
   run.rec.intent = undefined;
-  await run.persist();
+  run.persist().catch((err: unknown) => run.log.warn('recording a finished clone not written yet', { err }));
+  return Promise.resolve();
 }
 
 /**

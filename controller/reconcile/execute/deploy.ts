@@ -67,11 +67,20 @@ async function locate(
 ): Promise<{ node: string; config: VmConfig } | undefined> {
   const { client } = m.deps;
   const vmid = run.rec.vmid!;
-  const entry = (await client.vmResources()).find((r) => r.vmid === vmid);
+  // Where the record says it is first (one config read); the cluster listing only when it is not
+  // there (a migration that ended before its step was recorded, or a VM deleted or moved outside).
+  let entry: { node: string } | undefined;
   let config: VmConfig | undefined;
-  if (entry) {
+  for (const lookup of ['record', 'listing'] as const) {
+    const node =
+      lookup === 'record'
+        ? run.rec.node
+        : (await client.vmResources()).find((r) => r.vmid === vmid && r.node !== run.rec.node)?.node;
+    if (node === undefined) continue;
     try {
-      config = await client.getConfig(entry.node, vmid);
+      config = await client.getConfig(node, vmid);
+      entry = { node };
+      break;
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
     }
@@ -214,18 +223,17 @@ async function finishDeploy(
     }
     if (normalizeTags(cfg.values.tags ?? '') === normalizeTags(tags)) break;
     const digest = cfg.digest;
+    // No intent of its own: the deploy record (written before the clone was sent) says the finish
+    // is due, and writing our tag again is harmless.
+    const release = await m.deps.slots.acquire({ node }, signal);
     try {
-      await m.mutate(run, {
-        op: 'configure',
-        target: { node, vmid },
-        slot: { node },
-        call: () => client.updateConfig(node, vmid, { set: { tags }, digest }),
-        signal,
-      });
+      await client.updateConfig(node, vmid, { set: { tags }, digest });
       break;
     } catch (err) {
       if (!(err instanceof ChecksumMismatchError) || attempt >= TAG_ATTEMPTS) throw err;
       cfg = await client.getConfig(node, vmid);
+    } finally {
+      release();
     }
   }
   run.rec.deployed = { template: spec.template, storage: spec.storage, host: spec.host };
