@@ -28,7 +28,7 @@ import type { TestResult } from '../types.js';
 import { bearerToken, tokensEqual } from './auth.js';
 import { HttpError, toHttpError } from './http-errors.js';
 import type { ControllerMetrics } from './metrics.js';
-import { send } from './request.js';
+import { decodeSegment, parseTarget, send } from './request.js';
 import { apiRoutes } from './routes.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:8080';
@@ -78,14 +78,17 @@ export async function startApiServer(services: ApiServices, listen = DEFAULT_LIS
   const routes = apiRoutes(services, sseClients);
 
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
     const method = req.method ?? 'GET';
-    const matching = routes.filter((r) => r.pattern.test(path));
-    const route = matching.find((r) => r.method === method || (method === 'HEAD' && r.method === 'GET'));
-    const label = route?.name ?? (matching[0]?.name || 'unknown');
+    let label = 'unknown';
     res.on('finish', () => metrics.httpRequests.inc({ method, route: label, code: String(res.statusCode) }));
     void (async () => {
+      // Everything read from the request happens inside the try: a malformed one is a 400, never a crash.
+      let path = '';
       try {
+        path = parseTarget(req.url).path;
+        const matching = routes.filter((r) => r.pattern.test(path));
+        const route = matching.find((r) => r.method === method || (method === 'HEAD' && r.method === 'GET'));
+        label = route?.name ?? (matching[0]?.name || 'unknown');
         if (!route) {
           if (matching.length) {
             const allow = [...new Set(matching.map((r) => r.method))].join(', ');
@@ -122,7 +125,10 @@ export async function startApiServer(services: ApiServices, listen = DEFAULT_LIS
             );
           }
         }
-        const params = (route.pattern.exec(path) ?? []).slice(1).map((p) => decodeURIComponent(p));
+        const names = route.name.match(/:\w+/g) ?? [];
+        const params = (route.pattern.exec(path) ?? [])
+          .slice(1)
+          .map((p, i) => decodeSegment(p, names[i]?.slice(1) ?? 'path'));
         await route.handler(req, res, params);
       } catch (err) {
         const e = toHttpError(err);
