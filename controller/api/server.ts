@@ -70,9 +70,44 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
+/** True for an address only this machine can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(h);
+}
+
+export interface ListenOptions {
+  /**
+   * Listen on an address other machines can reach although the API speaks plain HTTP (its reads
+   * need no token, and the token of its writes crosses the network in clear): only behind a
+   * TLS-terminating proxy or on a network you trust. Without it such an address is refused.
+   */
+  allowInsecure?: boolean;
+}
+
 /** Starts the API server; resolves once it listens. */
-export async function startApiServer(services: ApiServices, listen = DEFAULT_LISTEN): Promise<ApiServer> {
+export async function startApiServer(
+  services: ApiServices,
+  listen = DEFAULT_LISTEN,
+  listenOptions: ListenOptions = {},
+): Promise<ApiServer> {
   const { metrics, logger } = services;
+  const target = parseListen(listen);
+  if (!isLoopbackHost(target.host)) {
+    if (!listenOptions.allowInsecure) {
+      throw new ConfigError(
+        `--listen ${listen}: refusing a non-loopback address: the API has no TLS, its reads need no token and ` +
+          'the bearer token of its writes would cross the network in clear. Put a TLS-terminating proxy on this ' +
+          'host in front of a loopback --listen, or pass --allow-insecure-listen to accept that risk',
+      );
+    }
+    logger.warn(
+      'api listens on a non-loopback address without TLS: reads need no token, the write token travels in clear',
+      {
+        listen,
+      },
+    );
+  }
   const sseClients = new Set<ServerResponse>();
 
   const routes = apiRoutes(services, sseClients);
@@ -140,7 +175,7 @@ export async function startApiServer(services: ApiServices, listen = DEFAULT_LIS
   });
   server.keepAliveTimeout = 5_000;
 
-  const { host, port } = parseListen(listen);
+  const { host, port } = target;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new ConfigError(`--listen ${listen}: unable to listen: ${err.code ?? err.message}`)),

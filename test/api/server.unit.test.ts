@@ -8,7 +8,8 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { bearerToken, tokensEqual } from '../../controller/api/auth.js';
 import { ControllerMetrics } from '../../controller/api/metrics.js';
-import { parseListen, startApiServer, type ApiServer } from '../../controller/api/server.js';
+import { isLoopbackHost, parseListen, startApiServer, type ApiServer } from '../../controller/api/server.js';
+import { ConfigError } from '../../controller/errors.js';
 import { EventBus, StatusWatcher } from '../../controller/lifecycle/events.js';
 import { SessionManager } from '../../controller/lifecycle/sessions.js';
 import { testWorker } from '../../controller/lifecycle/bring-up.js';
@@ -321,5 +322,25 @@ describe('controller HTTP API', () => {
     expect(bad.status).to.equal(400);
     expect((bad.json.error as { param: string }).param).to.equal('name');
     expect((await call('GET', '/v1/sessions/%zz')).status).to.equal(400);
+  });
+
+  it('issue 11 point 3: a non-loopback --listen is refused without --allow-insecure-listen (no TLS)', async () => {
+    expect(isLoopbackHost('127.0.0.1')).to.equal(true);
+    expect(isLoopbackHost('127.3.2.1')).to.equal(true);
+    expect(isLoopbackHost('::1')).to.equal(true);
+    expect(isLoopbackHost('localhost')).to.equal(true);
+    for (const host of ['0.0.0.0', '::', '10.0.0.5', 'pve1.lan', '::ffff:10.0.0.1'])
+      expect(isLoopbackHost(host), host).to.equal(false);
+    for (const listen of ['0.0.0.0:0', '[::]:0', ':0'.replace(':0', '10.1.2.3:0')]) {
+      const err = await startApiServer(
+        { store: h.store, events: bus, metrics, logger: silentLogger(), clock: h.clock, isReady: () => true },
+        listen,
+      ).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err, listen).to.be.instanceOf(ConfigError);
+      expect(err!.message).to.contain('--allow-insecure-listen').and.to.contain('TLS');
+    }
   });
 });

@@ -87,6 +87,7 @@ export async function runController(
       listen: flags.listen ?? DEFAULT_LISTEN,
       // An explicit --listen must work; the default address may be taken by another controller.
       optional: flags.listen === undefined,
+      allowInsecureListen: flags.allowInsecureListen,
       tokenFile: flags.apiTokenFile,
     },
   });
