@@ -226,7 +226,10 @@ export async function openApp(opts: AppOptions): Promise<App> {
       store,
       clock,
       logger,
-      settings: lifecycleSettingsFor(opts.lifecycle.settings ?? {}, settings, conn.simulator?.sim),
+      settings: {
+        ...lifecycleSettingsFor(opts.lifecycle.settings ?? {}, settings, conn.simulator?.sim),
+        manifestPaths: opts.controller?.manifestPaths,
+      },
       holds: loop,
       onIdle: (w) => loop.enqueue(w),
     });
