@@ -21,6 +21,7 @@
  * The fleet is like examples/: Eager workers on the template's node on local-lvm and on the other
  * nodes on the shared pool (a cross-node clone to local storage is refused by Proxmox), OnDemand
  * ones for sessions. Nothing here trusts the API listing: checks read the simulator's own state.
+ * CHAOS_BIN=path/to/main.js runs another build under the same chaos (e.g. main before a change).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
@@ -43,7 +44,8 @@ import { startSimulator, type RunningSimulator } from '../../controller/simulato
 import { DB_FILE_NAME } from '../../controller/store/lowdb-store.js';
 import { startLossyProxy, type LossyProxy } from './proxy.js';
 
-const MAIN = join(packageRoot, 'dist', 'controller', 'main.js');
+/** The binary under test: this build, or CHAOS_BIN (another build's main.js, to compare; flags it lacks are left out). */
+const MAIN = process.env.CHAOS_BIN ?? join(packageRoot, 'dist', 'controller', 'main.js');
 const minutes = Number(process.env.CHAOS_MINUTES ?? 2);
 const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const keep = Boolean(process.env.CHAOS_KEEP);
@@ -249,8 +251,7 @@ async function main(): Promise<number> {
       '--api-token-file',
       join(dir, 'api-token'),
       '--no-view',
-      '--removal-delay',
-      '3s',
+      ...(process.env.CHAOS_BIN ? [] : ['--removal-delay', '3s']),
       '--resync',
       '20s',
       ...hostAddresses,
@@ -346,9 +347,11 @@ async function main(): Promise<number> {
           figures.racingStarts++;
           const a = ctls.start();
           const b = ctls.start();
-          await sleep(4000);
+          // The loser exits once it meets the lock; a loaded machine may take seconds to get there.
+          const until = Date.now() + 30_000;
+          while (a.exit === undefined && b.exit === undefined && Date.now() < until) await sleep(250);
           if (a.exit === undefined && b.exit === undefined)
-            violation('two writers', `controllers ${a.child.pid} and ${b.child.pid} both run`);
+            violation('two writers', `controllers ${a.child.pid} and ${b.child.pid} both run after 30 s`);
         } else ctls.start();
         return;
       }
@@ -505,6 +508,8 @@ async function main(): Promise<number> {
       if (!sim.sim.getVm(vmid) && !oobDeleted.has(vmid))
         violation('declared deleted', `vm ${vmid} of ${name} was deleted although ${name} is declared`);
     }
+    // Proxmox hands out freed vmids again: only this round's out-of-band deletes excuse a missing VM.
+    oobDeleted.clear();
     const db = join(state, DB_FILE_NAME);
     if (existsSync(db)) {
       try {

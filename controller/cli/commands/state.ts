@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../../log.js';
 import { DB_FILE_NAME, DEFAULT_STATE_DIR } from '../../store/lowdb-store.js';
 import { inspectStateDir, restoreDatabase, type DatabaseReport } from '../../store/maintenance.js';
-import { safeText } from '../../terminal-text.js';
+import { safeJson, safeText } from '../../terminal-text.js';
 
 function describe(r: DatabaseReport): string {
   if (!r.exists) return `${r.file}: none`;
@@ -20,7 +20,7 @@ function describe(r: DatabaseReport): string {
 /** Runs `state check`; returns the exit code (1 when the database is damaged). */
 export async function runStateCheck(stateDir: string, output: string): Promise<number> {
   const report = await inspectStateDir(stateDir);
-  if (output === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  if (output === 'json') process.stdout.write(safeJson(JSON.stringify(report, null, 2)) + '\n');
   else {
     const lines = [describe(report.database), describe(report.backup)];
     lines.push(
