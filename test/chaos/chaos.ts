@@ -261,6 +261,8 @@ async function main(): Promise<number> {
   ctls.start();
 
   const oobDeleted = new Set<number>();
+  /** Declared workers seen in the database: from then on they must stay. */
+  const recorded = new Set<string>();
   let complete = new Map<number, string>();
   const deadline = Date.now() + minutes * 60_000;
   while (Date.now() < deadline) {
@@ -284,7 +286,7 @@ async function main(): Promise<number> {
   restoreManifests();
   if (ctls.running.length === 0) ctls.start();
   const converged = await waitConverged();
-  complete = check(complete);
+  complete = check(complete, true);
   for (const d of DECLARED.filter((x) => x.eager)) {
     const n = workerVms(sim).filter((v) => v.name === d.name).length;
     if (n !== 1) violation('not converged', `${d.name} has ${n} VMs at the end`);
@@ -492,7 +494,7 @@ async function main(): Promise<number> {
   // ---------- checks ----------
 
   /** Checks the invariants; returns the complete worker VMs now, for the next check. */
-  function check(before: Map<number, string>): Map<number, string> {
+  function check(before: Map<number, string>, final = false): Map<number, string> {
     const vms = workerVms(sim);
     const byName = new Map<string, number[]>();
     for (const v of vms) byName.set(v.name!, [...(byName.get(v.name!) ?? []), v.vmid]);
@@ -518,8 +520,11 @@ async function main(): Promise<number> {
         };
         for (const name of NAMES) {
           const rec = data.workers[name];
-          if (!rec) violation('record lost', `${name} is not in the database`);
-          else if (rec.desired.removeRequestedAt) violation('record lost', `${name} is marked for removal`);
+          // A worker whose file was hostile from the very start was never recorded: nothing to lose yet.
+          if (!rec) {
+            if (recorded.has(name) || final) violation('record lost', `${name} is not in the database`);
+          } else if (rec.desired.removeRequestedAt) violation('record lost', `${name} is marked for removal`);
+          else recorded.add(name);
         }
       } catch (err) {
         violation('database unreadable', (err as Error).message);
