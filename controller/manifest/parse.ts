@@ -30,9 +30,6 @@ const DEFAULT_MAX_ALIAS_COUNT = 100;
 /** Where a worker's password file is named. */
 export const PASSWORD_FILE_POINTER = '/spec/updates/proxy/passwordFile';
 
-/** The warning of an empty file (only whitespace): its workers keep their last spec. */
-export const EMPTY_FILE = EMPTY_FILE_CODE;
-
 /** A valid worker document, before the checks across files decide whether it is kept. */
 export interface Candidate {
   worker: LoadedWorker;
@@ -85,7 +82,7 @@ export function parseFile(file: string, bytes: Uint8Array, opts: ParseOptions = 
           col: 1,
           pointer: '',
           severity: 'warning',
-          code: EMPTY_FILE,
+          code: EMPTY_FILE_CODE,
           message: 'the file is empty: the workers that came from it keep their last spec',
           hint: 'to remove them, delete the file (or leave a comment in it)',
         },

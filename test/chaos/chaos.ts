@@ -45,6 +45,9 @@ import { DB_FILE_NAME } from '../../controller/store/lowdb-store.js';
 import { startLossyProxy, type LossyProxy } from './proxy.js';
 
 /** The binary under test: this build, or CHAOS_BIN (another build's main.js, to compare; flags it lacks are left out). */
+/** The controllers of the run, killed should the driver itself fail. */
+let running: { kill(): Promise<void> } | undefined;
+
 const MAIN = process.env.CHAOS_BIN ?? join(packageRoot, 'dist', 'controller', 'main.js');
 const minutes = Number(process.env.CHAOS_MINUTES ?? 2);
 const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -259,8 +262,11 @@ async function main(): Promise<number> {
     dir,
   );
   ctls.start();
+  running = ctls;
 
   const oobDeleted = new Set<number>();
+  /** Files (or the /usr link) a hostile edit is working on. */
+  const editing = new Set<string>();
   /** Declared workers seen in the database: from then on they must stay. */
   const recorded = new Set<string>();
   let complete = new Map<number, string>();
@@ -387,9 +393,24 @@ async function main(): Promise<number> {
 
   async function hostileEdit(roundMs: number): Promise<void> {
     const file = pick(Object.keys(FLEET));
+    const how = pick(['dangling', 'loop', 'usr-link', 'half-write', 'empty', 'invalid'] as const);
+    const key = how === 'usr-link' ? 'usr' : file;
+    if (editing.has(key)) return; // one edit of a file at a time
+    editing.add(key);
+    try {
+      await editOnce(file, how, roundMs);
+    } finally {
+      editing.delete(key);
+    }
+  }
+
+  async function editOnce(
+    file: string,
+    how: 'dangling' | 'loop' | 'usr-link' | 'half-write' | 'empty' | 'invalid',
+    roundMs: number,
+  ): Promise<void> {
     const path = join(manifests, file);
     const text = fileText(file);
-    const how = pick(['dangling', 'loop', 'usr-link', 'half-write', 'empty', 'invalid'] as const);
     const hold = between(300, Math.min(roundMs, 4000));
     switch (how) {
       case 'dangling':
@@ -412,9 +433,11 @@ async function main(): Promise<number> {
         writeFileSync(path, text);
         return;
       case 'empty':
+        rmSync(path, { force: true });
         writeFileSync(path, '');
         break;
       case 'invalid':
+        rmSync(path, { force: true });
         writeFileSync(path, text.replace('spec:', 'spec: [').slice(0, text.length - 10));
         break;
     }
@@ -572,8 +595,9 @@ function foreignView(sim: RunningSimulator, vmid: number) {
 
 main().then(
   (code) => process.exit(code),
-  (err: unknown) => {
+  async (err: unknown) => {
     process.stderr.write(`chaos: ${(err as Error).stack ?? String(err)}\n`);
+    await running?.kill();
     process.exit(2);
   },
 );
