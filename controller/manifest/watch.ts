@@ -63,9 +63,10 @@ export function isTempName(name: string): boolean {
 }
 
 /**
- * True for a symlink below the roots that leads out of them (or nowhere): chokidar follows symlinks,
- * and a link to /usr would have it watch all of /usr (issue 11 point 11). The roots themselves may be
- * symlinks (a checkout swapped atomically): their real paths are read at each check.
+ * True for a symlink below the roots that leads out of them: chokidar follows symlinks, and a link to
+ * /usr would have it watch all of /usr (issue 11 point 11). A link that leads nowhere is watched (its
+ * change is news: the loader reports it). The roots themselves may be symlinks (a checkout swapped
+ * atomically): their real paths are read at each check.
  */
 function leavesRoots(abs: string, roots: ReadonlySet<string>): boolean {
   try {
@@ -77,7 +78,7 @@ function leavesRoots(abs: string, roots: ReadonlySet<string>): boolean {
   try {
     target = realpathSync(abs);
   } catch {
-    return true;
+    return false;
   }
   for (const root of roots) {
     try {
