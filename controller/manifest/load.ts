@@ -84,13 +84,13 @@ export async function finishLoad(
   const maxTotal = opts.maxTotalBytes ?? DEFAULT_MAX_TOTAL_BYTES;
   const total = sizes.reduce((a, b) => a + b, 0);
   if (total > maxTotal) {
-    const path = resolve(paths[0] ?? '.');
-    const problem: PathProblem = {
-      path,
+    // On every root: nothing of the set is used, and nothing that came from it looks removed.
+    const over: PathProblem[] = paths.map((p) => ({
+      path: resolve(p),
       code: 'path.limit',
       message: `the manifest files add up to ${total} bytes, more than the limit of ${maxTotal}; nothing was loaded`,
-    };
-    return assembleLoad([], pathDiagnostics([...problems, problem]), [], opts);
+    }));
+    return assembleLoad([], pathDiagnostics([...problems, ...over]), [], opts);
   }
   const found = await passwordFileFindings(results, roots);
   return assembleLoad(results, pathDiagnostics(problems), files, opts, found);
