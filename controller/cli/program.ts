@@ -8,6 +8,7 @@
 import { Command, CommanderError } from 'commander';
 import { UsageError, errorMessage } from '../errors.js';
 import { redactText } from '../redact.js';
+import { safeText } from '../terminal-text.js';
 import { register as registerVersion } from './commands/version.js';
 import { register as registerValidate } from './commands/validate.js';
 import { register as registerSimulator } from './commands/simulator.js';
@@ -17,6 +18,7 @@ import { register as registerPlan } from './commands/plan.js';
 import { register as registerApply } from './commands/apply.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerStatus } from './commands/status.js';
+import { register as registerState } from './commands/state.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -36,6 +38,7 @@ export function buildProgram(): Command {
   registerApply(program);
   registerRun(program);
   registerStatus(program);
+  registerState(program);
   return program;
 }
 
@@ -52,10 +55,10 @@ export async function runCli(argv: string[]): Promise<number> {
       return EXIT_USAGE;
     }
     if (err instanceof UsageError) {
-      process.stderr.write(`workerctl: ${err.message}\n`);
+      process.stderr.write(`workerctl: ${safeText(err.message)}\n`);
       return EXIT_USAGE;
     }
-    process.stderr.write(`workerctl: ${redactText(errorMessage(err))}\n`);
+    process.stderr.write(`workerctl: ${safeText(redactText(errorMessage(err)))}\n`);
     return EXIT_FAILURE;
   }
 }

@@ -23,6 +23,7 @@ import { formatDiagnostics, formatPlan } from '../present/plan-output.js';
 import { isReady } from '../../loop/snapshot.js';
 import { openApp } from '../../compose/app.js';
 import { DEMO_TIME_SCALE } from './run.js';
+import { safeLine } from '../../terminal-text.js';
 
 type ApplyFlags = ConvergeFlags & ConnectionOptions & { wait?: boolean; timeout: number; progress?: boolean };
 
@@ -106,7 +107,7 @@ async function runApply(flags: ApplyFlags): Promise<number> {
         code = 1;
         process.stderr.write(
           `not converged after ${formatDuration(Date.now() - t0)}; ${res.pending.length} worker(s) pending:\n` +
-            res.pending.map((p) => `  ${p.worker}: ${p.reason}`).join('\n') +
+            res.pending.map((p) => `  ${p.worker}: ${safeLine(p.reason)}`).join('\n') +
             '\n',
         );
       }
@@ -122,7 +123,7 @@ async function runApply(flags: ApplyFlags): Promise<number> {
       );
       if (failed.length > 0) {
         code = 1;
-        process.stderr.write(failed.map(([w, err]) => `  ${w}: ${err}`).join('\n') + '\n');
+        process.stderr.write(failed.map(([w, err]) => `  ${w}: ${safeLine(String(err))}`).join('\n') + '\n');
       }
     }
     if (blocked) {

@@ -17,6 +17,7 @@ import {
   type ConvergeFlags,
 } from '../command-support.js';
 import { formatDiagnostics, formatPlan, planJson } from '../present/plan-output.js';
+import { safeJson } from '../../terminal-text.js';
 import { openApp } from '../../compose/app.js';
 
 export const PLAN_EXIT_CONVERGED = 0;
@@ -57,7 +58,7 @@ async function runPlan(flags: PlanFlags): Promise<number> {
     await app.core.observe();
     const plan = await app.core.plan();
     if (flags.output === 'json') {
-      process.stdout.write(JSON.stringify(planJson(plan, load.diagnostics), null, 2) + '\n');
+      process.stdout.write(safeJson(JSON.stringify(planJson(plan, load.diagnostics), null, 2)) + '\n');
     } else {
       process.stdout.write(formatPlan(plan, process.stdout.columns ?? 120) + '\n');
       if (errors.length > 0) {

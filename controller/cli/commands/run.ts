@@ -27,7 +27,13 @@ import { LiveView } from '../present/live-view.js';
 
 export type RunFlags = ConvergeFlags &
   ConnectionOptions &
-  ApiFlags & { resync?: number; grace: number; debounce?: number; view?: boolean };
+  ApiFlags & { resync?: number; grace: number; debounce?: number; view?: boolean; removalDelay?: number };
+
+/**
+ * How long `run` lets a worker stay undeclared before removing it: far longer than any editor's
+ * or checkout's half-written moment, short enough that a removal still goes through at once.
+ */
+export const DEFAULT_REMOVAL_DELAY_MS = 10_000;
 
 /** Time scale of the embedded simulator for `run --simulate` (realistic profile): a demo in tens of seconds. */
 export const DEMO_TIME_SCALE = 10;
@@ -41,6 +47,14 @@ export function register(program: Command): void {
       new Option('--grace <duration>', 'on stop, how long in-flight reconciles may finish')
         .argParser(durationOption('--grace'))
         .default(10_000, '10s'),
+    )
+    .addOption(
+      new Option(
+        '--removal-delay <duration>',
+        'a worker no manifest declares any more is removed only after it stayed undeclared this long (0: at once)',
+      )
+        .argParser(durationOption('--removal-delay'))
+        .default(DEFAULT_REMOVAL_DELAY_MS, '10s'),
     )
     .addOption(
       new Option('--debounce <duration>', 'quiet period after a manifest change before reloading')
@@ -71,7 +85,7 @@ export async function runController(
   view.useLogger(logger);
   const app = await openApp({
     connection: flags,
-    settings: settingsFrom(flags),
+    settings: { ...settingsFrom(flags), removalSettleMs: flags.removalDelay ?? DEFAULT_REMOVAL_DELAY_MS },
     logger,
     simulator: simulatorFrom(flags, { latency: 'realistic', timeScale: DEMO_TIME_SCALE }),
     controller: {
@@ -87,6 +101,7 @@ export async function runController(
       listen: flags.listen ?? DEFAULT_LISTEN,
       // An explicit --listen must work; the default address may be taken by another controller.
       optional: flags.listen === undefined,
+      allowInsecureListen: flags.allowInsecureListen,
       tokenFile: flags.apiTokenFile,
     },
   });

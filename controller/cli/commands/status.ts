@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 import type { WorkerRecord } from '../../types.js';
 import { ControllerUnavailableError } from '../../errors.js';
 import { apiClient, withApiOptions, type ApiOptions } from './api-options.js';
+import { safeJson, safeLine, safeText } from '../../terminal-text.js';
 
 type StatusFlags = ApiOptions & {
   output: 'table' | 'json' | 'yaml';
@@ -96,11 +97,12 @@ async function runStatus(names: string[], flags: StatusFlags): Promise<number> {
     records = records.filter((r) => names.includes(r.name));
   }
   if (flags.output === 'json') {
-    process.stdout.write(JSON.stringify({ workers: records.map(statusView) }, null, 2) + '\n');
+    process.stdout.write(safeJson(JSON.stringify({ workers: records.map(statusView) }, null, 2)) + '\n');
     return 0;
   }
   if (flags.output === 'yaml') {
-    process.stdout.write(stringify({ workers: records.map(statusView) }));
+    // yaml double-quotes C0 controls but leaves C1 and bidirectional characters raw.
+    process.stdout.write(safeText(stringify({ workers: records.map(statusView) })));
     return 0;
   }
   if (records.length === 0) {
@@ -123,15 +125,17 @@ async function runStatus(names: string[], flags: StatusFlags): Promise<number> {
   });
   for (const r of records) {
     const ready = conditionOf(r, 'Ready');
-    table.push([
-      r.name + (r.removeRequestedAt ? ' (removing)' : ''),
-      r.spec.host,
-      r.vmid ?? '-',
-      r.status.phase,
-      ready ? `${ready.status} ${ready.reason}` : 'Unknown',
-      `${r.status.observedGeneration}/${r.generation}`,
-      lastActivity(r),
-    ]);
+    table.push(
+      [
+        r.name + (r.removeRequestedAt ? ' (removing)' : ''),
+        r.spec.host,
+        String(r.vmid ?? '-'),
+        r.status.phase,
+        ready ? `${ready.status} ${ready.reason}` : 'Unknown',
+        `${r.status.observedGeneration}/${r.generation}`,
+        lastActivity(r),
+      ].map(safeLine),
+    );
   }
   const ready = records.filter(isReady).length;
   process.stdout.write(`${table.toString()}\n${records.length} workers, ${ready} Ready\n`);

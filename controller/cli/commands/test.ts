@@ -7,16 +7,22 @@ import type { Command } from 'commander';
 import Table from 'cli-table3';
 import type { TestResult } from '../../types.js';
 import { apiClient, withApiOptions, type ApiOptions } from './api-options.js';
+import { safeLine } from '../../terminal-text.js';
 
 /** The test result as text lines. */
 export function formatTestResult(name: string, result: TestResult): string {
   const table = new Table({ head: ['check', 'result', 'time', 'output'], style: { head: [], border: [] } });
   for (const c of result.checks) {
     const out = c.output.split('\n').slice(-3).join(' | ');
-    table.push([c.name, c.ok ? 'ok' : 'FAILED', `${(c.durationMs / 1000).toFixed(1)}s`, out.slice(0, 80)]);
+    // The output comes from the guest: shown escaped.
+    table.push(
+      [c.name, c.ok ? 'ok' : 'FAILED', `${(c.durationMs / 1000).toFixed(1)}s`, out.slice(0, 80)].map(
+        safeLine,
+      ),
+    );
   }
   const verdict = result.ok ? 'passed' : `FAILED${result.error ? `: ${result.error}` : ''}`;
-  return `worker ${name}: test ${verdict}\n${table.toString()}\n`;
+  return `worker ${name}: test ${safeLine(verdict)}\n${table.toString()}\n`;
 }
 
 export function register(program: Command): void {

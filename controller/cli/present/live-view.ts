@@ -9,6 +9,7 @@ import type { Logger } from '../../log.js';
 import type { WorkerRecord } from '../../types.js';
 import { formatDuration } from '../../duration.js';
 import { conditionOf, isReady, lastActivity, type ControllerSnapshot } from '../../loop/snapshot.js';
+import { safeLine, safeText } from '../../terminal-text.js';
 
 export interface LiveViewOptions {
   /** Where frames go (a TTY) - usually process.stdout. */
@@ -48,7 +49,7 @@ export function renderFrame(
     const l = snap.lastLoad;
     let line = `manifests: ${l.files} files, ${l.workers} workers`;
     if (l.invalidFiles.length)
-      line += `, ${l.invalidFiles.length} invalid (last valid spec kept): ${l.invalidFiles.join(', ')}`;
+      line += `, ${l.invalidFiles.length} invalid (last valid spec kept): ${safeLine(l.invalidFiles.join(', '))}`;
     if (l.massDeleteBlocked)
       line += ` | MASS DELETE HELD BACK: ${l.massDeleteBlocked.wouldDelete}/${l.massDeleteBlocked.of} (> ${l.massDeleteBlocked.threshold}); use --allow-mass-delete`;
     head.push(line);
@@ -77,14 +78,15 @@ export function renderFrame(
     const hidden = sorted.slice(shown.length);
     lines.push(`... and ${hidden.length} more (${hidden.filter(isReady).length} Ready)`);
   }
-  if (logTail.length) lines.push(...logTail.map((l) => truncate(l, opts.columns)));
-  return lines.join('\n');
+  if (logTail.length) lines.push(...logTail.map((l) => truncate(safeLine(l), opts.columns)));
+  // Names, reasons and paths come from manifests and Proxmox: no control character reaches the terminal.
+  return safeText(lines.join('\n'));
 }
 
 function row(w: WorkerRecord, busy: boolean): string[] {
   const ready = conditionOf(w, 'Ready');
   const readyText = ready ? `${ready.status}${ready.status === 'True' ? '' : ' ' + ready.reason}` : 'Unknown';
-  return [
+  const cells = [
     (busy ? '* ' : '  ') + w.name,
     w.spec.host,
     w.vmid !== undefined ? String(w.vmid) : '-',
@@ -95,6 +97,7 @@ function row(w: WorkerRecord, busy: boolean): string[] {
       .split(process.cwd() + '/')
       .join(''),
   ];
+  return cells.map(safeLine);
 }
 
 function truncate(s: string, width: number): string {

@@ -3,6 +3,7 @@
  * (workflow-command annotations). Paths are shown relative to a base directory (the cwd).
  */
 import { displayPath } from '../../manifest/finding.js';
+import { safeJson, safeLine } from '../../terminal-text.js';
 import type { Diagnostic, LoadResult } from '../../types.js';
 
 /** Counts for the summary line. */
@@ -74,7 +75,8 @@ export function formatText(result: LoadResult, opts: ReportOptions = {}): string
     if (d.hint) lines.push(`  hint: ${d.hint}`);
   }
   lines.push(summaryLine(summarize(result)));
-  return `${lines.join('\n')}\n`;
+  // Each entry is one line: a newline or an escape sequence in a key, value or source line is shown escaped.
+  return `${lines.map(safeLine).join('\n')}\n`;
 }
 
 /** A diagnostic with its file shown relative to cwd. */
@@ -99,7 +101,7 @@ export function formatJson(result: LoadResult, opts: ReportOptions = {}): string
     diagnostics: result.diagnostics.map((d) => relativeDiagnostic(d, cwd)),
     invalidFiles: result.invalidFiles.map((f) => displayPath(f, cwd)),
   };
-  return `${JSON.stringify(out, null, 2)}\n`;
+  return `${safeJson(JSON.stringify(out, null, 2))}\n`;
 }
 
 function escapeData(s: string): string {
@@ -122,7 +124,7 @@ export function formatGithub(result: LoadResult, opts: ReportOptions = {}): stri
     return `::${d.severity} ${props.join(',')}::${escapeData(body)}`;
   });
   lines.push(summaryLine(summarize(result)));
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(safeLine).join('\n')}\n`;
 }
 
 /** Renders in one of the formats. */
