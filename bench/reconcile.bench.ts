@@ -14,6 +14,7 @@
  *      BENCH_PROFILE=fast (only for (b)-(c): converge with the fast profile)
  *      BENCH_CONCURRENCY (reconciles at once in (a); default: the runtime's 32)
  *      BENCH_ASSUMPTIONS=off (the simulator's models no Proxmox source grounds off: `--no-assumptions`)
+ *      BENCH_CPU_PROFILE=DIR (a CPU profile of the controller during (c), DIR/reconcile-c-<n>.cpuprofile)
  *
  * The world has a copy of the template on every node (each on that node's local-lvm), so every
  * worker's deploy path is a local clone, as README "Running against a real cluster" recommends; with
@@ -23,6 +24,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../controller/clock.js';
@@ -183,6 +185,26 @@ function lowerBoundSimMs(
   return { ms: rounds * cloneMs + tail, cloneMs, rounds };
 }
 
+/**
+ * BENCH_CPU_PROFILE=DIR: a CPU profile of the controller process during (c) only (the rounds of
+ * save -> first call), written as DIR/reconcile-<label>.cpuprofile; open it in Chrome DevTools.
+ */
+async function startCpuProfile(): Promise<((label: string) => Promise<void>) | undefined> {
+  const out = process.env.BENCH_CPU_PROFILE;
+  if (!out) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return async (label) => {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, `reconcile-${label}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 function pct(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
@@ -279,6 +301,7 @@ async function benchFleet(n: number, dir: string): Promise<void> {
   settings.driftCheckIntervalMs = makeSettings().driftCheckIntervalMs;
 
   // (c) save -> first Proxmox call.
+  const profiler = await startCpuProfile();
   const lat: number[] = [];
   const original = readFileSync(file0, 'utf8');
   for (let i = 0; i < LATENCY_ROUNDS; i++) {
@@ -293,6 +316,7 @@ async function benchFleet(n: number, dir: string): Promise<void> {
     while (firstCall === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     if (firstCall !== undefined) lat.push(Math.max(0, firstCall - saved));
   }
+  await profiler?.(`c-${n}`);
   lat.sort((a, b) => a - b);
   console.log(
     `(c) save -> first Proxmox call, ${n} workers (${lat.length}/${LATENCY_ROUNDS} rounds, debounce 50 ms quiet / 200 ms max): ` +
