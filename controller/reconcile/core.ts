@@ -51,8 +51,8 @@ export class ReconcileCore implements FleetReconciler {
     return this.intake.massDeleteBlocked;
   }
 
-  applyDesired(load: LoadResult): Promise<IntakeResult> {
-    return this.intake.applyDesired(load);
+  applyDesired(load: LoadResult, opts?: { partial?: boolean }): Promise<IntakeResult> {
+    return this.intake.applyDesired(load, opts);
   }
 
   observe() {

@@ -23,7 +23,7 @@ import { appendTo, maskStrings, sanitizeSections, sanitizeSession } from './sani
 import { DatabaseText } from './database-text.js';
 import { composeRecord, newSections, splitRecord } from './sections.js';
 import { StoreClosedError, StoreReadOnlyError } from './store.js';
-import type { DesiredChange, Store, StoreData, StoreStats, WorkerPart } from './store.js';
+import type { DesiredChange, Store, StoreData, StoreStats, WorkerPart, WorkerSource } from './store.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /** Default coalescing window of status writes. */
@@ -128,6 +128,16 @@ export abstract class BaseStore implements Store {
     return Object.keys(workers)
       .sort()
       .map((name) => composeRecord(structuredClone(workers[name]!)));
+  }
+
+  workerSources(): WorkerSource[] {
+    const workers = this.#readable().workers;
+    return Object.keys(workers).map((name) => {
+      const d = workers[name]!.desired;
+      const out: WorkerSource = { name, removeRequested: d.removeRequestedAt !== undefined };
+      if (d.source?.file !== undefined) out.file = d.source.file;
+      return out;
+    });
   }
 
   getSections(name: string): WorkerSections | undefined {
@@ -296,9 +306,9 @@ export abstract class BaseStore implements Store {
 
   // ---------- internals ----------
 
-  /** The whole file's text for `data` (JSON, 2-space indent, newline at the end). */
-  protected serialize(data: StoreData): string {
-    if (data !== this.data) return JSON.stringify(data, null, 2) + '\n';
+  /** The whole file for `data` (JSON, 2-space indent, newline at the end; UTF-8). */
+  protected serialize(data: StoreData): Buffer {
+    if (data !== this.data) return Buffer.from(JSON.stringify(data, null, 2) + '\n');
     return this.#text.of(data);
   }
 

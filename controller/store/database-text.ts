@@ -1,18 +1,21 @@
 /**
- * The database file's text, kept whole but built cheaply: every write is the complete file
- * (`JSON.stringify(data, null, 2)`, byte for byte), but each worker's part of it is serialised only
- * when that worker changed since the last write. At 1,000 workers the file is ~2.6 MiB and a full
- * stringify costs ~25-30 ms of the event loop on every write (status updates included); with the parts
- * kept, a write serialises the few workers that changed and joins the rest.
+ * The database file's bytes, kept whole but built cheaply: every write is the complete file
+ * (`JSON.stringify(data, null, 2)` and a newline, byte for byte), but each worker's part of it is
+ * serialised (and encoded) only when that worker changed since the last write; the file is those
+ * parts copied together. At 1,000 workers (~2.6 MiB) serialising and encoding the whole file costs
+ * the event loop 10-25 ms on every write, status updates included; the parts cost ~1 ms
+ * (`node dist/bench/run.js reconcile` prints both).
  *
  * The store tells it which workers changed (`changed`) before each write; a new data object (open,
  * reload) starts from nothing.
  */
 import type { StoreData } from './store.js';
 
+const COMMA = Buffer.from(',\n');
+
 export class DatabaseText {
   /** Each worker's entry as it appears in the file (indented for its place), by name. */
-  #parts = new Map<string, string>();
+  #parts = new Map<string, Buffer>();
   /** The data object the parts were made from. */
   #of: StoreData | undefined;
 
@@ -27,35 +30,44 @@ export class DatabaseText {
     this.#of = undefined;
   }
 
-  /** The whole file: equal to `JSON.stringify(data, null, 2) + '\n'`. */
-  of(data: StoreData): string {
+  /** The whole file: equal to `JSON.stringify(data, null, 2) + '\n'`, encoded as UTF-8. */
+  of(data: StoreData): Buffer {
     if (data !== this.#of) {
       this.#parts.clear();
       this.#of = data;
     }
     const fields = Object.entries(data).filter(([, v]) => v !== undefined && typeof v !== 'function');
-    const out = fields.map(([key, value]) =>
-      key === 'workers' && isPlainObject(value)
-        ? `  ${JSON.stringify(key)}: ${this.#workers(value)}`
-        : `  ${JSON.stringify(key)}: ${indented(value, '  ')}`,
-    );
-    return out.length === 0 ? '{}\n' : `{\n${out.join(',\n')}\n}\n`;
+    if (fields.length === 0) return Buffer.from('{}\n');
+    const out: Buffer[] = [Buffer.from('{\n')];
+    fields.forEach(([key, value], i) => {
+      if (i > 0) out.push(COMMA);
+      if (key === 'workers' && isPlainObject(value)) {
+        out.push(Buffer.from(`  ${JSON.stringify(key)}: `), ...this.#workers(value));
+      } else {
+        out.push(Buffer.from(`  ${JSON.stringify(key)}: ${indented(value, '  ')}`));
+      }
+    });
+    out.push(Buffer.from('\n}\n'));
+    return Buffer.concat(out);
   }
 
-  #workers(workers: Record<string, unknown>): string {
+  #workers(workers: Record<string, unknown>): Buffer[] {
     const names = Object.keys(workers).filter((n) => workers[n] !== undefined);
-    if (names.length === 0) return '{}';
+    if (names.length === 0) return [Buffer.from('{}')];
     const seen = new Set(names);
     for (const name of this.#parts.keys()) if (!seen.has(name)) this.#parts.delete(name);
-    const entries = names.map((name) => {
+    const out: Buffer[] = [Buffer.from('{\n')];
+    names.forEach((name, i) => {
       let part = this.#parts.get(name);
       if (part === undefined) {
-        part = `    ${JSON.stringify(name)}: ${indented(workers[name], '    ')}`;
+        part = Buffer.from(`    ${JSON.stringify(name)}: ${indented(workers[name], '    ')}`);
         this.#parts.set(name, part);
       }
-      return part;
+      if (i > 0) out.push(COMMA);
+      out.push(part);
     });
-    return `{\n${entries.join(',\n')}\n  }`;
+    out.push(Buffer.from('\n  }'));
+    return out;
   }
 }
 

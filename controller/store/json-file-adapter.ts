@@ -14,8 +14,8 @@ export interface JsonFileAdapterOptions<T = unknown> {
   fsync?: boolean;
   /** Called after each completed write, with its size and duration. */
   onWrite?: (info: { bytes: number; durationMs: number }) => void;
-  /** The file's text for the data (default `JSON.stringify(data, null, 2)` and a newline). */
-  serialize?: (data: T) => string;
+  /** The file's content for the data (default `JSON.stringify(data, null, 2)` and a newline). */
+  serialize?: (data: T) => string | Uint8Array;
 }
 
 /** Line and column (1-based) of a character offset in a text. */
@@ -50,7 +50,7 @@ export class JsonFileAdapter<T> implements Adapter<T> {
   readonly #fsync: boolean;
   readonly #onWrite: JsonFileAdapterOptions['onWrite'];
   readonly #tempFile: string;
-  readonly #serialize: (data: T) => string;
+  readonly #serialize: (data: T) => string | Uint8Array;
 
   constructor(file: string, options: JsonFileAdapterOptions<T> = {}) {
     this.file = file;
@@ -87,11 +87,11 @@ export class JsonFileAdapter<T> implements Adapter<T> {
     return this.#writeText(text);
   }
 
-  async #writeText(text: string): Promise<void> {
+  async #writeText(text: string | Uint8Array): Promise<void> {
     const started = performance.now();
     const handle = await open(this.#tempFile, 'w', 0o600);
     try {
-      await handle.writeFile(text, 'utf8');
+      await handle.writeFile(text);
       if (this.#fsync) await handle.sync();
     } finally {
       await handle.close();
@@ -103,7 +103,8 @@ export class JsonFileAdapter<T> implements Adapter<T> {
       throw err;
     }
     if (this.#fsync) await syncDir(dirname(this.file));
-    this.#onWrite?.({ bytes: Buffer.byteLength(text), durationMs: performance.now() - started });
+    const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.byteLength;
+    this.#onWrite?.({ bytes, durationMs: performance.now() - started });
   }
 }
 
