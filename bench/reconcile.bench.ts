@@ -14,6 +14,7 @@
  *      BENCH_PROFILE=fast (only for (b)-(c): converge with the fast profile)
  *      BENCH_CONCURRENCY (reconciles at once in (a); default: the runtime's 32)
  *      BENCH_ASSUMPTIONS=off (the simulator's models no Proxmox source grounds off: `--no-assumptions`)
+ *      BENCH_LOADS=partial|full (only one kind of load pass in (c); default both, in turn)
  *      BENCH_CPU_PROFILE=DIR (a CPU profile of the controller during (c), DIR/reconcile-c-<n>.cpuprofile)
  *
  * The world has a copy of the template on every node (each on that node's local-lvm), so every
@@ -36,6 +37,7 @@ import { makeSettings } from '../controller/reconcile/settings.js';
 import { REALISTIC_PROFILE } from '../controller/simulator/latency.js';
 import { defaultWorld, scaledWorld } from '../controller/simulator/world/default-world.js';
 import { loadManifests } from '../controller/manifest/load.js';
+import { createManifestLoader } from '../controller/manifest/cached-loader.js';
 import type { LowdbStore } from '../controller/store/lowdb-store.js';
 import { DatabaseText } from '../controller/store/database-text.js';
 import type { StoreData } from '../controller/store/store.js';
@@ -59,6 +61,8 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 0);
 const NODES = 10;
 /** BENCH_PROFILE=fast: (b) and (c) on a fleet converged quickly (the (a) figures then mean nothing). */
 const PROFILE: 'fast' | 'realistic' = process.env.BENCH_PROFILE === 'fast' ? 'fast' : 'realistic';
+/** (c) with partial loads, full loads, or both in turn (default; BENCH_LOADS=partial|full for a profile). */
+const LOADS = (['partial', 'full'] as const).find((m) => m === process.env.BENCH_LOADS) ?? 'both';
 /** The simulator's ASSUMPTION models (storage-lock chance, agent boot times) on (default) or off. */
 const ASSUMPTIONS = process.env.BENCH_ASSUMPTIONS !== 'off';
 
@@ -221,6 +225,8 @@ async function benchFleet(n: number, dir: string): Promise<void> {
   let firstCall: number | undefined;
   let firstClone: number | undefined;
   const settings = makeSettings({ resyncIntervalMs: 0 });
+  const loader = createManifestLoader();
+  let loadMs = 0;
   const app = await openApp({
     endpoint: sim,
     clientOptions: {
@@ -244,8 +250,14 @@ async function benchFleet(n: number, dir: string): Promise<void> {
     logger: silentLogger(),
     clock: systemClock,
     stateDir: state,
-    // The cached loader, as in `workerctl run`.
+    // The cached loader, as in `workerctl run` (timed here).
     controller: {
+      load: async (paths) => {
+        const t = Date.now();
+        const out = await loader.load(paths);
+        loadMs = Date.now() - t;
+        return out;
+      },
       manifestPaths: [manifests],
       resyncIntervalMs: 0,
       ...(CONCURRENCY ? { workers: CONCURRENCY } : {}),
@@ -306,13 +318,21 @@ async function benchFleet(n: number, dir: string): Promise<void> {
   // every load merging the whole fleet, round by round in turn so that both see the same machine.
   const profiler = await startCpuProfile();
   const lat = { partial: [] as number[], full: [] as number[] };
+  // Where the time goes, per round: save -> the watcher's first event -> the load pass starts (debounce)
+  // -> the manifests are loaded -> the first call (merge, plan).
+  const parts = { partial: [] as number[][], full: [] as number[][] };
+  let pass: { eventAt?: number; startAt: number } | undefined;
+  controller.on('loaded', (e) => {
+    pass ??= { eventAt: e.firstEventAt, startAt: Date.now() - e.durationMs };
+  });
   const original = readFileSync(file0, 'utf8');
   for (let i = 0; i < 2 * LATENCY_ROUNDS; i++) {
-    const mode = i % 2 === 0 ? 'partial' : 'full';
+    const mode = LOADS === 'both' ? (i % 2 === 0 ? 'partial' : 'full') : LOADS;
     controller.partialLoads = mode === 'partial';
     await controller.waitForIdle();
     await new Promise((r) => setTimeout(r, 150));
     firstCall = undefined;
+    pass = undefined;
     const text = original + `  description: "edit ${i}"\n`;
     const saved = Date.now();
     if (process.env.BENCH_DEBUG) process.stderr.write(`saved ${saved}\n`);
@@ -320,6 +340,15 @@ async function benchFleet(n: number, dir: string): Promise<void> {
     const deadline = saved + 5000;
     while (firstCall === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     if (firstCall !== undefined) lat[mode].push(Math.max(0, firstCall - saved));
+    await controller.waitForIdle();
+    const seen = pass as { eventAt?: number; startAt: number } | undefined;
+    if (firstCall !== undefined && seen?.eventAt !== undefined)
+      parts[mode].push([
+        seen.eventAt - saved,
+        seen.startAt - seen.eventAt,
+        loadMs,
+        firstCall - seen.startAt - loadMs,
+      ]);
   }
   controller.partialLoads = true;
   await profiler?.(`c-${n}`);
@@ -327,10 +356,17 @@ async function benchFleet(n: number, dir: string): Promise<void> {
     ['partial', 'partial loads (merge and plan the changed workers)'],
     ['full', 'full loads (merge and plan the fleet: before)'],
   ] as const) {
+    if (lat[mode].length === 0) continue;
     const l = lat[mode].sort((a, b) => a - b);
+    const median = (k: number) =>
+      pct(
+        parts[mode].map((p) => p[k]!).sort((a, b) => a - b),
+        0.5,
+      )?.toFixed(0);
     console.log(
       `(c) save -> first Proxmox call, ${n} workers, ${label} (${l.length}/${LATENCY_ROUNDS} rounds, debounce 50 ms quiet / 200 ms max): ` +
-        `p50 ${pct(l, 0.5)?.toFixed(0)} ms, p99 ${pct(l, 0.99)?.toFixed(0)} ms, max ${l.at(-1)?.toFixed(0)} ms (target p99 < 100 ms at 1,000)`,
+        `p50 ${pct(l, 0.5)?.toFixed(0)} ms, p99 ${pct(l, 0.99)?.toFixed(0)} ms, max ${l.at(-1)?.toFixed(0)} ms (target p99 < 100 ms at 1,000); ` +
+        `medians: save -> watcher event ${median(0)} ms, -> load pass starts ${median(1)} ms, load ${median(2)} ms, merge and plan -> first call ${median(3)} ms`,
     );
   }
   await controller.waitForIdle();
