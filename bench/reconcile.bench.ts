@@ -326,7 +326,7 @@ async function benchFleet(n: number, dir: string): Promise<void> {
     pass ??= { eventAt: e.firstEventAt, startAt: Date.now() - e.durationMs };
   });
   const original = readFileSync(file0, 'utf8');
-  for (let i = 0; i < 2 * LATENCY_ROUNDS; i++) {
+  for (let i = 0; i < (LOADS === 'both' ? 2 : 1) * LATENCY_ROUNDS; i++) {
     const mode = LOADS === 'both' ? (i % 2 === 0 ? 'partial' : 'full') : LOADS;
     controller.partialLoads = mode === 'partial';
     await controller.waitForIdle();
