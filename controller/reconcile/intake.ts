@@ -47,7 +47,7 @@ export class Intake {
    * `partial`: merge and plan only the workers the load can have changed since the last merge (see
    * #scope), not the whole fleet. The outcome is the same as a full merge's; the returned plan then
    * covers only the changed and removed workers. A full merge runs when there is no last merge to
-   * compare with (the first, one after a failure) or when most files changed.
+   * compare with (the first, one after a failure) or when more than a quarter of the files changed.
    */
   async applyDesired(load: LoadResult, opts: { partial?: boolean } = {}): Promise<IntakeResult> {
     try {
@@ -155,7 +155,7 @@ export class Intake {
   #scope(digest: LoadDigest, load: LoadResult): MergeScope | undefined {
     if (!this.#last) return undefined;
     const paths = changedPaths(this.#last, digest);
-    // A checkout of most of the tree: one pass over everything is cheaper than picking.
+    // A checkout of a large part of the tree: one pass over everything is as cheap as picking.
     if (paths.size > Math.max(16, digest.files.size / 4)) return undefined;
     const names = new Set<string>(this.#absentSince.keys());
     for (const w of load.workers) if (paths.has(w.source.file)) names.add(w.spec.name);
