@@ -99,6 +99,7 @@ export interface LoadedEvent {
   load: LoadResult;
   changed: string[];
   removed: string[];
+  /** The plan of the workers this load merged: after a partial merge only those (IntakeResult.planned). */
   plan: Plan;
   durationMs: number;
   /** Set for watcher-triggered passes: when the first file event of the burst was seen. */
@@ -453,14 +454,15 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
       return;
     }
     const merged = await this.#o.reconciler.applyDesired(load, { partial });
-    const { changed, removed, settling } = merged;
-    // A partial merge planned only its workers: the others keep the last plan's actions.
-    const plan = merged.planned ? patchPlan(this.#lastPlan, merged.plan, merged.planned) : merged.plan;
+    const { changed, removed, settling, plan } = merged;
     // Removal waits for evidence: look again once the settle window ends, and soon after a file
     // was caught mid-write (the watcher may have seen its last event already).
     if (settling) this.#loadAt(settling.dueAt + 50);
     if (load.diagnostics.some((d) => d.code === 'file.changing')) this.#loadAt(this.#clock.now() + 500);
-    this.#lastPlan = plan;
+    // A partial merge planned only its workers: in the fleet's plan the others keep their last actions.
+    // The 'loaded' listeners get this load's plan alone (the lifecycle ends sessions for an Immediate
+    // change in it: an action left from an earlier load must not end them again).
+    this.#lastPlan = merged.planned ? patchPlan(this.#lastPlan, plan, merged.planned) : plan;
     const errors = load.diagnostics.filter((d) => d.severity === 'error').length;
     this.#lastLoad = {
       at: isoNow(this.#clock),
