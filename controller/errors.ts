@@ -99,6 +99,9 @@ export class ConflictError extends WorkerctlError {}
 /** Must not be retried until the input changes (invalid spec, missing template, 4xx). */
 export class TerminalError extends WorkerctlError {}
 
+/** The template a spec names is not in the cluster: a person must create it or fix spec.template. */
+export class TemplateNotFoundError extends TerminalError {}
+
 /** Not a failure: come back later. */
 export class RequeueAfterError extends WorkerctlError {
   constructor(

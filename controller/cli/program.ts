@@ -2,8 +2,8 @@
  * The workerctl command line. Each command lives in cli/commands/<name>.ts and exports
  * `register(program)`; this file only assembles them and maps errors to exit codes.
  *
- * Exit codes: 0 success; 1 failure (invalid manifests, errors talking to Proxmox); 2 usage error,
- * or for `plan`, changes pending (Terraform's detailed exit code).
+ * Exit codes, as Terraform's `plan -detailed-exitcode`: 0 success (nothing to do); 1 any error,
+ * usage errors included; 2 only for changes pending (`plan`, `adopt` and `recover` without --yes).
  */
 import { Command, CommanderError } from 'commander';
 import { UsageError, errorMessage } from '../errors.js';
@@ -17,10 +17,14 @@ import { register as registerPlan } from './commands/plan.js';
 import { register as registerApply } from './commands/apply.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerStatus } from './commands/status.js';
+import { register as registerAdopt } from './commands/adopt.js';
+import { register as registerRecover } from './commands/recover.js';
+import { register as registerCompletion } from './commands/completion.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+/** A usage error is an error like any other: 2 means "changes pending" only. */
+export const EXIT_USAGE = 1;
 
 export function buildProgram(): Command {
   const program = new Command('workerctl')
@@ -36,6 +40,9 @@ export function buildProgram(): Command {
   registerApply(program);
   registerRun(program);
   registerStatus(program);
+  registerAdopt(program);
+  registerRecover(program);
+  registerCompletion(program);
   return program;
 }
 

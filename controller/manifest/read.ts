@@ -21,16 +21,7 @@ export async function readManifestFile(file: string, opts: ReadOptions = {}): Pr
   const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   try {
     const read = await readLimited(file, maxBytes);
-    if (read === 'too-large') {
-      return {
-        problem: fileProblem(
-          file,
-          'file.too-large',
-          `file is larger than the limit of ${maxBytes} bytes`,
-          'split the manifests over several files',
-        ),
-      };
-    }
+    if (read === 'too-large') return { problem: tooLargeProblem(file, maxBytes) };
     return read;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
@@ -85,6 +76,16 @@ function readLimited(
       });
     });
   });
+}
+
+/** The diagnostic of a file over the size limit (read from disk or posted to the API). */
+export function tooLargeProblem(file: string, maxBytes: number): Diagnostic {
+  return fileProblem(
+    file,
+    'file.too-large',
+    `file is larger than the limit of ${maxBytes} bytes`,
+    'split the manifests over several files',
+  );
 }
 
 function fileProblem(file: string, code: string, message: string, hint: string): Diagnostic {

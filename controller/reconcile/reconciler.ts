@@ -21,6 +21,7 @@ import {
   LockedError,
   NotFoundError,
   TaskFailedError,
+  TemplateNotFoundError,
   TerminalError,
   TransientError,
   WaitTimeoutError,
@@ -300,6 +301,8 @@ export function classify(err: unknown): { thrown: unknown; reason: string; termi
       terminal: true,
     };
   }
+  if (err instanceof TemplateNotFoundError)
+    return { thrown: err, reason: 'TemplateNotFound', terminal: true };
   if (err instanceof TerminalError) return { thrown: err, reason: 'Terminal', terminal: true };
   if (err instanceof TaskFailedError) return { thrown: err, reason: 'TaskFailed', terminal: false };
   if (err instanceof LockedError || err instanceof LockTimeoutError)

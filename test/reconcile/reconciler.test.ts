@@ -201,7 +201,9 @@ describe('reconcile fleet (simulator)', function () {
       let err: unknown;
       await h.fleet.reconcile(name, signal()).catch((e: unknown) => (err = e));
       expect(err, name).to.be.instanceOf(TerminalError);
-      expect(cond(h, name, 'Degraded')).to.include({ status: 'True', reason: 'Terminal' });
+      // A missing template has its own reason: apply --wait names the fix (loop/blockers.ts).
+      const reason = name === 'w1' ? 'TemplateNotFound' : 'Terminal';
+      expect(cond(h, name, 'Degraded')).to.include({ status: 'True', reason });
       expect(cond(h, name, 'Reconciling')).to.include({ status: 'False' });
       expect(h.store.getWorker(name)!.status.lastError).to.match(name === 'w1' ? /template/ : /storage nope/);
     }

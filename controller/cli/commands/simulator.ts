@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { startSimulator } from '../../simulator/index.js';
+import { examples } from '../help.js';
+import { outputOption, structured } from '../output.js';
 
 interface SimulatorCliOptions {
   port: string;
@@ -41,7 +43,17 @@ export function register(program: Command): void {
     .option('--seed <n>', 'random seed', '1')
     .option('--resources-lag', '/cluster/resources shows status and name with a lag, as pvestatd does')
     .option('--auth-delay <ms>', 'delay of 401 answers in ms', '50')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      examples([
+        ['workerctl simulator --port 8006 --tls', 'prints URL, token, root@pam password and TLS fingerprint'],
+        [
+          'workerctl simulator --port 0 --latency realistic --time-scale 100 -o json',
+          'one JSON line, for scripts',
+        ],
+      ]),
+    )
     .action(async (opts: SimulatorCliOptions) => {
       if (opts.latency !== 'fast' && opts.latency !== 'realistic')
         throw new UsageError(`--latency: expected fast or realistic, got '${opts.latency}'`);
@@ -67,7 +79,9 @@ export function register(program: Command): void {
         fingerprint: running.fingerprint,
       };
       // the simulator prints its own throwaway credentials: that is its purpose
+      // One JSON line (scripts read the first line while the simulator keeps running).
       if (opts.output === 'json') process.stdout.write(JSON.stringify(info) + '\n');
+      else if (opts.output === 'yaml') process.stdout.write(structured('yaml', info)!);
       else {
         process.stdout.write(`simulator listening on ${info.url} (API ${info.api})\n`);
         process.stdout.write(`token: ${info.token}\n`);

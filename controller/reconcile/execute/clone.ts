@@ -10,6 +10,7 @@ import {
   ConflictError,
   NotFoundError,
   TaskFailedError,
+  TemplateNotFoundError,
   TerminalError,
 } from '../../errors.js';
 import type { VmResource } from '../../proxmox/types.js';
@@ -37,7 +38,7 @@ export function findTemplate(resources: readonly VmResource[], spec: WorkerRecor
   const found = resources
     .filter((r) => r.template && (byId ? r.vmid === Number(t) : r.name === t))
     .sort((a, b) => (a.node === spec.host ? 0 : 1) - (b.node === spec.host ? 0 : 1) || a.vmid - b.vmid);
-  if (!found[0]) throw new TerminalError(`template ${t} not found in the cluster`);
+  if (!found[0]) throw new TemplateNotFoundError(`template ${t} not found in the cluster`);
   return found[0];
 }
 
