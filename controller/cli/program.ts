@@ -8,6 +8,7 @@
 import { Command, CommanderError } from 'commander';
 import { UsageError, errorMessage } from '../errors.js';
 import { redactText } from '../redact.js';
+import { examples } from './help.js';
 import { register as registerVersion } from './commands/version.js';
 import { register as registerValidate } from './commands/validate.js';
 import { register as registerSimulator } from './commands/simulator.js';
@@ -30,7 +31,16 @@ export function buildProgram(): Command {
   const program = new Command('workerctl')
     .description('declarative controller for Proxmox VE backup and restore worker VMs')
     .showHelpAfterError('(run workerctl --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      'after',
+      examples([
+        ['workerctl run -f examples/ --simulate', 'the demo fleet on the embedded Proxmox VE simulator'],
+        ['workerctl validate -o github workers/', 'check manifests (CI: annotations)'],
+        ['workerctl plan -f workers/ --controller https://ctl:8080 -o markdown', 'plan a pull request'],
+        ['workerctl <command> --help', 'each command, with examples'],
+      ]),
+    );
   registerVersion(program);
   registerValidate(program);
   registerSimulator(program);

@@ -138,7 +138,7 @@ describe('workerctl plan / apply / status (CLI exit codes)', function () {
     expect(apply.stderr).to.match(/nothing more happens on its own/);
     expect(apply.stderr).to.match(/cli-clash: Conflict: vm 777 on pve1 is named cli-clash/);
     expect(apply.stderr).to.match(
-      /fix: rename or remove vm 777 on pve1, or .*workerctl adopt cli-clash --vmid 777/,
+      /fix: rename or remove vm 777 on pve1, or, .*workerctl adopt cli-clash --vmid 777/,
     );
     expect(apply.stderr).to.match(/cli-notpl: TemplateNotFound: template gone-template not found/);
     expect(apply.stderr).to.match(

@@ -154,7 +154,7 @@ export function statusTable(records: readonly WorkerRecord[], width: number): st
   });
   const longest = (k: number, head: string) => Math.max(head.length, ...rows.map((r) => r[k]!.length)) + 2;
   const cols: ColumnSpec[] = [
-    { head: 'worker', min: 14, ideal: Math.min(42, longest(0, 'worker')) },
+    { head: 'worker', min: Math.min(24, longest(0, 'worker')), ideal: Math.min(42, longest(0, 'worker')) },
     { head: 'host', min: 6, ideal: longest(1, 'host'), drop: 2 },
     { head: 'vmid', min: 7, ideal: longest(2, 'vmid'), drop: 3 },
     { head: 'phase', min: 12, ideal: 12 },

@@ -41,9 +41,9 @@ export function renderFrame(
   const ready = snap.workers.filter(isReady).length;
   const head = [
     `${opts.title}`,
-    `${snap.workers.length} workers, ${ready} Ready | queue ${snap.queue.ready}, in flight ${snap.queue.processing.length}` +
-      ` | reconciles ${snap.reconciles} (${snap.failures} failed)` +
-      (snap.nextResyncAt ? ` | resync in ${formatDuration(Math.max(0, snap.nextResyncAt - opts.now))}` : '') +
+    `${snap.workers.length} workers, ${ready} Ready | queue ${snap.queue.ready} (${snap.queue.processing.length} in flight)` +
+      ` | ${snap.reconciles} reconciles (${snap.failures} failed)` +
+      (snap.nextResyncAt ? ` | resync ${formatDuration(Math.max(0, snap.nextResyncAt - opts.now))}` : '') +
       (snap.stopping ? ' | STOPPING' : ''),
   ];
   if (snap.lastLoad) {
@@ -70,12 +70,13 @@ export function renderFrame(
   const longest = (k: number, head: string) => Math.max(head.length, ...rows.map((r) => r[k]!.length)) + 2;
   // Narrow terminals drop host, then vmid; the last column takes what is left (80 columns fit).
   const cols: ColumnSpec[] = [
-    { head: 'worker', min: 14, ideal: Math.min(32, longest(0, 'worker')) },
+    // Names are what the table is for: as wide as the longest (up to 24) before anything else grows.
+    { head: 'worker', min: Math.min(24, longest(0, 'worker')), ideal: Math.min(32, longest(0, 'worker')) },
     { head: 'host', min: 6, ideal: longest(1, 'host'), drop: 1 },
     { head: 'vmid', min: 7, ideal: 7, drop: 2 },
     { head: 'phase', min: 12, ideal: 12 },
     { head: 'Ready', min: 8, ideal: Math.min(20, longest(4, 'Ready')) },
-    { head: 'last action / reason', min: 16, ideal: Infinity },
+    { head: 'last action / reason', min: 24, ideal: Infinity },
   ];
   const fit = fitColumns(cols, opts.columns);
   const table = new Table({
