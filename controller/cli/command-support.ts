@@ -10,6 +10,9 @@ import type { ControllerSettings } from '../reconcile/contracts.js';
 import { makeSettings } from '../reconcile/settings.js';
 import { durationOption } from '../duration.js';
 import { parseSelector } from '../selector.js';
+import { loadManifests } from '../manifest/load.js';
+import type { LoadResult } from '../types.js';
+import { formatDiagnostics } from './present/plan-output.js';
 import type { EmbeddedSimulatorOptions } from '../compose/app.js';
 import { DEFAULT_LISTEN } from '../api/server.js';
 
@@ -109,6 +112,16 @@ export function manifestPaths(flags: ConvergeFlags): string[] {
   if (paths.length === 0)
     throw new UsageError('no manifests given: pass -f DIR (or -f FILE), e.g. -f examples/');
   return paths;
+}
+
+/** The manifests when every file is valid; else their errors are printed and `command` refused. */
+export async function validManifests(paths: string[], command: string): Promise<LoadResult | undefined> {
+  const load = await loadManifests(paths);
+  if (!load.diagnostics.some((d) => d.severity === 'error')) return load;
+  process.stderr.write(
+    `${formatDiagnostics(load.diagnostics)}\n${command} refused: fix the manifests first\n`,
+  );
+  return undefined;
 }
 
 /** Settings from the defaults and the flags. */

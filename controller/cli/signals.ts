@@ -97,3 +97,24 @@ export function untilStopped<T>(work: Promise<T>, signal: AbortSignal): Promise<
     );
   });
 }
+
+/**
+ * Runs a command that has nothing to drain (plan, adopt, recover): the first signal ends it at once
+ * with exit code 1, whatever it was waiting for; main.ts then exits.
+ */
+export async function interruptible(
+  command: string,
+  graceMs: number,
+  work: (signal: AbortSignal) => Promise<number>,
+): Promise<number> {
+  const stop = onStopSignals({ graceMs });
+  try {
+    return await untilStopped(work(stop.signal), stop.signal);
+  } catch (err) {
+    if (!stop.received) throw err;
+    process.stderr.write(`workerctl: ${command} interrupted by ${stop.received}\n`);
+    return 1;
+  } finally {
+    stop.dispose();
+  }
+}

@@ -72,6 +72,10 @@ export function checkAdoption(input: AdoptionInput): AdoptionCheck {
   if (vm.template) refusals.push(`vm ${vm.vmid} is a template`);
   if (vm.type !== 'qemu') refusals.push(`vm ${vm.vmid} is not a QEMU vm`);
   if (vm.lock) refusals.push(`vm ${vm.vmid} is locked (${vm.lock}); try again when its task has ended`);
+  if (record?.intent)
+    refusals.push(
+      `worker ${name} has a Proxmox call in flight (${record.intent.op} of vm ${record.intent.vmid}); let apply or the controller finish it first`,
+    );
   const claimed = input.records.find((r) => r.vmid === vm.vmid && r.name !== name);
   if (claimed) refusals.push(`vm ${vm.vmid} is already worker ${claimed.name}'s`);
   if (marker && marker.worker !== name)

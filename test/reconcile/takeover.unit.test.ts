@@ -58,6 +58,12 @@ describe('adopt: which vm may become a worker, and what apply does then', () => 
     expect(base({ records: [deployed(workerSpec('w9'), 150)] }).refusals.join()).to.match(
       /already worker w9's/,
     );
+    const cloning = deployed(workerSpec('w1'), 170, {
+      intent: { op: 'clone', node: 'pve1', vmid: 170, startedAt: '2026-01-01T00:00:00Z' },
+    });
+    expect(base({ record: cloning, records: [cloning] }).refusals.join()).to.match(
+      /has a Proxmox call in flight \(clone of vm 170\)/,
+    );
     expect(
       base({ config: { ...foreignConfig, description: markerLine('w9', 'u9') } }).refusals.join(),
     ).to.match(/carries the marker of worker w9/);

@@ -11,7 +11,6 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { openApp } from '../../compose/app.js';
 import { UsageError } from '../../errors.js';
-import { loadManifests } from '../../manifest/load.js';
 import type { PlannedAction } from '../../reconcile/contracts.js';
 import { adoptionMarks, checkAdoption } from '../../reconcile/takeover.js';
 import { WorkerRun } from '../../reconcile/worker-run.js';
@@ -20,14 +19,15 @@ import {
   commandLogger,
   manifestPaths,
   settingsFrom,
+  validManifests,
   simulatorFrom,
   type ConvergeFlags,
 } from '../command-support.js';
 import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
 import { examples } from '../help.js';
 import { outputOption, printStructured } from '../output.js';
-import { formatDiagnostics, planInWords } from '../present/plan-output.js';
-import { onStopSignals, untilStopped } from '../signals.js';
+import { planInWords } from '../present/plan-output.js';
+import { interruptible } from '../signals.js';
 
 type AdoptFlags = ConvergeFlags & ConnectionOptions & { vmid: number; yes?: boolean; output: string };
 
@@ -67,26 +67,12 @@ export function register(program: Command): void {
 
 async function runAdopt(name: string, flags: AdoptFlags): Promise<number> {
   const paths = manifestPaths(flags);
-  const stop = onStopSignals({ graceMs: flags.grace });
-  try {
-    return await untilStopped(adopt(name, flags, paths, stop.signal), stop.signal);
-  } catch (err) {
-    if (stop.received) {
-      process.stderr.write(`workerctl: adopt interrupted by ${stop.received}\n`);
-      return 1;
-    }
-    throw err;
-  } finally {
-    stop.dispose();
-  }
+  return interruptible('adopt', flags.grace, (signal) => adopt(name, flags, paths, signal));
 }
 
 async function adopt(name: string, flags: AdoptFlags, paths: string[], signal: AbortSignal): Promise<number> {
-  const load = await loadManifests(paths);
-  if (load.diagnostics.some((d) => d.severity === 'error')) {
-    process.stderr.write(formatDiagnostics(load.diagnostics) + '\nadopt refused: fix the manifests first\n');
-    return 1;
-  }
+  const load = await validManifests(paths, 'adopt');
+  if (!load) return 1;
   const worker = load.workers.find((w) => w.spec.name === name);
   if (!worker) throw new UsageError(`adopt: no manifest under ${paths.join(', ')} declares worker ${name}`);
   const settings = settingsFrom(flags);

@@ -38,7 +38,7 @@ import {
 } from '../present/plan-report.js';
 import { formatDiagnostics } from '../present/plan-output.js';
 import { collectPostSet, planRemotely } from '../remote-plan.js';
-import { onStopSignals, untilStopped } from '../signals.js';
+import { interruptible } from '../signals.js';
 import type { ApiOptions } from './api-options.js';
 
 export { PLAN_EXIT_CHANGES, PLAN_EXIT_CONVERGED, PLAN_EXIT_ERROR } from '../present/plan-report.js';
@@ -93,24 +93,14 @@ function remoteController(flags: PlanFlags): string | undefined {
 
 async function runPlan(flags: PlanFlags): Promise<number> {
   const paths = manifestPaths(flags);
-  const stop = onStopSignals({ graceMs: flags.grace });
-  try {
-    const report = await untilStopped(
-      remoteController(flags) ? planAtController(flags, paths, stop.signal) : planLocally(flags, paths),
-      stop.signal,
-    );
+  return interruptible('plan', flags.grace, async (signal) => {
+    const report = await (remoteController(flags)
+      ? planAtController(flags, paths, signal)
+      : planLocally(flags, paths));
     if (!report) return PLAN_EXIT_ERROR;
     printReport(report, flags.output);
     return planExitCode(report);
-  } catch (err) {
-    if (stop.received) {
-      process.stderr.write(`workerctl: plan interrupted by ${stop.received}\n`);
-      return PLAN_EXIT_ERROR;
-    }
-    throw err;
-  } finally {
-    stop.dispose();
-  }
+  });
 }
 
 function printReport(report: PlanReport, format: string): void {

@@ -12,21 +12,20 @@ import type { Command } from 'commander';
 import { isoNow } from '../../clock.js';
 import { openApp } from '../../compose/app.js';
 import { NotFoundError } from '../../errors.js';
-import { loadManifests } from '../../manifest/load.js';
 import { planRecovery, type MarkedVm, type RecoveryVerdict } from '../../reconcile/takeover.js';
 import {
   addConvergeOptions,
   commandLogger,
   manifestPaths,
   settingsFrom,
+  validManifests,
   simulatorFrom,
   type ConvergeFlags,
 } from '../command-support.js';
 import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
 import { examples } from '../help.js';
 import { outputOption, printStructured } from '../output.js';
-import { formatDiagnostics } from '../present/plan-output.js';
-import { onStopSignals, untilStopped } from '../signals.js';
+import { interruptible } from '../signals.js';
 
 type RecoverFlags = ConvergeFlags & ConnectionOptions & { yes?: boolean; output: string };
 
@@ -60,28 +59,12 @@ export function register(program: Command): void {
 
 async function runRecover(flags: RecoverFlags): Promise<number> {
   const paths = manifestPaths(flags);
-  const stop = onStopSignals({ graceMs: flags.grace });
-  try {
-    return await untilStopped(recover(flags, paths), stop.signal);
-  } catch (err) {
-    if (stop.received) {
-      process.stderr.write(`workerctl: recover interrupted by ${stop.received}\n`);
-      return 1;
-    }
-    throw err;
-  } finally {
-    stop.dispose();
-  }
+  return interruptible('recover', flags.grace, (_signal) => recover(flags, paths));
 }
 
 async function recover(flags: RecoverFlags, paths: string[]): Promise<number> {
-  const load = await loadManifests(paths);
-  if (load.diagnostics.some((d) => d.severity === 'error')) {
-    process.stderr.write(
-      formatDiagnostics(load.diagnostics) + '\nrecover refused: fix the manifests first\n',
-    );
-    return 1;
-  }
+  const load = await validManifests(paths, 'recover');
+  if (!load) return 1;
   const settings = settingsFrom(flags);
   const app = await openApp({
     connection: flags,
