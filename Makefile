@@ -24,6 +24,7 @@ build: $(BUILD_STAMP)
 
 typecheck: install
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p tsconfig.web.json
 
 lint: install
 	npx eslint .
@@ -54,3 +55,9 @@ clean:
 .PHONY: real-clients
 real-clients: build
 	bash test/real-clients/run.sh
+
+# The fleet page in headless Chromium (Debian's package) driven by playwright-core (installed into a
+# directory of its own, no browser download); screenshots in dist/browser/. Not part of make test.
+.PHONY: browser
+browser: build
+	bash test/browser/run.sh

@@ -53,7 +53,7 @@ const zones = [
 
 /** Mutating ProxmoxClient methods: only the executor (controller/reconcile/execute/) calls them. */
 const MUTATING =
-  '/^(clone|create|updateConfig|updateConfigAsync|resizeDisk|start|shutdown|stop|reboot|deleteVm)$/';
+  '/^(clone|create|updateConfig|updateConfigAsync|resizeDisk|moveDisk|migrate|start|shutdown|stop|reboot|deleteVm)$/';
 const mutationMessage =
   'only the executor (controller/reconcile/execute/) mutates Proxmox: slots, intent first, UPID recorded';
 
@@ -101,6 +101,51 @@ export default tseslint.config(
   {
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
+    // The fleet page (web/): browser modules, type-checked by tsconfig.web.json. Values reach the
+    // DOM as text only: no markup from strings, no code from strings.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'sessionStorage',
+          'fetch',
+          'EventSource',
+          'setTimeout',
+          'setInterval',
+          'Node',
+          'Event',
+          'MessageEvent',
+          'Response',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['innerHTML', 'outerHTML'].map((property) => ({
+          property,
+          message: 'build the DOM with h() and text',
+        })),
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            'CallExpression[callee.property.name=/^(insertAdjacentHTML|write|writeln|createContextualFragment)$/]',
+          message: 'build the DOM with h() and text',
+        },
+        {
+          selector: "CallExpression[callee.name='eval'], NewExpression[callee.name='Function']",
+          message: 'no code from strings',
+        },
+      ],
+    },
   },
   {
     files: ['test/**/*.ts'],

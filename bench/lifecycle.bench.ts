@@ -70,6 +70,7 @@ async function latency(): Promise<boolean> {
     simulator: { latency: 'realistic', timeScale: TIME_SCALE, world: undefined },
     settings: {
       agentPollMs: 1000 * scale,
+      agentPollMaxMs: 10_000 * scale,
       execPollMs: 100 * scale,
       agentTimeoutMs: 600_000 * scale,
       checkTimeoutMs: 60_000 * scale,
@@ -87,7 +88,18 @@ async function latency(): Promise<boolean> {
     cpus: 32,
     memoryGiB: 256,
   }));
-  (env.opts.simulator as { world?: unknown }).world = { ...base, nodes, latencies: PINNED };
+  // A copy of the template on every node's local-lvm: an OnDemand deploy is then the local full clone
+  // the steps above list (from one template on pve1 it would clone across to the shared storage and
+  // move the disk back: a second full copy; README "Running against a real cluster").
+  const tpl = base.templates![0]!;
+  const templates = nodes.map((n, i) => ({
+    ...tpl,
+    vmid: tpl.vmid + i,
+    node: n.name,
+    storage: 'local-lvm',
+    config: { ...tpl.config, ide2: `local-lvm:vm-${tpl.vmid + i}-cloudinit,media=cdrom` },
+  }));
+  (env.opts.simulator as { world?: unknown }).world = { ...base, nodes, templates, latencies: PINNED };
   for (let i = 0; i < SAMPLES; i++) {
     env.write(`d${i}.yaml`, workerYaml(`deployed-${i}`, { deploy: 'Eager', host: `pve${2 * i + 1}` }));
     env.write(`o${i}.yaml`, workerYaml(`ondemand-${i}`, { host: `pve${2 * i + 2}` }));

@@ -12,6 +12,8 @@ export const CREDENTIAL = {
   proxmoxToken: 'pve-token',
   /** The bearer token of workerctl's own HTTP API (what --api-token-file holds). */
   apiToken: 'api-token',
+  /** The Proxmox VE password of --user (what --password-file holds): ticket login, e.g. root@pam. */
+  proxmoxPassword: 'pve-password',
 } as const;
 
 /** The file of credential `name` when systemd passed one, else undefined. */

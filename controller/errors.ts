@@ -54,6 +54,11 @@ export class NotFoundError extends ProxmoxError {}
 export class AlreadyExistsError extends ProxmoxError {}
 /** The config lock field: "VM is locked (clone)". */
 export class LockedError extends ProxmoxError {}
+/**
+ * The config `lock` of a VM that no task holds any more (its task died): nothing frees it but
+ * `qm unlock` on the node, or `skiplock` as root@pam. The message says which command to run.
+ */
+export class DeadLockError extends LockedError {}
 /** The flock: "can't lock file ... - got timeout". Safe to retry. */
 export class LockTimeoutError extends ProxmoxError {}
 /** Stale digest: "checksum mismatch (file change by other user?)". Re-read and retry. */
@@ -99,8 +104,19 @@ export class ConflictError extends WorkerctlError {}
 /** Must not be retried until the input changes (invalid spec, missing template, 4xx). */
 export class TerminalError extends WorkerctlError {}
 
-/** The template a spec names is not in the cluster: a person must create it or fix spec.template. */
-export class TemplateNotFoundError extends TerminalError {}
+/**
+ * A deploy that cannot work as the cluster is: no such template, a template that lacks what the
+ * worker needs, or no way from the template to the worker's node and storage. Found at plan time;
+ * the message names the worker and what to change; `reason` is the condition's reason.
+ */
+export class DeployRefusedError extends TerminalError {
+  constructor(
+    message: string,
+    readonly reason: 'TemplateNotFound' | 'TemplateCheckFailed' | 'NoDeployPath',
+  ) {
+    super(message);
+  }
+}
 
 /** Not a failure: come back later. */
 export class RequeueAfterError extends WorkerctlError {

@@ -1,5 +1,6 @@
 /**
- * Logging on winston: JSON lines when stderr is not a terminal, readable lines when it is.
+ * Logging on winston: JSON lines when stderr is not a terminal, readable text lines when it is
+ * (`--log-format json|text` chooses).
  * Messages are constant; details go in fields (worker, vmid, node, err). Every entry passes through
  * the redaction format, so a secret that slips into a field is still masked.
  */
@@ -7,7 +8,7 @@ import winston from 'winston';
 import { redact, redactText } from './redact.js';
 
 export type Logger = winston.Logger;
-export type LogFormat = 'auto' | 'json' | 'pretty';
+export type LogFormat = 'auto' | 'json' | 'text';
 
 export interface LoggerOptions {
   level?: string;
@@ -44,7 +45,7 @@ function prettyLine(info: winston.Logform.TransformableInfo): string {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const stream = options.stream ?? process.stderr;
   const isTTY = options.isTTY ?? Boolean((stream as NodeJS.WriteStream).isTTY);
-  const pretty = options.format === 'pretty' || (options.format !== 'json' && isTTY);
+  const pretty = options.format === 'text' || (options.format !== 'json' && isTTY);
   const format = pretty
     ? winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.printf(prettyLine))
     : winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json());

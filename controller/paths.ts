@@ -1,5 +1,5 @@
 /** Locations of files that ship with workerctl, resolved from this module (works from dist/ and src). */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +16,13 @@ function findPackageRoot(): string {
 export const packageRoot = findPackageRoot();
 export const schemasDir = join(packageRoot, 'schemas');
 export const examplesDir = join(packageRoot, 'examples');
+/** The version in package.json. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The fleet page's static files (HTML, JS, CSS), served by the API at `/`. */
+export const webDir = join(packageRoot, 'web');
 
 /** The vendored Proxmox VE API schemas (third-party data, AGPL-3.0-or-later; see third_party/pve-api/README.md). */
 export const pveApiDir = join(packageRoot, 'third_party', 'pve-api');

@@ -106,7 +106,9 @@ export interface LoadResult {
   /** Files that had at least one error: their previous valid specs stay in force (invariant 1). */
   invalidFiles: string[];
   /** The Git commit the manifests were read at, when they are in a Git checkout. */
-  revision?: GitRevision;
+  revision?: string;
+  /** The branch HEAD named then, unless it was detached (git-sync). */
+  revisionRef?: string;
 }
 
 /** A commit of the Git checkout that holds the manifests (manifest/git-revision.ts). */
@@ -179,12 +181,71 @@ export interface WorkerStatus {
  * (invariant 4). After a crash the controller resumes from it.
  */
 export interface Intent {
-  op: 'clone' | 'configure' | 'resize' | 'start' | 'shutdown' | 'stop' | 'delete' | 'tag-remove';
+  op:
+    | 'clone'
+    | 'move-disk'
+    | 'migrate'
+    | 'configure'
+    | 'resize'
+    | 'start'
+    | 'shutdown'
+    | 'stop'
+    | 'delete'
+    | 'tag-remove'
+    | 'unlock';
+  /** The node the call was sent to: its task runs there and is in that node's task list. */
   node: string;
   vmid: number;
   /** The task, once the call returned one. */
   upid?: string;
   startedAt: string;
+  /** A clone's source (the template's vmid): the clone task's id in the node's task list. */
+  source?: number;
+}
+
+/**
+ * How a worker's VM gets from its template to its node and storage (reconcile/deploy-path.ts):
+ * - local: a template on the worker's node, cloned there onto the worker's storage;
+ * - target: a template on shared storage, cloned with `target` onto a shared worker storage;
+ * - target-move: the same onto a shared storage (`cloneStorage`), then the disk moved to the
+ *   worker's (local) storage with move_disk;
+ * - migrate: a template on local storage, cloned on its own node (onto `cloneStorage`), then migrated
+ *   offline to the worker's node with `targetstorage`.
+ */
+export interface DeployPath {
+  kind: 'local' | 'target' | 'target-move' | 'migrate';
+  template: { vmid: number; node: string; name?: string };
+  /** The storage the clone is made on. */
+  cloneStorage: string;
+  /** The node the clone is on when its task ends (the worker's, except for migrate). */
+  cloneNode: string;
+  /** The worker's node and storage. */
+  node: string;
+  storage: string;
+  /** The main disk (the template's, e.g. scsi0): moved by target-move, grown by the resize. */
+  disk: string;
+}
+
+/** The steps of a deploy after the clone: move-disk or migrate as the path needs, then finish (tag). */
+export type DeployStep = 'clone' | 'move-disk' | 'migrate' | 'finish';
+
+/** A deploy in progress: its path and the steps still to do, next first; each step is its own intent. */
+export interface DeployProgress {
+  path: DeployPath;
+  steps: DeployStep[];
+}
+
+/**
+ * A VM left at `vmid` by a clone of ours whose task ended without success (or died): ours to
+ * delete although it has no owner tag, recognised by the clone's intent (vmid, UPID) and by the
+ * temporary config or our marker, never by its name.
+ */
+export interface CloneLeftover {
+  vmid: number;
+  node: string;
+  upid?: string;
+  /** How the clone ended, e.g. its task's exit status. */
+  reason: string;
 }
 
 /**
@@ -215,6 +276,10 @@ export interface WorkerRecord {
   wantDeployed?: boolean;
   /** What the VM was cloned from; a change of any of these means a redeploy. */
   deployed?: DeployedFrom;
+  /** A deploy in progress (the clone done, a move or migration and the finish still to come). */
+  deploy?: DeployProgress;
+  /** A half clone of ours to remove. */
+  leftover?: CloneLeftover;
 }
 
 /** The desired state, from the manifests; written by the intake only (reconcile/intake.ts). */
@@ -235,6 +300,8 @@ export interface Inventory {
   node?: string;
   intent?: Intent;
   deployed?: DeployedFrom;
+  deploy?: DeployProgress;
+  leftover?: CloneLeftover;
 }
 
 /** Tests, sessions and deploy requests; written by the lifecycle only (lifecycle/). */

@@ -29,7 +29,7 @@ describe('redaction (safety invariant 5: secrets never appear in logs)', () => {
   });
 
   it('logger output in JSON and pretty modes never contains the secret', () => {
-    for (const format of ['json', 'pretty'] as const) {
+    for (const format of ['json', 'text'] as const) {
       let written = '';
       const stream = new Writable({
         write(chunk, _enc, cb) {

@@ -1,11 +1,15 @@
 /**
  * The controller's Prometheus metrics (prom-client, own registry): reconciles and their durations,
  * queue depth, Proxmox calls and errors by operation, workers by phase, sessions, tests, and session
- * start latency. Gauges over the store are computed at scrape time.
+ * start latency; per-worker and manifest-health gauges (fleet-metrics.ts); build info; Node's
+ * process metrics under their standard names. Gauges over the store are computed at scrape time.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Store } from '../store/store.js';
 import { PHASES } from '../lifecycle/phases.js';
+import type { ManifestHealthView } from '../loop/manifest-health.js';
+import { packageVersion } from '../paths.js';
+import { registerFleetMetrics } from './fleet-metrics.js';
 
 /** The fields of a Proxmox call report the metrics use (proxmox/options.ts CallInfo). */
 export interface ProxmoxCallReport {
@@ -35,10 +39,22 @@ export class ControllerMetrics {
   readonly httpRequests: Counter<'method' | 'route' | 'code'>;
   #store?: Store;
   #queueDepth?: () => number;
+  #manifests?: () => ManifestHealthView;
 
   constructor(opts: MetricsOptions = {}) {
     const registers = [this.registry];
-    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'workerctl_' });
+    // Standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes): dashboards expect them.
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'workerctl_build_info',
+      help: 'The workerctl version and the Node.js version it runs on. Always 1.',
+      labelNames: ['version', 'nodejs'],
+      registers,
+    }).set({ version: packageVersion(), nodejs: process.version }, 1);
+    registerFleetMetrics(this.registry, {
+      workers: () => this.#store?.listWorkers(),
+      manifests: () => this.#manifests?.(),
+    });
     this.reconciles = new Counter({
       name: 'workerctl_reconciles_total',
       help: 'Reconciles of one worker, by result (success, requeue, error, terminal).',
@@ -141,6 +157,11 @@ export class ControllerMetrics {
   /** Workers and sessions gauges read this store at scrape time. */
   bindStore(store: Store): void {
     this.#store = store;
+  }
+
+  /** The manifest-health gauges read `fn` at scrape time. */
+  bindManifests(fn: () => ManifestHealthView): void {
+    this.#manifests = fn;
   }
 
   /** For the controller loop: one reconcile done. */

@@ -19,7 +19,7 @@ export function planRoute(services: ApiServices): Route {
     pattern: /^\/v1\/plan$/,
     name: '/v1/plan',
     handler: async (req, res) => {
-      const plan = services.plan;
+      const plan = services.previewPlan;
       if (!plan) throw new HttpError(503, 'unavailable', 'plans are not available in this controller');
       const request = parsePlanRequest(await readJson(req, PLAN_MAX_BODY));
       if (waiting >= MAX_QUEUE)

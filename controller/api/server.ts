@@ -12,6 +12,8 @@
  *   DELETE /v1/sessions/ID           end a session
  *   POST /v1/sessions/ID/renew       extend its lease
  *   GET  /v1/events                  server-sent events of status changes
+ *   GET  /v1/plan, /v1/manifests     what is still to do; the manifests' health (fleet-routes.ts)
+ *   GET  /, /ui/FILE                 the fleet page (page.ts)
  *
  * Every request that changes something (POST, DELETE) needs `Authorization: Bearer <token>`.
  * Errors are JSON: {"error": {"code", "message", "param"?}}.
@@ -24,13 +26,17 @@ import { ConfigError } from '../errors.js';
 import type { EventBus } from '../lifecycle/events.js';
 import type { SessionGrant, SessionManager, SessionRequest } from '../lifecycle/sessions.js';
 import type { Logger } from '../log.js';
+import type { ManifestHealthView } from '../loop/manifest-health.js';
+import type { Plan } from '../reconcile/contracts.js';
 import type { Store } from '../store/store.js';
 import type { TestResult } from '../types.js';
 import type { PlanPreviewRequest, PlanPreviewResponse } from './plan-request.js';
 import { bearerToken, tokensEqual } from './auth.js';
+import { fleetRoutes } from './fleet-routes.js';
 import { HttpError, toHttpError } from './http-errors.js';
 import type { ControllerMetrics } from './metrics.js';
 import { send } from './request.js';
+import { pageRoutes } from './page.js';
 import { apiRoutes } from './routes.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:8080';
@@ -50,11 +56,15 @@ export interface ApiServices {
   /** Runs a worker test; without it the test route answers 503. */
   test?: (name: string) => Promise<TestResult>;
   /** Plans posted manifests, changing nothing (POST /v1/plan); without it the route answers 503. */
-  plan?: (request: PlanPreviewRequest) => Promise<PlanPreviewResponse>;
+  previewPlan?: (request: PlanPreviewRequest) => Promise<PlanPreviewResponse>;
   /** The bearer token; without one, requests that change something are refused. */
   token?: string;
   /** Interval of SSE keep-alive comments (default 15 s). */
   sseKeepAliveMs?: number;
+  /** The fleet's plan from the last observation (GET /v1/plan; without it, 503). */
+  plan?: () => Plan;
+  /** The manifests' health (GET /v1/manifests; without it, 503). */
+  manifests?: () => ManifestHealthView;
 }
 
 export interface ApiServer {
@@ -79,7 +89,7 @@ export async function startApiServer(services: ApiServices, listen = DEFAULT_LIS
   const { metrics, logger } = services;
   const sseClients = new Set<ServerResponse>();
 
-  const routes = apiRoutes(services, sseClients);
+  const routes = [...apiRoutes(services, sseClients), ...fleetRoutes(services), ...pageRoutes()];
 
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -87,6 +97,7 @@ export async function startApiServer(services: ApiServices, listen = DEFAULT_LIS
     const matching = routes.filter((r) => r.pattern.test(path));
     const route = matching.find((r) => r.method === method || (method === 'HEAD' && r.method === 'GET'));
     const label = route?.name ?? (matching[0]?.name || 'unknown');
+    res.setHeader('x-content-type-options', 'nosniff');
     res.on('finish', () => metrics.httpRequests.inc({ method, route: label, code: String(res.statusCode) }));
     void (async () => {
       try {
@@ -148,7 +159,11 @@ export async function startApiServer(services: ApiServices, listen = DEFAULT_LIS
   const addr = server.address() as AddressInfo;
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${shown}:${addr.port}`;
-  logger.info('api listening', { url, auth: services.token ? 'bearer token' : 'read-only (no token)' });
+  logger.info('api listening', {
+    url,
+    page: `${url}/`,
+    auth: services.token ? 'bearer token' : 'read-only (no token)',
+  });
 
   return {
     url,

@@ -1,6 +1,7 @@
 /** What the API shows of workers and sessions: plain JSON, secrets masked (invariant 5). */
+import { isReady } from '../loop/snapshot.js';
 import { redact } from '../redact.js';
-import type { SessionRecord, WorkerRecord } from '../types.js';
+import type { HistoryEntry, SessionRecord, WorkerRecord } from '../types.js';
 
 export interface WorkerSummary {
   name: string;
@@ -19,6 +20,11 @@ export interface WorkerSummary {
   lastError?: string;
   generation: number;
   observedGeneration: number;
+  labels: Record<string, string>;
+  /** Ready=True for the current generation. */
+  ready: boolean;
+  /** The newest history entry. */
+  lastAction?: HistoryEntry;
 }
 
 /** A worker as listed by GET /v1/workers. */
@@ -40,6 +46,9 @@ export function workerSummary(rec: WorkerRecord): WorkerSummary {
     lastError: rec.status.lastError,
     generation: rec.generation,
     observedGeneration: rec.status.observedGeneration,
+    labels: rec.spec.labels,
+    ready: isReady(rec),
+    lastAction: rec.status.history.at(-1),
   });
 }
 

@@ -22,6 +22,7 @@ export interface ConvergeFlags {
   allowMassDelete?: boolean;
   concurrency?: number;
   logLevel?: string;
+  logFormat?: 'json' | 'text';
   latency?: 'fast' | 'realistic';
   timeScale?: number;
   /** The old names of --latency and --time-scale (hidden aliases). */
@@ -50,6 +51,15 @@ function positiveNumber(flag: string) {
   };
 }
 
+/** --log-format: every command that logs has it. */
+export const logFormatOption = (): Option =>
+  new Option(
+    '--log-format <format>',
+    'log lines as json or text (default: text on a terminal, json otherwise)',
+  )
+    .choices(['json', 'text'])
+    .env('WORKERCTL_LOG_FORMAT');
+
 /**
  * -f/--filename (repeatable), --allow-mass-delete, --concurrency, --log-level, --grace, simulator
  * tuning (--latency, --time-scale: the names `workerctl simulator` uses; --sim-latency and
@@ -74,6 +84,7 @@ export function addConvergeOptions(
     )
     .addOption(graceOption())
     .addOption(new Option('--log-level <level>', 'error, warn, info or debug').env('WORKERCTL_LOG_LEVEL'))
+    .addOption(logFormatOption())
     .addOption(latencyOption('--latency <profile>'))
     .addOption(timeScaleOption('--time-scale <x>'))
     .addOption(latencyOption('--sim-latency <profile>').hideHelp())
@@ -150,11 +161,16 @@ export function simulatorFrom(
 
 /** A logger on stderr (or the given stream) at the flag's level. */
 export function commandLogger(
-  flags: Pick<ConvergeFlags, 'logLevel'>,
+  flags: Pick<ConvergeFlags, 'logLevel' | 'logFormat'>,
   fallbackLevel: string,
   stream?: NodeJS.WritableStream,
 ): Logger {
-  return createLogger({ level: flags.logLevel ?? fallbackLevel, stream, isTTY: stream ? true : undefined });
+  return createLogger({
+    level: flags.logLevel ?? fallbackLevel,
+    format: flags.logFormat ?? 'auto',
+    stream,
+    isTTY: stream ? true : undefined,
+  });
 }
 
 /** `--resync` / `--timeout` parsers. */

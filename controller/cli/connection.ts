@@ -7,7 +7,7 @@
  * (WORKERCTL_FINGERPRINT), --insecure, --simulate, --state-dir DIR (default .workerctl). Under systemd,
  * the token may instead come from the credential `pve-token` ($CREDENTIALS_DIRECTORY/pve-token).
  */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 
 export type { ConnectionOptions } from '../compose/connection.js';
 
@@ -33,6 +33,29 @@ export function addConnectionOptions(cmd: Command): Command {
         '--fingerprint <sha256>',
         "pin the server certificate's SHA-256 fingerprint (GET /nodes ssl_fingerprint)",
       ).env('WORKERCTL_FINGERPRINT'),
+    )
+    .addOption(
+      new Option(
+        '--user <user@realm>',
+        'log in with a ticket as this user instead of a token (root@pam may remove locks no task holds: skiplock)',
+      ).env('WORKERCTL_USER'),
+    )
+    .addOption(
+      new Option(
+        '--password-file <file>',
+        'file holding the password of --user (never the password itself)',
+      ).env('WORKERCTL_PASSWORD_FILE'),
+    )
+    .addOption(
+      new Option(
+        '--api-calls-per-node <n>',
+        "protected API calls in flight per node (default 3: pvedaemon's workers)",
+      ).argParser((v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1)
+          throw new InvalidArgumentError(`expected a whole number >= 1, got '${v}'`);
+        return n;
+      }),
     )
     .option('--insecure', 'skip TLS verification (also allows http:// to a non-loopback host)')
     .option('--simulate', 'run against the embedded Proxmox VE simulator (no server needed)')

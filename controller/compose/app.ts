@@ -19,13 +19,14 @@ import { generateTokenFile, readTokenFile } from '../api/auth.js';
 import { ControllerMetrics } from '../api/metrics.js';
 import { DEFAULT_LISTEN, startApiServer, type ApiServer } from '../api/server.js';
 import type { Clock } from '../clock.js';
-import { systemClock } from '../clock.js';
+import { isoNow, systemClock } from '../clock.js';
 import { CREDENTIAL, credentialFile } from '../credentials.js';
 import { StoreCorruptError } from '../errors.js';
 import { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { LifecycleSettings } from '../lifecycle/settings.js';
 import type { Logger } from '../log.js';
 import { Controller, type ControllerOptions, type LoadFn } from '../loop/controller.js';
+import { ManifestHealth } from '../loop/manifest-health.js';
 import { createManifestLoader } from '../manifest/cached-loader.js';
 import type { ProxmoxClient } from '../proxmox/client.js';
 import type { CallInfo, ProxmoxClientOptions } from '../proxmox/options.js';
@@ -191,6 +192,9 @@ export async function openApp(opts: AppOptions): Promise<App> {
   }
   const client = opts.readOnly ? readOnlyClient(conn.client) : conn.client;
   const settings = opts.settings;
+  // skiplock exactly when PVE takes it: a ticket login as root@pam (the settings object stays the
+  // caller's, which may tune it while the app runs).
+  if (settings.skiplock !== Boolean(conn.rootLogin)) settings.skiplock = Boolean(conn.rootLogin);
   const core = createReconcileCore({ client, store, logger, clock, settings }, opts.core);
 
   let controller: Controller | undefined;
@@ -208,6 +212,11 @@ export async function openApp(opts: AppOptions): Promise<App> {
       clock,
     });
   }
+
+  // The manifests' health for the API, its metrics and its events, from the first load pass on.
+  const manifestHealth =
+    controller && opts.api ? new ManifestHealth(opts.controller!.manifestPaths, clock) : undefined;
+  if (controller) manifestHealth?.follow(controller);
 
   let lifecycle: Lifecycle | undefined;
   if (opts.lifecycle) {
@@ -253,6 +262,19 @@ export async function openApp(opts: AppOptions): Promise<App> {
       started = true;
       if (opts.api && lifecycle && metrics) {
         metrics.bindStore(store);
+        if (manifestHealth) {
+          metrics.bindManifests(() => manifestHealth.view());
+          const events = lifecycle.events;
+          manifestHealth.onChange((v) =>
+            events.emit({
+              type: 'manifests',
+              invalidFiles: v.lastLoad?.invalidFiles.length ?? 0,
+              errors: v.lastLoad?.errors ?? 0,
+              ...(v.lastLoad?.revision ? { revision: v.lastLoad.revision } : {}),
+              time: isoNow(clock),
+            }),
+          );
+        }
         app.api = await startApi(opts.api, lifecycle, metrics, () => ready);
       }
       if (!controller) return;
@@ -350,8 +372,10 @@ export async function openApp(opts: AppOptions): Promise<App> {
           sessions: lc.sessions,
           startSession: (req) => lc.startSession(req),
           test: (name) => lc.test(name),
-          plan: previewFor(),
+          previewPlan: previewFor(),
           token,
+          plan: () => core.reconciler.planObserved(core.massDeleteBlocked),
+          ...(manifestHealth ? { manifests: () => manifestHealth.view() } : {}),
         },
         listen,
       );
@@ -370,9 +394,9 @@ export async function openApp(opts: AppOptions): Promise<App> {
 }
 
 /**
- * The lifecycle's settings: the given ones, then the controller settings' backup server, then what
- * the embedded simulator knows (its nodes' and backup server's addresses, which the worker test
- * pings).
+ * The lifecycle's settings: the given ones, then the controller settings' backup server, then the
+ * embedded simulator's backup server (which the worker test pings). Node addresses come from the
+ * cluster itself (GET /cluster/status, lifecycle/node-addresses.ts); the given ones override it.
  */
 function lifecycleSettingsFor(
   given: Partial<LifecycleSettings>,
@@ -382,9 +406,7 @@ function lifecycleSettingsFor(
   const out: Partial<LifecycleSettings> = {};
   for (const [k, v] of Object.entries(given)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   const world = sim?.world;
-  const hosts: Record<string, string> = {};
-  if (world) for (const [name, n] of world.nodes) hosts[name] = n.ip;
-  out.hostAddresses = { ...hosts, ...given.hostAddresses };
+  out.hostAddresses = { ...given.hostAddresses };
   out.backupServer ??= settings.backupServer ?? world?.network.backupServer;
   return out;
 }

@@ -59,7 +59,7 @@ export function planPreview(deps: PreviewDeps): (req: PlanPreviewRequest) => Pro
       const load = loadManifestBytes(
         req.files.map((f) => ({ file: join(root, ...f.path.split('/')), bytes: f.bytes })),
       );
-      if (req.revision) load.revision = req.revision;
+      if (req.revision) load.revision = req.revision.commit;
       const copy = new MemoryStore({ initial: storeSnapshot(deps.store), clock: deps.clock });
       await copy.open();
       try {

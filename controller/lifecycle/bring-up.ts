@@ -16,12 +16,15 @@ import { UnknownWorkerError, WorkerBusyError } from './errors.js';
 import type { GuestAgentClient } from './guest.js';
 import { excerpt } from './guest.js';
 import { failureReason, runChecks, type CheckName } from './health-check.js';
+import type { NodeAddresses } from './node-addresses.js';
 import type { LifecycleSettings } from './settings.js';
 import { setPhase, testVerdict, updateLifecycle } from './state.js';
 import type { VmLocation, WorkerLocks, WorkerPower } from './worker-core.js';
 
 export interface LifecycleDeps {
   client: GuestAgentClient;
+  /** The address the proxmox-host check pings for a node (node-addresses.ts). */
+  addresses: NodeAddresses;
   store: Store;
   clock: Clock;
   logger: Logger;

@@ -28,7 +28,9 @@ export type LifecycleEvent =
       state: 'starting' | 'ready' | 'ended';
       reason?: string;
       time: string;
-    };
+    }
+  /** A manifest load pass ended (the controller's; the fleet page shows the manifests' health). */
+  | { type: 'manifests'; invalidFiles: number; errors: number; revision?: string; time: string };
 
 /** A typed event emitter of lifecycle events. */
 export class EventBus {

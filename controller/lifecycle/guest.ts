@@ -17,12 +17,20 @@ export interface WaitForAgentOptions {
   clock: Clock;
   /** Give up after this long (default 180 s: the guide's first boot with cloud-init takes up to 60 s). */
   timeoutMs?: number;
-  /** Between two pings (default 1 s). */
+  /** Between the first two pings (default 2 s); grows by half each time up to maxIntervalMs. */
   intervalMs?: number;
+  /** The longest pause between pings (default 10 s). */
+  maxIntervalMs?: number;
   signal?: AbortSignal;
 }
 
-/** Polls agent/ping until it answers. Resolves to the time waited; WaitTimeoutError after timeoutMs. */
+/**
+ * Polls agent/ping until it answers. Resolves to the time waited; WaitTimeoutError after timeoutMs.
+ * A silent agent answers only after guest-ping's 3 s timeout and holds one of its node's 3 pvedaemon
+ * workers meanwhile (qemu-server PVE/QemuServer/Agent.pm agent_cmd; pve-manager
+ * PVE/Service/pvedaemon.pm), so pings are spaced out more the longer a guest takes to boot (and the
+ * client's node budget lets one agent call per node run at a time: proxmox/node-budget.ts).
+ */
 export async function waitForAgent(
   client: GuestAgentClient,
   node: string,
@@ -31,7 +39,8 @@ export async function waitForAgent(
 ): Promise<number> {
   const { clock } = opts;
   const timeoutMs = opts.timeoutMs ?? 180_000;
-  const intervalMs = opts.intervalMs ?? 1_000;
+  let intervalMs = opts.intervalMs ?? 2_000;
+  const maxIntervalMs = Math.max(intervalMs, opts.maxIntervalMs ?? 10_000);
   const start = clock.now();
   let last = 'no answer yet';
   for (;;) {
@@ -51,6 +60,7 @@ export async function waitForAgent(
       );
     }
     await clock.sleep(Math.min(intervalMs, left), opts.signal);
+    intervalMs = Math.min(maxIntervalMs, Math.round(intervalMs * 1.5));
   }
 }
 

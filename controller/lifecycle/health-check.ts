@@ -86,6 +86,7 @@ export async function runChecks(
         clock,
         timeoutMs: settings.agentTimeoutMs,
         intervalMs: settings.agentPollMs,
+        maxIntervalMs: settings.agentPollMaxMs,
         signal,
       });
       return { ok: true, output: `agent answered after ${Math.round(waited / 100) / 10} s` };
@@ -111,7 +112,7 @@ export async function runChecks(
         ? { ok: true, output: `static ${want.address} present on ${shown}`, address: ip }
         : { ok: false, output: `expected ${want.address}, found ${shown}` };
     })) &&
-    (await check('proxmox-host', () => ping(settings.hostAddresses[node] ?? node))) &&
+    (await check('proxmox-host', async () => ping(await deps.addresses.of(node)))) &&
     (await check('backup-server', async () =>
       settings.backupServer
         ? ping(settings.backupServer)

@@ -15,6 +15,7 @@ import type { Store } from '../store/store.js';
 import type { TestResult } from '../types.js';
 import { EventBus, StatusWatcher } from './events.js';
 import { SessionManager, type SessionGrant, type SessionRequest } from './sessions.js';
+import { NodeAddresses } from './node-addresses.js';
 import { lifecycleSettings, type LifecycleSettings } from './settings.js';
 import { CoreWorkers, type WorkerLocks, type WorkerPower } from './worker-core.js';
 import { settle, testWorker, type LifecycleDeps } from './bring-up.js';
@@ -60,14 +61,17 @@ export class Lifecycle {
     const locks = opts.locks ?? core ?? new KeyedMutex();
     const power = opts.power ?? core;
     if (!power) throw new Error('internal: a lifecycle needs the reconcile core (holds) or a power stand-in');
+    const settings = lifecycleSettings(opts.settings);
+    const logger = opts.logger.child({ component: 'lifecycle' });
     this.deps = {
       client: opts.client,
+      addresses: new NodeAddresses(opts.client, settings.hostAddresses, opts.clock, logger),
       store: opts.store,
       clock: opts.clock,
-      logger: opts.logger.child({ component: 'lifecycle' }),
+      logger,
       power,
       locks,
-      settings: lifecycleSettings(opts.settings),
+      settings,
     };
     this.sessions = new SessionManager({ ...this.deps, events: this.events, onIdle: opts.onIdle });
   }

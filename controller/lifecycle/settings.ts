@@ -4,11 +4,13 @@ import { DEFAULT_UPDATE_COMMAND } from './updates.js';
 export interface LifecycleSettings {
   /** The backup server a test checks for reachability (from the controller's settings). */
   backupServer?: string;
-  /** Address to ping for a Proxmox node (default: the node name, resolved by the guest). */
+  /** Address to ping for a Proxmox node: overrides GET /cluster/status (node-addresses.ts). */
   hostAddresses: Record<string, string>;
   /** Wait for the guest agent after power on at most this long. */
   agentTimeoutMs: number;
+  /** First pause between agent pings after power on; it grows to agentPollMaxMs (guest.ts). */
   agentPollMs: number;
+  agentPollMaxMs: number;
   /** First poll of a guest command's status; doubles up to 20 times this. */
   execPollMs: number;
   /** Each connectivity check (one ping) at most this long. */
@@ -33,7 +35,8 @@ export interface LifecycleSettings {
 export const DEFAULT_LIFECYCLE_SETTINGS: LifecycleSettings = {
   hostAddresses: {},
   agentTimeoutMs: 180_000,
-  agentPollMs: 1_000,
+  agentPollMs: 2_000,
+  agentPollMaxMs: 10_000,
   execPollMs: 100,
   checkTimeoutMs: 30_000,
   updateTimeoutMs: 900_000,

@@ -119,12 +119,19 @@ function actionBlocker(a: PlannedAction, where: string): Blocker {
           : `vm ${c.vmid} at the recorded vmid is not this worker's: if the state directory was lost, rebuild it with workerctl recover; else remove the record's vm from Proxmox by hand`;
     return { worker: a.worker, reason: 'Conflict', message: a.reason, fix };
   }
-  const reason = a.blockedBy?.split(':')[0]?.trim() || 'Refused';
+  // A refusal's blockedBy is "Code: what is wrong and what to change" (plan.ts, deploy-path.ts).
+  const by = a.blockedBy ?? '';
+  const reason = by.split(':')[0]?.trim() || 'Refused';
+  const said = by.slice(reason.length + 1).trim();
+  if (reason === 'DiskShrinkRefused') {
+    const fix = `keep spec.diskGiB at the disk's size or more${where} (a disk cannot shrink), or redeploy the worker`;
+    return { worker: a.worker, reason, message: a.reason, fix };
+  }
   const fix =
-    reason === 'DiskShrinkRefused'
-      ? `keep spec.diskGiB at the disk's size or more${where} (a disk cannot shrink), or redeploy the worker`
-      : `change the manifest${where}: ${a.blockedBy ?? a.reason}`;
-  return { worker: a.worker, reason, message: a.reason, fix };
+    reason === 'TemplateNotFound'
+      ? `create the template in the cluster, or change spec.template${where}`
+      : `change the manifest${where}, or the cluster, as said`;
+  return { worker: a.worker, reason, message: said || a.reason, fix };
 }
 
 function statusFix(rec: WorkerRecord, reason: string, where: string): string {

@@ -426,7 +426,10 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
         manifestRevision(this.#o.manifestPaths),
       ]);
       load = loaded;
-      if (revision) load.revision ??= revision;
+      if (revision) {
+        load.revision ??= revision.commit;
+        if (revision.ref) load.revisionRef ??= revision.ref;
+      }
     } catch (err) {
       // Unreadable directory and the like: nothing changes (invariant 1).
       this.#log.error('manifests could not be loaded; last valid specs stay in force', { err });
@@ -472,7 +475,7 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
     }
     const durationMs = this.#clock.now() - t0;
     this.#log.info('manifests loaded', {
-      revision: load.revision?.commit,
+      revision: load.revision,
       files: load.files.length,
       workers: load.workers.length,
       invalidFiles: load.invalidFiles.length,

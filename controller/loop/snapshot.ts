@@ -2,7 +2,7 @@
  * What the controller looks like from outside at one moment: the workers as recorded, the queue, the
  * last manifest load. The live view draws it; the HTTP API's metrics read the queue from it.
  */
-import type { Condition, GitRevision, WorkerRecord } from '../types.js';
+import type { Condition, WorkerRecord } from '../types.js';
 
 export interface LoadSummary {
   /** ISO time of the load. */
@@ -15,7 +15,7 @@ export interface LoadSummary {
   /** Set when the mass-delete guard held deletions back. */
   massDeleteBlocked?: { wouldDelete: number; of: number; threshold: string };
   /** The Git commit the manifests were read at, when they are in a Git checkout. */
-  revision?: GitRevision;
+  revision?: string;
 }
 
 export interface QueueSummary {

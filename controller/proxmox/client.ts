@@ -5,16 +5,21 @@
  */
 import type {
   CloneOptions,
+  ClusterNode,
   DeleteOptions,
   GuestExecStatus,
   GuestInterface,
+  MigrateOptions,
+  MoveDiskOptions,
   PveNode,
   PveStorage,
   PveVersion,
   ShutdownOptions,
   TaskLog,
   TaskRef,
+  TaskListFilter,
   TaskStatus,
+  TaskSummary,
   VmConfig,
   VmConfigChange,
   VmPending,
@@ -29,6 +34,8 @@ export interface ProxmoxClient {
   storages(node: string, opts?: { content?: string; enabled?: boolean }): Promise<PveStorage[]>;
   /** One cluster-wide listing of all guests. */
   vmResources(): Promise<VmResource[]>;
+  /** The cluster's nodes with their addresses (GET /cluster/status). */
+  clusterNodes(): Promise<ClusterNode[]>;
   /** The lowest free vmid, or asserts that `vmid` is free (AlreadyExistsError otherwise). */
   nextId(vmid?: number): Promise<number>;
 
@@ -46,6 +53,10 @@ export interface ProxmoxClient {
   resizeDisk(node: string, vmid: number, disk: string, size: string): Promise<TaskRef>;
 
   clone(node: string, vmid: number, opts: CloneOptions): Promise<TaskRef>;
+  /** Moves a disk to another storage of the VM's node (a qmmove task). */
+  moveDisk(node: string, vmid: number, opts: MoveDiskOptions): Promise<TaskRef>;
+  /** Migrates the VM to another node (a qmigrate task; offline unless opts.online). */
+  migrate(node: string, vmid: number, opts: MigrateOptions): Promise<TaskRef>;
   create(node: string, vmid: number, config: Record<string, string | number | boolean>): Promise<TaskRef>;
   status(node: string, vmid: number): Promise<VmStatus>;
   start(node: string, vmid: number): Promise<TaskRef>;
@@ -60,6 +71,8 @@ export interface ProxmoxClient {
   agentExecStatus(node: string, vmid: number, pid: number): Promise<GuestExecStatus>;
 
   taskStatus(task: TaskRef): Promise<TaskStatus>;
+  /** A node's task list (GET /nodes/{node}/tasks), newest first within each source. */
+  tasks(node: string, filter?: TaskListFilter): Promise<TaskSummary[]>;
   taskLog(task: TaskRef, opts?: { start?: number; limit?: number }): Promise<TaskLog>;
   /** Polls with backoff until the task stops; TaskFailedError unless it succeeded. */
   waitForTask(task: TaskRef, opts?: WaitOptions): Promise<TaskStatus>;

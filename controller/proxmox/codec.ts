@@ -15,6 +15,7 @@ import {
   splitTags,
 } from './lenient.js';
 import type {
+  ClusterNode,
   GuestExecStatus,
   GuestInterface,
   GuestIpAddress,
@@ -23,6 +24,7 @@ import type {
   PveVersion,
   TaskLog,
   TaskStatus,
+  TaskSummary,
   VmConfig,
   VmConfigChange,
   VmPending,
@@ -177,6 +179,7 @@ export function fromConfigChange(change: VmConfigChange): Params {
   const params: Params = { ...change.set };
   if (change.delete?.length) params.delete = change.delete.join(',');
   if (change.digest) params.digest = change.digest;
+  if (change.skiplock) params.skiplock = true;
   return params;
 }
 
@@ -280,4 +283,45 @@ export function toExecStatus(data: unknown): GuestExecStatus {
   const err = asString(r['err-data']);
   if (err !== undefined) s.errData = err;
   return s;
+}
+
+/**
+ * GET /nodes/{node}/tasks: finished entries carry `status` (the exit status) and endtime; running
+ * ones (source active/all) say status RUNNING or have none (pve-manager PVE/API2/Tasks.pm node_tasks).
+ */
+export function toTaskList(data: unknown, node: string): TaskSummary[] {
+  const out: TaskSummary[] = [];
+  for (const r of list('task list', data)) {
+    const upid = asString(r.upid);
+    if (!upid) continue;
+    const status = asString(r.status);
+    const running = status === undefined || status === 'RUNNING' || asNumber(r.endtime) === undefined;
+    const t: TaskSummary = {
+      upid,
+      node: asString(r.node) ?? node,
+      type: asString(r.type) ?? '',
+      id: asString(r.id) ?? '',
+      user: asString(r.user) ?? '',
+      startTime: asNumber(r.starttime) ?? 0,
+      running,
+    };
+    if (!running && status) t.exitStatus = status;
+    out.push(t);
+  }
+  return out;
+}
+
+/** The `node` entries of GET /cluster/status (a standalone node has one, nodeid 0). */
+export function toClusterNodes(data: unknown): ClusterNode[] {
+  const out: ClusterNode[] = [];
+  for (const r of list('cluster status', data)) {
+    if (asString(r.type) !== 'node') continue;
+    const name = asString(r.name);
+    if (!name) continue;
+    const n: ClusterNode = { name, online: asBool(r.online), local: asBool(r.local) };
+    const ip = asString(r.ip);
+    if (ip) n.ip = ip;
+    out.push(n);
+  }
+  return out;
 }

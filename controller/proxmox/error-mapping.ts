@@ -69,7 +69,11 @@ const HOSTNAME_LOOKUP = /hostname lookup '[^']*' failed/i;
 const LOCKED = /VM is locked \(([\w-]+)\)/;
 const LOCK_TIMEOUT =
   /can't lock file .*got timeout|got lock request timeout|cfs-lock .* error: got lock timeout/i;
-const CHECKSUM = /checksum mismatch/i;
+// update_vm_api's digest check, and pve-common PVE/Tools.pm assert_if_modified (move_disk's digest).
+const CHECKSUM = /checksum mismatch|detected modified configuration/i;
+// qemu-server PVE/API2/Qemu.pm clone_vm $load_and_check: refusals no retry changes.
+const CLONE_REFUSED =
+  /can't clone to non-shared storage|can't clone VM to node|not allowed for linked clones|feature is not supported for/i;
 const ALREADY_EXISTS = /already exists/i;
 const AGENT_NOT_CONFIGURED = /No QEMU guest agent configured/i;
 const AGENT_NOT_RUNNING = /QEMU guest agent is not running/i;
@@ -106,6 +110,7 @@ export function mapErrorResponse(res: ErrorResponse, isAgentCall = false): Proxm
   if (LOCK_TIMEOUT.test(text)) return new LockTimeoutError(msg, info);
   if (LOCKED.test(text)) return new LockedError(msg, info);
   if (CHECKSUM.test(text)) return new ChecksumMismatchError(msg, info);
+  if (CLONE_REFUSED.test(text)) return new ApiValidationError(msg, info);
   if (NOT_FOUND.test(text)) return new NotFoundError(msg, info);
   if (ALREADY_EXISTS.test(text)) return new AlreadyExistsError(msg, info);
   if (isAgentCall || AGENT_NOT_RUNNING.test(text) || AGENT_NOT_CONFIGURED.test(text)) {
@@ -176,5 +181,17 @@ export function mapNetworkError(
   return new TransientError(
     describe({ method, path }, 'network', `${redactText(e.message ?? String(err))} (${code})`),
     info,
+  );
+}
+
+/**
+ * A task's exit status that says the VM's config is not there: qemu-server PVE/QemuServer.pm
+ * vm_stop / vm_shutdown ("unable to find configuration file for VM N on node 'X'") and
+ * pve-guest-common PVE/AbstractConfig.pm load_config ("Configuration file '...' does not exist", e.g.
+ * vm_start, destroy_vm). Start, stop and delete fork before they look, so a missing VM is a failed task.
+ */
+export function taskSaysVmMissing(exitStatus: string): boolean {
+  return /unable to find configuration file for VM \d+|Configuration file '[^']*' does not exist/.test(
+    exitStatus,
   );
 }

@@ -6,21 +6,27 @@ import { systemClock, type Clock } from '../clock.js';
 import type { ProxmoxClient } from './client.js';
 import * as codec from './codec.js';
 import { seg, type Params } from './form.js';
+import type { NodeBudget } from './node-budget.js';
 import { DEFAULT_TASK_POLL, type ProxmoxClientOptions, type TaskPollOptions } from './options.js';
 import { waitForTask } from './tasks.js';
 import { Transport, type RequestSpec } from './transport.js';
 import type {
   CloneOptions,
+  ClusterNode,
   DeleteOptions,
   GuestExecStatus,
   GuestInterface,
+  MigrateOptions,
+  MoveDiskOptions,
   PveNode,
   PveStorage,
   PveVersion,
   ShutdownOptions,
   TaskLog,
   TaskRef,
+  TaskListFilter,
   TaskStatus,
+  TaskSummary,
   VmConfig,
   VmConfigChange,
   VmPending,
@@ -53,6 +59,11 @@ export class HttpProxmoxClient implements ProxmoxClient {
   /** The API base URL, e.g. https://pve1:8006/api2/json. */
   get baseUrl(): string {
     return this.#t.baseUrl.href.replace(/\/$/, '');
+  }
+
+  /** The per-node budget of concurrent pvedaemon calls this client keeps (node-budget.ts). */
+  get budget(): NodeBudget {
+    return this.#t.budget;
   }
 
   /** Printable: URL, auth identity (no secret) and TLS mode. */
@@ -106,6 +117,12 @@ export class HttpProxmoxClient implements ProxmoxClient {
         path: '/cluster/resources',
         params: { type: 'vm' },
       }),
+    );
+  }
+
+  async clusterNodes(): Promise<ClusterNode[]> {
+    return codec.toClusterNodes(
+      await this.#data({ operation: 'clusterNodes', method: 'GET', path: '/cluster/status' }),
     );
   }
 
@@ -173,6 +190,25 @@ export class HttpProxmoxClient implements ProxmoxClient {
     return this.#task('clone', 'POST', node, vmPath(node, vmid, '/clone'), params);
   }
 
+  async moveDisk(node: string, vmid: number, opts: MoveDiskOptions): Promise<TaskRef> {
+    const params: Params = {
+      disk: opts.disk,
+      storage: opts.storage,
+      delete: opts.delete ? true : undefined,
+      digest: opts.digest,
+    };
+    return this.#task('moveDisk', 'POST', node, vmPath(node, vmid, '/move_disk'), params);
+  }
+
+  async migrate(node: string, vmid: number, opts: MigrateOptions): Promise<TaskRef> {
+    const params: Params = {
+      target: opts.target,
+      targetstorage: opts.targetstorage,
+      online: opts.online ? true : undefined,
+    };
+    return this.#task('migrate', 'POST', node, vmPath(node, vmid, '/migrate'), params);
+  }
+
   async create(
     node: string,
     vmid: number,
@@ -210,6 +246,7 @@ export class HttpProxmoxClient implements ProxmoxClient {
     const params: Params = {
       purge: opts.purge ? true : undefined,
       'destroy-unreferenced-disks': opts.destroyUnreferencedDisks ? true : undefined,
+      skiplock: opts.skiplock ? true : undefined,
     };
     return this.#task('deleteVm', 'DELETE', node, vmPath(node, vmid), params);
   }
@@ -264,6 +301,20 @@ export class HttpProxmoxClient implements ProxmoxClient {
       await this.#data({ operation: 'taskStatus', method: 'GET', path: taskPath(task, '/status'), signal }),
       task.upid,
       task.node,
+    );
+  }
+
+  async tasks(node: string, filter: TaskListFilter = {}): Promise<TaskSummary[]> {
+    const params: Params = {
+      source: filter.source,
+      typefilter: filter.type,
+      vmid: filter.vmid,
+      since: filter.since,
+      limit: filter.limit,
+    };
+    return codec.toTaskList(
+      await this.#data({ operation: 'tasks', method: 'GET', path: `/nodes/${seg(node)}/tasks`, params }),
+      node,
     );
   }
 

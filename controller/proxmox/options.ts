@@ -1,6 +1,7 @@
 /** Options of the HTTP Proxmox VE client (createProxmoxClient). */
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import type { NodeBudget } from './node-budget.js';
 
 /** API token auth (recommended): no CSRF token, no login round trip. */
 export interface TokenAuth {
@@ -81,6 +82,8 @@ export interface ProxmoxClientOptions {
   onCall?: (info: CallInfo) => void;
   /** Most sockets per host kept by the keep-alive agent. Default 8. */
   maxSockets?: number;
+  /** The per-node budget of concurrent pvedaemon calls (node-budget.ts); default 3 per node. */
+  budget?: NodeBudget;
 }
 
 export const DEFAULT_TASK_POLL: TaskPollOptions = { initialMs: 100, maxMs: 1000, factor: 2 };

@@ -21,6 +21,8 @@ class ReadOnlyClient implements ProxmoxClient {
   nodes = () => this.c.nodes();
   storages: ProxmoxClient['storages'] = (node, opts) => this.c.storages(node, opts);
   vmResources = () => this.c.vmResources();
+  clusterNodes = () => this.c.clusterNodes();
+  tasks: ProxmoxClient['tasks'] = (node, filter) => this.c.tasks(node, filter);
   /** Without a vmid a read; asserting a vmid is free is refused like a write (it reserves nothing, but says it would). */
   nextId: ProxmoxClient['nextId'] = (vmid) => {
     if (vmid !== undefined) throw new ReadOnlyViolationError(`read-only: nextId(${vmid}) not allowed`);
@@ -41,6 +43,8 @@ class ReadOnlyClient implements ProxmoxClient {
   updateConfigAsync: ProxmoxClient['updateConfigAsync'] = () => refuse('updateConfigAsync');
   resizeDisk: ProxmoxClient['resizeDisk'] = () => refuse('resizeDisk');
   clone: ProxmoxClient['clone'] = () => refuse('clone');
+  moveDisk: ProxmoxClient['moveDisk'] = () => refuse('moveDisk');
+  migrate: ProxmoxClient['migrate'] = () => refuse('migrate');
   create: ProxmoxClient['create'] = () => refuse('create');
   start: ProxmoxClient['start'] = () => refuse('start');
   shutdown: ProxmoxClient['shutdown'] = () => refuse('shutdown');

@@ -8,6 +8,7 @@
 import type { Clock } from '../clock.js';
 import { NotFoundError, TaskFailedError, TransientError, WaitTimeoutError } from '../errors.js';
 import { redactText } from '../redact.js';
+import { taskSaysVmMissing } from './error-mapping.js';
 import type { TaskPollOptions } from './options.js';
 import type { TaskLog, TaskRef, TaskStatus, WaitOptions } from './types.js';
 
@@ -20,8 +21,12 @@ export interface TaskWaitDeps {
 
 /** Lines of the task log carried by TaskFailedError. */
 export const LOG_TAIL_LINES = 10;
-/** Poll failures in a row tolerated (each already retried by the transport) before giving up. */
-const MAX_POLL_FAILURES = 3;
+/**
+ * "No such task" answers in a row tolerated before giving up (a task that was just started can
+ * briefly be unknown on a busy node). A 596 or a dropped connection is not counted: it says the
+ * node's pvedaemon is busy, not that the task failed, so the wait rides it out until its deadline.
+ */
+const MAX_NOT_FOUND = 3;
 
 /** Polls until the task stops; resolves with its status on success. */
 export async function waitForTask(
@@ -32,26 +37,28 @@ export async function waitForTask(
   const { clock, poll } = deps;
   const deadline = opts.timeoutMs !== undefined ? clock.now() + opts.timeoutMs : Infinity;
   let delay = poll.initialMs;
-  let failures = 0;
+  let notFound = 0;
   for (;;) {
     if (opts.signal?.aborted) throw opts.signal.reason;
     let status: TaskStatus | undefined;
     try {
       status = await deps.status(task, opts.signal);
-      failures = 0;
+      notFound = 0;
     } catch (err) {
       if (opts.signal?.aborted) throw opts.signal.reason;
-      // A task that was just started can briefly be unknown on a busy node; a flaky poll is not fatal.
-      if (
-        !(err instanceof TransientError || err instanceof NotFoundError) ||
-        ++failures > MAX_POLL_FAILURES
-      ) {
-        throw err;
-      }
+      const busy = err instanceof TransientError;
+      if (!(busy || err instanceof NotFoundError) || (!busy && ++notFound > MAX_NOT_FOUND)) throw err;
+      // A busy node: poll less often.
+      if (busy) delay = Math.max(delay, poll.maxMs);
     }
     if (status?.status === 'stopped') {
       if (status.succeeded) return status;
-      throw await taskFailure(deps, task, status);
+      const failure = await taskFailure(deps, task, status);
+      // The VM is not there (the task looked only after it was forked): gone, not a failure.
+      if (taskSaysVmMissing(failure.exitStatus)) {
+        throw new NotFoundError(failure.message, { cause: failure });
+      }
+      throw failure;
     }
     const left = deadline - clock.now();
     if (left <= 0) {

@@ -21,6 +21,7 @@ import {
   type ProxmoxClientOptions,
   type RetryOptions,
 } from './options.js';
+import { NodeBudget } from './node-budget.js';
 import { backoffDelay, defaultRetryClass, shouldRetry, type RetryClass } from './retry-policy.js';
 import { buildTls } from './tls.js';
 
@@ -68,8 +69,11 @@ export class Transport {
   readonly #retry: RetryOptions;
   readonly #timeoutMs: number;
   readonly #onCall?: (info: CallInfo) => void;
+  /** The per-node budget every attempt is made within. */
+  readonly budget: NodeBudget;
 
   constructor(opts: ProxmoxClientOptions) {
+    this.budget = opts.budget ?? new NodeBudget();
     this.baseUrl = normaliseApiUrl(opts.url);
     this.#log = opts.logger ?? silentLogger();
     this.#clock = opts.clock ?? systemClock;
@@ -108,7 +112,12 @@ export class Transport {
     let reauthed = false;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#attempt(spec, attempt, true);
+        return await this.budget.run(
+          spec.method,
+          spec.path,
+          () => this.#attempt(spec, attempt, true),
+          spec.signal,
+        );
       } catch (err) {
         if (spec.signal?.aborted) throw spec.signal.reason;
         // A 401 means the call was not executed: after fresh credentials it may be resent once.

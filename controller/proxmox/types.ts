@@ -74,6 +74,8 @@ export interface VmConfigChange {
   delete?: string[];
   /** Refuse the write if the config changed since it was read. */
   digest?: string;
+  /** Ignore the config's `lock` (root@pam only: qemu-server PVE/API2/Qemu.pm update_vm_api). */
+  skiplock?: boolean;
 }
 
 export interface VmStatus {
@@ -154,6 +156,61 @@ export interface ShutdownOptions {
 export interface DeleteOptions {
   purge?: boolean;
   destroyUnreferencedDisks?: boolean;
+  /** Ignore the config's `lock` (root@pam only: qemu-server PVE/API2/Qemu.pm destroy_vm). */
+  skiplock?: boolean;
+}
+
+/** POST …/move_disk to another storage of the same node (qemu-server PVE/API2/Qemu.pm move_vm_disk). */
+export interface MoveDiskOptions {
+  disk: string;
+  storage: string;
+  /** Delete the source volume after a successful copy (else it stays as unusedN). */
+  delete?: boolean;
+  digest?: string;
+}
+
+/** POST …/migrate (qemu-server PVE/API2/Qemu.pm migrate_vm); offline unless `online`. */
+export interface MigrateOptions {
+  target: string;
+  /** Where the local disks go on the target: one storage id, or `src:dst,...`. */
+  targetstorage?: string;
+  online?: boolean;
+}
+
+/** Filters of GET /nodes/{node}/tasks (pve-manager PVE/API2/Tasks.pm node_tasks). */
+export interface TaskListFilter {
+  /** archive (finished, default), active (running) or all. */
+  source?: 'archive' | 'active' | 'all';
+  /** Task type, e.g. qmclone. */
+  type?: string;
+  /** The task's id (a clone's is the SOURCE vmid). */
+  vmid?: number;
+  /** Started at or after (epoch seconds). */
+  since?: number;
+  limit?: number;
+}
+
+/** One entry of a node's task list. */
+export interface TaskSummary {
+  upid: string;
+  node: string;
+  type: string;
+  id: string;
+  user: string;
+  startTime: number;
+  /** Running, or stopped with `exitStatus`. */
+  running: boolean;
+  exitStatus?: string;
+}
+
+/** One `node` entry of GET /cluster/status (pve-manager PVE/API2/Cluster.pm get_status). */
+export interface ClusterNode {
+  name: string;
+  /** The node's cluster (corosync) address. */
+  ip?: string;
+  online: boolean;
+  /** The node this API connection talks to. */
+  local: boolean;
 }
 
 export interface WaitOptions {

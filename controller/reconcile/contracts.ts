@@ -29,6 +29,12 @@ export interface ControllerSettings {
   shutdownTimeoutSec: number;
   /** The backup server the worker test checks for reachability (lifecycle/health-check.ts). */
   backupServer?: string;
+  /**
+   * The controller logs in as root@pam itself (ticket auth), so it may pass `skiplock` to remove a
+   * lock no task holds (qemu-server PVE/API2/Qemu.pm: "Only root may use this option."; never an API
+   * token). Otherwise such a VM gets a condition with the `qm unlock` to run.
+   */
+  skiplock: boolean;
   /** Only workers whose labels match are taken in, planned and reconciled (`-l`; intake.ts). */
   selector?: Selector;
 }
@@ -54,6 +60,7 @@ export type ActionKind =
   | 'stop'
   | 'delete'
   | 'orphan' // deletionPolicy Orphan: remove our marks, keep the VM
+  | 'unlock' // remove a lock no task holds (skiplock as root@pam), or say how
   | 'forget' // drop a record whose VM is already gone
   | 'resume' // finish an intent left by a crash
   | 'conflict' // a foreign VM clashes: reported, nothing done

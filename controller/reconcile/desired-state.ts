@@ -32,7 +32,7 @@ export function mergeDesired(
   const loadedNames = new Set(loaded.map((w) => w.spec.name));
   const save: WorkerRecord[] = [];
   const changed: string[] = [];
-  const revision = load.revision?.commit;
+  const revision = load.revision;
   // The commit in history causes, so events and `status` say which revision brought a change.
   const at = revision ? ` @ ${revision.slice(0, 7)}` : '';
 

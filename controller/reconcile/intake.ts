@@ -146,12 +146,11 @@ export class Intake {
   /** Remembers the manifests' Git revision when it changed (status and the API show it). */
   async #saveRevision(load: LoadResult): Promise<void> {
     const { store, clock } = this.deps;
-    const rev = load.revision;
     const meta = store.getMeta<ManifestsMeta>(MANIFESTS_META);
-    if (meta?.revision === rev?.commit && meta?.ref === rev?.ref) return;
+    if (meta?.revision === load.revision && meta?.ref === load.revisionRef) return;
     const next: ManifestsMeta = { since: isoNow(clock) };
-    if (rev) next.revision = rev.commit;
-    if (rev?.ref) next.ref = rev.ref;
+    if (load.revision) next.revision = load.revision;
+    if (load.revisionRef) next.ref = load.revisionRef;
     await store.setMeta(MANIFESTS_META, next);
   }
 

@@ -9,9 +9,10 @@
  * inferred from it; PVE's pending section says so directly.
  */
 import type { ProxmoxClient } from '../proxmox/client.js';
-import type { VmConfig, VmPending, VmResource } from '../proxmox/types.js';
+import type { PveStorage, VmConfig, VmPending, VmResource } from '../proxmox/types.js';
 import type { WorkerRecord } from '../types.js';
 import type { ControllerSettings } from './contracts.js';
+import type { DeployFacts } from './deploy-path.js';
 import { NotFoundError } from '../errors.js';
 
 /** Keys whose change waits for the next boot, with the value in effect (undefined: unset). */
@@ -46,6 +47,18 @@ export class Observer {
   readonly power = new Map<number, string>();
   /** Last config read per worker (drift check schedule). */
   readonly lastConfigRead = new Map<string, number>();
+  /** Template configs read this pass (deploy paths), by vmid. */
+  readonly templates = new Map<number, Record<string, string>>();
+  /** Storages per node read this pass (deploy paths). */
+  readonly storages = new Map<string, readonly PveStorage[]>();
+  /**
+   * Names of listing entries that had none (pve-manager PVE/API2/Cluster.pm resources shows a fresh
+   * VM without its name until pvestatd's next broadcast), read from their configs this pass.
+   */
+  readonly names = new Map<number, string>();
+  /** VMs whose lock no task holds, found this pass. */
+  readonly deadLocks = new Set<number>();
+  #recorded: ReadonlySet<number> | undefined;
   #budgetUsed = 0;
 
   constructor(
@@ -61,13 +74,87 @@ export class Observer {
     this.power.clear();
     this.configs.clear();
     this.pending.clear();
+    this.templates.clear();
+    this.storages.clear();
+    this.names.clear();
+    this.deadLocks.clear();
+    this.#recorded = undefined;
     this.#budgetUsed = 0;
     return resources;
+  }
+
+  /** The deploy facts read this pass. */
+  facts(): DeployFacts {
+    return { storages: this.storages, templates: this.templates };
+  }
+
+  /** Reads what choosing a deploy path from `template` to `host` needs, once per pass. */
+  async readDeployFacts(template: VmResource, host: string): Promise<void> {
+    if (!this.templates.has(template.vmid)) {
+      this.templates.set(template.vmid, (await this.client.getConfig(template.node, template.vmid)).values);
+    }
+    for (const node of new Set([template.node, host])) {
+      if (!this.storages.has(node)) this.storages.set(node, await this.client.storages(node));
+    }
+  }
+
+  /**
+   * Reads the names of unnamed entries (not templates, not `skip()`: our own records' VMs, asked only
+   * when there is such an entry), so that a VM made seconds ago is seen under its name before a clone
+   * is planned next to it (invariant 3). Resolves true when a name was learnt.
+   */
+  async readMissingNames(
+    resources: readonly VmResource[],
+    skip: () => ReadonlySet<number>,
+  ): Promise<boolean> {
+    let learnt = false;
+    let ours: ReadonlySet<number> | undefined;
+    for (const r of resources) {
+      if (r.name || r.template || this.names.has(r.vmid)) continue;
+      if ((ours ??= skip()).has(r.vmid)) continue;
+      try {
+        const name = (await this.client.getConfig(r.node, r.vmid)).values.name;
+        this.names.set(r.vmid, name ?? '');
+        if (name) learnt = true;
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+    }
+    return learnt;
+  }
+
+  /** The listing with the names read by readMissingNames filled in. */
+  named(resources: readonly VmResource[]): readonly VmResource[] {
+    if (this.names.size === 0) return resources;
+    return resources.map((r) => {
+      const name = r.name ? undefined : this.names.get(r.vmid);
+      return name ? { ...r, name } : r;
+    });
+  }
+
+  /**
+   * True when no task of the VM runs on its node (GET /nodes/{node}/tasks, source active, its id; a
+   * vzdump of the node, whose id may name no VM, counts as holding it): its lock stays behind.
+   */
+  async isDeadLock(vm: VmResource): Promise<boolean> {
+    if (this.deadLocks.has(vm.vmid)) return true;
+    const mine = await this.client.tasks(vm.node, { source: 'active', vmid: vm.vmid });
+    if (mine.length > 0) return false;
+    const backups = await this.client.tasks(vm.node, { source: 'active', type: 'vzdump' });
+    if (backups.length > 0) return false;
+    this.deadLocks.add(vm.vmid);
+    return true;
+  }
+
+  /** The vmids of our records, as `read` gives them, kept until the next listing. */
+  recorded(read: () => ReadonlySet<number>): ReadonlySet<number> {
+    return (this.#recorded ??= read());
   }
 
   /** A fresh listing within a pass (after our own changes): keeps the pass's configs and budget. */
   async refresh(now: number): Promise<VmResource[]> {
     const resources = await this.client.vmResources();
+    this.#recorded = undefined;
     this.resources = resources;
     this.takenAt = now;
     this.power.clear();

@@ -14,6 +14,8 @@ export type Identity =
   | { kind: 'ours'; vm: VmResource }
   /** A clone of ours is recorded for this vmid and not finished: resume.ts decides. */
   | { kind: 'in-flight'; vm: VmResource }
+  /** Cloned by us, its deploy's later steps (move, migration, finish) still to do: deploy.ts. */
+  | { kind: 'deploying'; vm: VmResource }
   /** Left from a clone of ours that failed (our marker, no tag yet, never finished): to be removed. */
   | { kind: 'half'; vm: VmResource }
   | { kind: 'foreign'; vm: VmResource; reason: string };
@@ -42,6 +44,14 @@ export function markerMatches(
   return marker !== undefined && marker.worker === record.name && marker.uid === record.uid;
 }
 
+/**
+ * PVE's temporary clone config: the file clone_vm writes first, "# qmclone temporary file" (a
+ * comment, read back as the description) and `lock: clone` (qemu-server PVE/API2/Qemu.pm clone_vm).
+ */
+export function isCloneTemporary(config: Readonly<Record<string, string>> | undefined): boolean {
+  return (config?.description ?? '').trim() === 'qmclone temporary file';
+}
+
 /** Decides what the VM at the recorded vmid is, and which other VMs clash by name. */
 export function identify(
   record: WorkerRecord,
@@ -64,6 +74,17 @@ export function identify(
   if (!vm) return { identity: { kind: 'absent' }, clashes };
   if (record.intent?.op === 'clone' && record.intent.vmid === vm.vmid) {
     return { identity: { kind: 'in-flight', vm }, clashes };
+  }
+  if (record.deploy && record.deploy.steps[0] !== 'clone') {
+    return { identity: { kind: 'deploying', vm }, clashes };
+  }
+  if (record.leftover?.vmid === vm.vmid) {
+    // Ours by the clone's intent (its task ended without success), if it still looks like that
+    // clone left it: our marker, or PVE's temporary clone config.
+    if (config && !markerMatches(record, config) && !isCloneTemporary(config)) {
+      return { identity: { kind: 'absent' }, clashes };
+    }
+    return { identity: { kind: 'half', vm }, clashes };
   }
   const marker = config ? parseMarker(config.description) : undefined;
   if (!vm.tags.includes(tag) && record.deployed === undefined && markerMatches(record, config)) {

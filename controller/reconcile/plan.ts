@@ -21,7 +21,8 @@
  */
 import type { ChangeClass, FieldChange, Plan, PlannedAction } from './contracts.js';
 import type { VmResource } from '../proxmox/types.js';
-import type { WorkerRecord } from '../types.js';
+import type { DeployPath, WorkerRecord } from '../types.js';
+import { chooseDeployPath, describePath, type DeployFacts } from './deploy-path.js';
 import { desiredConfig, fieldLabel, type DesiredConfig } from './desired-config.js';
 import { classify, diffConfig, diffDisk, diffPlacement, worstClass } from './diff.js';
 import { identify, type OwnershipView } from './ownership.js';
@@ -36,6 +37,12 @@ export interface PlanContext {
   pending?: ReadonlyMap<number, ReadonlyMap<string, string | undefined>>;
   /** Power states read fresh (GET status/current), by vmid: they override the listing's. */
   power?: ReadonlyMap<number, string>;
+  /** Storages and template configs for choosing deploy paths (read when a create is planned). */
+  deploy?: DeployFacts;
+  /** VMs of ours whose lock no task holds (no task of the VM runs on its node), by vmid. */
+  deadLocks?: ReadonlySet<number>;
+  /** The controller may pass `skiplock` (it logs in as root@pam). */
+  skiplock?: boolean;
 }
 
 /** One worker's plan plus what the executor needs to carry it out. */
@@ -46,6 +53,15 @@ export interface WorkerPlan {
   desired: DesiredConfig;
   /** The main disk's key, when the config was read. */
   diskKey?: string;
+  /** A create's deploy path, when the facts to choose it were known. */
+  deployPath?: DeployPath;
+  /** A create whose path needs facts not read yet: this template's config and the nodes' storages. */
+  needsFacts?: VmResource;
+}
+
+/** The fix for a VM whose lock no task holds. */
+export function unlockHint(vm: Pick<VmResource, 'node' | 'vmid'>, lock: string): string {
+  return `LockedByDeadTask: vm ${vm.vmid} on ${vm.node} is locked (${lock}) by a task that is gone: run 'qm unlock ${vm.vmid}' on ${vm.node}`;
 }
 
 /** True when the lifecycle wants a VM for the worker (Eager, or a test or session asked for one). */
@@ -154,11 +170,18 @@ export function planWorker(record: WorkerRecord, ctx: PlanContext): WorkerPlan {
     out.push(action(name, 'resume', 'none', `finish the clone of vm ${id.vm.vmid}`));
     return plan;
   }
+  if (id.kind === 'deploying') {
+    const steps = record.deploy!.steps.join(', ');
+    out.push(action(name, 'resume', 'none', `continue the deploy of vm ${id.vm.vmid}: ${steps}`));
+    return plan;
+  }
 
   if (id.kind === 'half') {
-    const reason = `vm ${id.vm.vmid} is left from a failed clone: delete it`;
-    if (removing) out.push(action(name, 'delete', 'destructive', reason));
-    else out.push(action(name, 'redeploy', 'redeploy', `${reason} and clone again`));
+    const lock = id.vm.lock;
+    const reason = `vm ${id.vm.vmid} is left from a failed clone: delete it${lock && ctx.skiplock ? ' (its lock skipped as root@pam)' : ''}`;
+    const blocked = lock && !ctx.skiplock ? unlockHint(id.vm, lock) : undefined;
+    if (removing) out.push(action(name, 'delete', 'destructive', reason, [], blocked));
+    else out.push(action(name, 'redeploy', 'redeploy', `${reason} and clone again`, [], blocked));
     return plan;
   }
   if (removing) {
@@ -188,15 +211,34 @@ export function planWorker(record: WorkerRecord, ctx: PlanContext): WorkerPlan {
     const changes = Object.entries(desired)
       .filter(([, v]) => v !== undefined)
       .map(([k, v]): FieldChange => ({ field: k, to: v, class: 'live' }));
-    out.push(
-      action(
-        name,
-        'create',
-        'live',
-        `clone ${spec.template} to ${spec.storage} on ${spec.host}, configure, resize to ${spec.diskGiB} GiB, leave stopped (${why})`,
-        changes,
-      ),
-    );
+    const choice = chooseDeployPath(spec, ctx.resources, ctx.deploy);
+    const rest = `configure, resize to ${spec.diskGiB} GiB, leave stopped (${why})`;
+    if (choice.ok) {
+      plan.deployPath = choice.path;
+      out.push(action(name, 'create', 'live', `${describePath(choice.path)}, ${rest}`, changes));
+    } else if (choice.code === 'Unknown') {
+      plan.needsFacts = choice.template;
+      out.push(
+        action(
+          name,
+          'create',
+          'live',
+          `clone ${spec.template} to ${spec.storage} on ${spec.host}, ${rest}`,
+          changes,
+        ),
+      );
+    } else {
+      out.push(
+        action(
+          name,
+          'create',
+          'live',
+          `deploy ${spec.template} to ${spec.storage} on ${spec.host} (${why})`,
+          changes,
+          `${choice.code}: ${choice.message}`,
+        ),
+      );
+    }
     return plan;
   }
 
@@ -210,6 +252,13 @@ export function planWorker(record: WorkerRecord, ctx: PlanContext): WorkerPlan {
     return plan;
   }
   if (vm.lock) {
+    if (ctx.deadLocks?.has(vm.vmid)) {
+      const reason = `vm ${vm.vmid} is locked (${vm.lock}) by a task that is gone`;
+      if (ctx.skiplock)
+        out.push(action(name, 'unlock', 'live', `${reason}: remove the lock (skiplock as root@pam)`));
+      else out.push(action(name, 'unlock', 'live', reason, [], unlockHint(vm, vm.lock)));
+      return plan;
+    }
     out.push(
       action(name, 'wait', 'none', `vm ${vm.vmid} is locked (${vm.lock})`, [], `vm locked (${vm.lock})`),
     );
@@ -304,8 +353,19 @@ export function planFleet(
   ctx: PlanContext,
   massDeleteBlocked?: Plan['massDeleteBlocked'],
 ): Plan {
-  const sorted = [...records].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const actions = sorted.flatMap((r) => planWorker(r, ctx).actions);
+  return fleetPlanOf(
+    records.map((r) => planWorker(r, ctx)),
+    massDeleteBlocked,
+  );
+}
+
+/** The fleet's plan from its workers' plans, in name order. */
+export function fleetPlanOf(
+  plans: readonly WorkerPlan[],
+  massDeleteBlocked?: Plan['massDeleteBlocked'],
+): Plan {
+  const sorted = [...plans].sort((a, b) => (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0));
+  const actions = sorted.flatMap((p) => p.actions);
   const plan: Plan = { actions, converged: actions.length === 0 && !massDeleteBlocked };
   if (massDeleteBlocked) plan.massDeleteBlocked = massDeleteBlocked;
   return plan;

@@ -16,12 +16,14 @@ import { randomUUID } from 'node:crypto';
 import { isoNow } from '../clock.js';
 import {
   ApiValidationError,
+  ChecksumMismatchError,
   ConflictError,
+  DeadLockError,
+  DeployRefusedError,
   LockTimeoutError,
   LockedError,
   NotFoundError,
   TaskFailedError,
-  TemplateNotFoundError,
   TerminalError,
   TransientError,
   WaitTimeoutError,
@@ -40,7 +42,7 @@ import type {
 import { classify as classifyChange } from './diff.js';
 import type { Executor } from './execute/executor.js';
 import { Observer } from './observe.js';
-import { planFleet, planWorker, type PlanContext } from './plan.js';
+import { fleetPlanOf, planFleet, planWorker, type PlanContext, type WorkerPlan } from './plan.js';
 import { resumeIntent } from './resume.js';
 import { computeStatus, type PassReport } from './status.js';
 import { WorkerRun } from './worker-run.js';
@@ -75,10 +77,22 @@ export class Reconciler {
     return resources;
   }
 
-  /** The fleet's plan over the store's records (or `records`), observing first when needed. */
+  /**
+   * The fleet's plan over the store's records (or `records`), observing first when needed. What
+   * the listing alone cannot tell is read for the workers it matters to, as a reconcile would: the
+   * facts of a create's deploy path, the names of unnamed entries next to a create, a fresh power
+   * state where a change depends on it, whether a lock is held by a task.
+   */
   async plan(massDeleteBlocked?: Plan['massDeleteBlocked'], records?: WorkerRecord[]): Promise<Plan> {
     await this.ensureObserved(records);
-    return this.planObserved(massDeleteBlocked, records);
+    const all = records ?? this.#records();
+    const ctx = this.#ctx();
+    const plans = all.map((r) => planWorker(r, ctx));
+    let learnt = false;
+    for (let i = 0; i < all.length; i++) {
+      if (await this.#readWhatPlanNeeds(all[i]!, plans[i]!, ctx)) learnt = true;
+    }
+    return learnt ? this.planObserved(massDeleteBlocked, all) : fleetPlanOf(plans, massDeleteBlocked);
   }
 
   /** The plan from what was observed last, without reading Proxmox. */
@@ -104,15 +118,55 @@ export class Reconciler {
     return this.deps.store.listWorkers();
   }
 
-  #ctx(): PlanContext {
-    const configs = new Map([...this.observer.configs.entries()].map(([k, v]) => [k, v.values]));
+  #ctx(configs?: ReadonlyMap<number, Readonly<Record<string, string>>>): PlanContext {
     return {
-      resources: this.observer.resources ?? [],
-      configs,
+      resources: this.observer.named(this.observer.resources ?? []),
+      configs: configs ?? new Map([...this.observer.configs.entries()].map(([k, v]) => [k, v.values])),
       ownerTag: this.deps.settings.ownerTag,
       pending: this.observer.pending,
       power: this.observer.power,
+      deploy: this.observer.facts(),
+      deadLocks: this.observer.deadLocks,
+      skiplock: this.deps.settings.skiplock,
     };
+  }
+
+  /** The vmids our records hold (read once per listing: a reservation made since only costs a read). */
+  #recordedVmids(): ReadonlySet<number> {
+    return this.observer.recorded(
+      () => new Set(this.#records().flatMap((r) => (r.vmid === undefined ? [] : [r.vmid]))),
+    );
+  }
+
+  /**
+   * Reads what `rec`'s plan `wp` (made in `ctx`) cannot do without (see plan()); resolves true when
+   * something was learnt, so the worker is planned again.
+   */
+  async #readWhatPlanNeeds(rec: WorkerRecord, wp: WorkerPlan, ctx: PlanContext): Promise<boolean> {
+    let learnt = false;
+    if (wp.actions.some((a) => a.kind === 'create' && !a.blockedBy)) {
+      if (wp.needsFacts) {
+        await this.observer.readDeployFacts(wp.needsFacts, rec.spec.host);
+        learnt = true;
+      }
+      // The listing may not show a fresh VM's name yet: a create must not miss a clash (invariant 3).
+      if (await this.observer.readMissingNames(ctx.resources, () => this.#recordedVmids())) learnt = true;
+    }
+    const id = wp.ownership.identity;
+    const vm = id.kind === 'ours' ? id.vm : undefined;
+    if (vm && wp.actions.some(dependsOnPower) && !this.observer.power.has(vm.vmid)) {
+      // The listing's power state may be seconds old (cache, RRD lag).
+      try {
+        this.observer.power.set(vm.vmid, (await this.deps.client.status(vm.node, vm.vmid)).status);
+        learnt = true;
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+    }
+    if (vm?.lock && wp.actions.some((a) => a.kind === 'wait') && !this.observer.deadLocks.has(vm.vmid)) {
+      if (await this.observer.isDeadLock(vm)) learnt = true;
+    }
+    return learnt;
   }
 
   async reconcile(name: string, signal: AbortSignal): Promise<ReconcileResult> {
@@ -184,29 +238,49 @@ export class Reconciler {
         }
         continue;
       }
+      if (rec.deploy) {
+        // A deploy's later steps (move, migration, finish), each its own intent.
+        const before = rec.vmid;
+        await this.executor.continueDeploy(run, signal);
+        this.observer.invalidate(before);
+        mutated = true;
+        continue;
+      }
       const now = clock.now();
       const fresh =
         !mutated && this.observer.resources && now - this.observer.takenAt < OBSERVATION_MAX_AGE_MS;
-      const resources = fresh ? this.observer.resources! : await this.observer.refresh(now);
+      if (!fresh) await this.observer.refresh(now);
+      const resources = this.observer.named(this.observer.resources!);
       const vm = rec.vmid !== undefined ? resources.find((r) => r.vmid === rec.vmid) : undefined;
       const cfg = await this.observer.configFor(rec, vm, now, mutated);
       const configs = new Map<number, Record<string, string>>(vm && cfg ? [[vm.vmid, cfg.values]] : []);
       const pendingKeys = vm && cfg ? this.observer.pending.get(vm.vmid) : undefined;
-      const ctx: PlanContext = { resources, configs, ownerTag: settings.ownerTag };
-      if (vm && pendingKeys) ctx.pending = new Map([[vm.vmid, pendingKeys]]);
-      let wp = planWorker(rec, ctx);
-      if (vm && wp.actions.some(dependsOnPower)) {
+      const ctx: PlanContext = {
+        ...this.#ctx(configs),
+        resources,
+        pending: pendingKeys && vm ? new Map([[vm.vmid, pendingKeys]]) : undefined,
+        power: undefined,
+      };
+      if (vm && dependsOnPowerAny(planWorker(rec, ctx))) {
         // The listing's power state may be seconds old (cache, RRD lag): whether cpu/memory changes
         // need a restart is decided on a status read made now.
         try {
           const st = await client.status(vm.node, vm.vmid);
           this.observer.power.set(vm.vmid, st.status);
-          wp = planWorker(rec, { ...ctx, power: new Map([[vm.vmid, st.status]]) });
+          ctx.power = new Map([[vm.vmid, st.status]]);
         } catch (err) {
           if (!(err instanceof NotFoundError)) throw err;
           mutated = true; // gone since the listing: look again
           continue;
         }
+      }
+      let wp = planWorker(rec, ctx);
+      if (await this.#readWhatPlanNeeds(rec, wp, ctx)) {
+        wp = planWorker(rec, {
+          ...ctx,
+          resources: this.observer.named(resources),
+          deploy: this.observer.facts(),
+        });
       }
       outcome.pending = wp.actions.filter(isPending);
       const runnable = wp.actions.filter((a) => !isPending(a) && a.kind !== 'resume');
@@ -218,6 +292,13 @@ export class Reconciler {
             requeueAfterMs: settings.resyncIntervalMs,
           };
         }
+        const refused = outcome.pending.find((a) => a.kind === 'create' && a.blockedBy);
+        if (refused) {
+          // A plan-time error of the deploy: nothing is tried until the spec changes (or a resync).
+          outcome.pending = [];
+          const [code, ...rest] = refused.blockedBy!.split(': ');
+          throw new DeployRefusedError(rest.join(': '), code as DeployRefusedError['reason']);
+        }
         const waiting = outcome.pending[0];
         if (waiting) {
           const reason = waiting.blockedBy ? `${waiting.reason}: ${waiting.blockedBy}` : waiting.reason;
@@ -228,11 +309,25 @@ export class Reconciler {
       for (const action of runnable) {
         run.log.info('executing', { kind: action.kind, reason: action.reason });
         const vmidBefore = run.rec.vmid;
-        await this.executor.execute(run, action, wp, resources, signal);
-        this.observer.invalidate(vmidBefore);
-        this.observer.invalidate(run.rec.vmid);
+        let stale = false;
+        try {
+          await this.executor.execute(run, action, wp, resources, signal);
+        } catch (err) {
+          // Someone wrote the config between our read and our write (PVE checks the digest again
+          // under the VM's flock): read again and plan again, never overwrite what we did not see.
+          if (!(err instanceof ChecksumMismatchError)) throw err;
+          run.log.info('config changed meanwhile; reading it again and planning again', {
+            kind: action.kind,
+          });
+          run.note('config changed meanwhile', `${action.kind} planned again on a fresh read`);
+          stale = true;
+        } finally {
+          this.observer.invalidate(vmidBefore);
+          this.observer.invalidate(run.rec.vmid);
+        }
         mutated = true;
         if (run.dropped) return { outcome: { kind: 'gone' } };
+        if (stale) break;
       }
     }
     return {
@@ -279,6 +374,11 @@ function deployedVm(rec: WorkerRecord): VmLocation | undefined {
   return { node: rec.node ?? rec.spec.host, vmid: rec.vmid };
 }
 
+/** True when some action of `wp` depends on whether the VM runs. */
+function dependsOnPowerAny(wp: ReturnType<typeof planWorker>): boolean {
+  return wp.actions.some(dependsOnPower);
+}
+
 /** True when what `a` does depends on whether the VM runs (restart-class keys, a restart). */
 function dependsOnPower(a: PlannedAction): boolean {
   return a.kind === 'restart' || a.changes.some((c) => classifyChange(c.field, true) === 'restart');
@@ -301,10 +401,10 @@ export function classify(err: unknown): { thrown: unknown; reason: string; termi
       terminal: true,
     };
   }
-  if (err instanceof TemplateNotFoundError)
-    return { thrown: err, reason: 'TemplateNotFound', terminal: true };
+  if (err instanceof DeployRefusedError) return { thrown: err, reason: err.reason, terminal: true };
   if (err instanceof TerminalError) return { thrown: err, reason: 'Terminal', terminal: true };
   if (err instanceof TaskFailedError) return { thrown: err, reason: 'TaskFailed', terminal: false };
+  if (err instanceof DeadLockError) return { thrown: err, reason: 'LockedByDeadTask', terminal: false };
   if (err instanceof LockedError || err instanceof LockTimeoutError)
     return { thrown: err, reason: 'Locked', terminal: false };
   if (err instanceof TransientError) return { thrown: err, reason: 'Transient', terminal: false };

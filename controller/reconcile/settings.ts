@@ -14,6 +14,7 @@ export const DEFAULT_SETTINGS: Readonly<ControllerSettings> = Object.freeze({
   driftCheckIntervalMs: 10 * 60_000,
   driftBudgetPerPass: 20,
   shutdownTimeoutSec: 120,
+  skiplock: false,
 }) as ControllerSettings;
 
 /** A fresh settings object: the defaults with `overrides` applied (nested objects merged). */

@@ -99,9 +99,12 @@ export function computeStatus(
   } else if (conflict || refused) {
     const a = (conflict ?? refused)!;
     const reason = conflict ? 'Conflict' : (a.blockedBy!.split(':')[0] ?? 'Refused');
+    // A refusal's blockedBy says what to do about it ("DiskShrinkRefused: keep diskGiB or redeploy").
+    const fix = conflict ? '' : a.blockedBy!.slice(reason.length + 1).trim();
+    const message = fix ? `${a.reason}: ${fix}` : a.reason;
     c = setCondition(c, 'Ready', 'False', reason, a.reason, now);
     c = setCondition(c, 'Reconciling', 'False', reason, a.blockedBy ?? a.reason, now);
-    c = setCondition(c, 'Degraded', 'True', reason, a.reason, now);
+    c = setCondition(c, 'Degraded', 'True', reason, message, now);
   } else if (waiting) {
     c = setCondition(
       c,

@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { HistoryEntry, Inventory, WorkerRecord } from '../types.js';
 
-const INVENTORY_KEYS = ['vmid', 'node', 'intent', 'deployed'] as const;
+const INVENTORY_KEYS = ['vmid', 'node', 'intent', 'deployed', 'deploy', 'leftover'] as const;
 
 /** The inventory fields of a record. */
 export function inventoryOf(rec: WorkerRecord): Inventory {

@@ -1,12 +1,15 @@
 /**
- * The /api2/json request pipeline, in pveproxy's order: HTTP-layer checks (chunked, size, body on
- * GET/DELETE, content type), route (501 when unknown), authentication (delayed 401), parameter merge
- * (query overrides body; path conflicts 400), schema verification (400 + errors), node check,
- * injected faults, then the handler. Every call lands in the call log.
+ * The /api2/json request pipeline in pve-http-server's order (PVE/APIServer/AnyEvent.pm): process_header
+ * (transfer encoding), authenticate_and_handle_request (pve-manager PVE/HTTPServer.pm auth_handler: every
+ * path but a few login calls needs credentials, so an unknown path without them is a 401), the body checks
+ * (content on PUT/POST only, 512 KiB, form or JSON), handle_api2_request/extract_params (query overrides
+ * body), rest_handler (find_handler: 501 when unknown; a parameter repeating the path differently is a
+ * parameter error; proxyto: the node must resolve), then the handler: `protected` calls run in the node's
+ * pvedaemon pool, where RESTHandler verifies the parameters. Every call lands in the call log.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiError, DropConnection } from './http/api-error.js';
-import { parseBody, parseForm, readBody } from './http/body.js';
+import { ApiError, DropConnection, paramError } from './http/api-error.js';
+import { checkBody, checkTransferEncoding, parseBody, parseForm, readBody } from './http/body.js';
 import { sendData, sendError } from './http/respond.js';
 import type { ApiRequest, Router } from './http/router.js';
 import { sleep } from './latency.js';
@@ -14,6 +17,16 @@ import { isProtected, methodSchema } from './schema/pve-schema.js';
 import { verifyParams } from './schema/validate.js';
 import type { Simulator } from './simulator.js';
 import { buildRoutes } from './handlers/routes.js';
+
+/** pve-manager PVE/HTTPServer.pm auth_handler: the calls allowed without credentials. */
+const NO_AUTH = new Set([
+  'GET /access/domains',
+  'GET /access/ticket',
+  'POST /access/ticket',
+  'POST /access/vncticket',
+  'POST /access/openid/login',
+  'POST /access/openid/auth-url',
+]);
 
 const SECRET_PARAMS = new Set(['password', 'cipassword', 'otp', 'tfa-challenge']);
 
@@ -56,41 +69,46 @@ export class ApiServer {
       });
     };
     try {
-      const body = await readBody(req);
-      if (body.length > 0 && method !== 'POST' && method !== 'PUT')
-        throw new ApiError(501, `Unexpected content for method '${method}'`, { plain: true });
+      checkTransferEncoding(req);
+      const read = await readBody(req);
+      const caller = NO_AUTH.has(`${method} ${path}`)
+        ? undefined
+        : this.sim.auth.authenticate(req.headers, method);
+      user = caller?.user;
+      checkBody(method, req.headers['content-type'], read);
       const bodyParams =
-        method === 'POST' || method === 'PUT' ? parseBody(req.headers['content-type'], body) : {};
+        method === 'POST' || method === 'PUT' ? parseBody(req.headers['content-type'], read.body) : {};
+      params = { ...bodyParams, ...parseForm(url.search.slice(1)) };
+      delete params._dc;
       const match = this.router.match(method, path);
       if (!match || 'methodMissing' in match)
         throw new ApiError(501, `Method '${method} ${path}' not implemented`);
       const { route, pathParams } = match;
       endpoint = `${method} ${route.template}`;
-      const caller = route.noAuth ? undefined : this.sim.auth.authenticate(req.headers, method);
-      user = caller?.user;
-      params = { ...bodyParams, ...parseForm(url.search.slice(1)) };
-      delete params._dc;
       for (const [k, v] of Object.entries(pathParams)) {
         if (params[k] !== undefined && String(params[k]) !== v)
-          throw new ApiError(400, 'duplicate parameter (already defined in URI) with conflicting values!');
+          throw paramError({ [k]: 'duplicate parameter (already defined in URI) with conflicting values!' });
         params[k] = v;
       }
-      const verified = verifyParams(methodSchema(method, route.template), params);
-      if (Object.keys(verified.errors).length > 0) {
-        violations = verified.errors;
-        throw new ApiError(400, 'Parameter verification failed.', { errors: verified.errors });
-      }
       if (pathParams.node !== undefined) this.sim.world.assertNode(pathParams.node);
+      // verified here so that the call log keeps every violation; refused below, in the handler's turn
+      const verified = verifyParams(methodSchema(method, route.template), params);
+      if (Object.keys(verified.errors).length > 0) violations = verified.errors;
       const vmid = pathParams.vmid !== undefined ? Number(pathParams.vmid) : undefined;
       const fault = this.sim.faults.take(['error', 'status596', 'drop'], { method, path, vmid });
       if (fault?.kind === 'drop') throw new DropConnection();
       if (fault?.kind === 'status596') throw new ApiError(596, fault.message ?? 'Connection timed out');
       if (fault?.kind === 'error')
         throw new ApiError(fault.status ?? 500, fault.message ?? 'simulated failure');
-      if (method === 'GET') await this.readLatency(route.template);
-      const apiReq: ApiRequest = { method, path, params: verified.params, caller };
-      const run = async (): Promise<unknown> => route.handler(this.sim, apiReq);
-      const data = isProtected(method, route.template) ? await this.sim.daemon.run(run) : await run();
+      const run = async (): Promise<unknown> => {
+        if (violations) throw new ApiError(400, 'Parameter verification failed.', { errors: violations });
+        if (method === 'GET') await this.readLatency(route.template);
+        const apiReq: ApiRequest = { method, path, params: verified.params, caller };
+        return route.handler(this.sim, apiReq);
+      };
+      const data = isProtected(method, route.template)
+        ? await this.sim.daemon(pathParams.node ?? this.sim.localNode).run(run)
+        : await run();
       sendData(req, res, data);
       finish(200);
     } catch (err) {

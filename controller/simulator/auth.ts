@@ -1,7 +1,9 @@
 /**
- * Authentication (API-NOTES §2): API tokens (`PVEAPIToken=USER@REALM!ID=SECRET`, no CSRF), tickets from
- * POST /access/ticket (`PVE:user:HEXTIME::sig`, 2 h) with a CSRFPreventionToken on non-GET requests.
- * No permission model beyond "valid credential".
+ * Authentication as pve-manager PVE/HTTPServer.pm auth_handler does it: API tokens
+ * (`PVEAPIToken=USER@REALM!ID=SECRET`, pve-http-server Formatter.pm extract_auth_value; no CSRF check) make
+ * the token id `user@realm!id` the request's user; tickets from POST /access/ticket (`PVE:user:HEXTIME::sig`,
+ * 2 h, pve-access-control PVE/AccessControl.pm) need a CSRFPreventionToken on non-GET requests.
+ * No permission model beyond "valid credential" (root-only options are checked by the handlers).
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -144,7 +146,7 @@ export class Auth {
       /* keep raw */
     }
     const user = this.verifyTicket(ticket);
-    if (!user) throw authError('No ticket');
+    if (!user) throw authError('Authentication failed!');
     if (method !== 'GET') {
       const csrf = headers.csrfpreventiontoken;
       const value = Array.isArray(csrf) ? csrf[0] : csrf;

@@ -42,7 +42,7 @@ class ControlError extends Error {
 }
 
 async function jsonBody(req: IncomingMessage): Promise<unknown> {
-  const buf = await readBody(req);
+  const { body: buf } = await readBody(req);
   if (buf.length === 0) return {};
   try {
     return JSON.parse(buf.toString('utf8'));

@@ -1,7 +1,10 @@
 /**
- * pvedaemon's worker pool (API-NOTES §15): `protected` calls run in one of N workers (3 by default). A slow
- * synchronous call (a config PUT waiting for a flock, an agent call) ties a worker up; pveproxy gives up
- * after 30 s and answers 596 while the call keeps running.
+ * One node's pvedaemon worker pool. pve-manager PVE/HTTPServer.pm rest_handler hands calls marked
+ * `protected` to the local pvedaemon, which runs max_workers => 3 processes (PVE/Service/pvedaemon.pm);
+ * a handler blocks its worker while it runs (a config PUT waiting for a flock, an agent call waiting for
+ * guest-ping). pve-http-server PVE/APIServer/AnyEvent.pm proxy_request gives the proxied call a 30 s
+ * timeout and answers 596 while the call keeps running. ASSUMPTION: waiting callers get the next free
+ * worker in arrival order (really a connection waits for the process that accepted it).
  */
 import { ApiError } from './http/api-error.js';
 

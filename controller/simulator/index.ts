@@ -1,6 +1,7 @@
 /**
- * A Proxmox VE API simulator on real HTTP(S) (API-NOTES.md is the spec). Start it with startSimulator();
- * the API is at `url + '/api2/json'`, the control API at `url + '/_sim/'`.
+ * A Proxmox VE API simulator on real HTTP(S), following Proxmox's own code (qemu-server, pve-manager,
+ * pve-common, pve-http-server, pve-guest-common, pve-storage; each behaviour cites its file and function).
+ * Start it with startSimulator(); the API is at `url + '/api2/json'`, the control API at `url + '/_sim/'`.
  */
 import { X509Certificate } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -51,12 +52,14 @@ export interface SimulatorOptions {
   users?: Record<string, string>;
   /** Simulated ms per real ms (default 1): realistic durations are divided by it. */
   timeScale?: number;
-  /** 'fast' (default, tests): millisecond durations; 'realistic': LATENCIES.md. */
+  /** 'fast' (default, tests): millisecond durations; 'realistic': the figures of README `simulator`. */
   latency?: 'fast' | 'realistic';
   /** Seed for MACs, latency and fault draws (default 1). */
   seed?: number;
-  /** /cluster/resources status/name lag (default off). */
+  /** /cluster/resources lags like pvestatd's 10 s broadcasts (default on; the world's `resourcesLag` too). */
   resourcesLag?: boolean;
+  /** Models labelled ASSUMPTION on (default on; the world's `assumptions` too). */
+  assumptions?: boolean;
   /** Delay of 401 answers in real ms (default 50; real PVE ~3000). */
   authFailureDelayMs?: number;
   logger?: Logger;
@@ -88,12 +91,14 @@ function resolveWorld(world: WorldConfig | string | undefined): WorldConfig {
 /** Starts a simulator on 127.0.0.1 (or opts.host). */
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<RunningSimulator> {
   preloadSchema();
+  const world = resolveWorld(opts.world);
   const sim = new Simulator({
-    world: resolveWorld(opts.world),
+    world,
     latency: opts.latency ?? 'fast',
     timeScale: opts.timeScale ?? 1,
     seed: opts.seed ?? 1,
-    resourcesLag: opts.resourcesLag ?? false,
+    resourcesLag: opts.resourcesLag ?? world.resourcesLag ?? true,
+    assumptions: opts.assumptions ?? world.assumptions ?? true,
     authFailureDelayMs: opts.authFailureDelayMs ?? 50,
     token: opts.token,
     users: opts.users,

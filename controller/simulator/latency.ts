@@ -2,7 +2,9 @@
  * How long simulated operations take. Durations are in simulated milliseconds and become real time
  * through the time scale (real ms = simulated ms / timeScale).
  *
- * - `realistic` follows shared/proxmox/LATENCIES.md (ranges drawn with the seeded RNG);
+ * - `realistic`: the table "Realistic profile" of README section `simulator` (ranges drawn with the seeded
+ *   RNG). The waits and timeouts there come from Proxmox's code (cited below); the operation durations are
+ *   typical figures users report, not grounded in any Proxmox source: ASSUMPTIONS, each marked so.
  * - `fast` (tests) keeps the same shape at roughly 1/100 to 1/1000 of the figures, so a clone, a boot and an
  *   update run take milliseconds; PVE "seconds" parameters (shutdown timeout, lock waits) shrink to 10 ms.
  */
@@ -40,16 +42,17 @@ export interface LatencyProfile {
   deletePer50GiB: number;
   /** HA stack acting after an hastart/hastop task. */
   haDelay: Duration;
-  /** pvestatd broadcast interval: /cluster/resources lag. */
+  /** pvestatd broadcast interval (pve-manager PVE/Service/pvestatd.pm $updatetime = 10): /cluster/resources lag. */
   statsInterval: number;
   /** One PVE "second" (timeout parameters, lock waits) in simulated ms. */
   secondMs: number;
-  /** The flock wait of lock_config, in PVE seconds. */
+  /** The flock wait of lock_config, in PVE seconds (pve-guest-common AbstractConfig.pm lock_config: 10). */
   lockWaitSeconds: number;
-  /** Default shutdown timeout in PVE seconds. */
+  /** Default shutdown timeout in PVE seconds (qemu-server QemuServer.pm _do_vm_stop: 60). */
   shutdownTimeoutSeconds: number;
 }
 
+/** README `simulator`, "Realistic profile": durations are ASSUMPTIONS (reported figures); waits are Proxmox's. */
 export const REALISTIC_PROFILE: LatencyProfile = {
   smallGet: [10, 40],
   resourcesBase: 20,

@@ -77,6 +77,8 @@ export interface SimulatorCoreOptions {
   timeScale: number;
   seed: number;
   resourcesLag: boolean;
+  /** Models no Proxmox source grounds (labelled ASSUMPTION in the code) are on; see README `simulator`. */
+  assumptions: boolean;
   authFailureDelayMs: number;
   token?: string;
   users?: Record<string, string>;
@@ -93,14 +95,16 @@ export class Simulator {
   readonly faults: Faults;
   readonly tasks: TaskManager;
   readonly flocks = new FlockTable();
-  /** pvedaemon workers for `protected` calls. */
-  readonly daemon: DaemonPool;
+  /** The node the API client talks to (GET /cluster/status `local`, protected calls without a node). */
+  readonly localNode: string;
   /** Full clones copying per storage right now (they share its bandwidth), keyed by cloneStorageKey. */
   readonly activeClones = new Map<string, number>();
   readonly auth: Auth;
   readonly guestCommands: GuestCommands;
   readonly log: Logger;
   resourcesLag: boolean;
+  /** Whether the models labelled ASSUMPTION (no Proxmox source grounds them) are on. */
+  assumptions: boolean;
   authFailureDelayMs: number;
   /** Real ms when the simulator started (pvestatd broadcast epoch). */
   readonly epoch = Date.now();
@@ -112,6 +116,9 @@ export class Simulator {
   private readonly counters = new Map<string, number>();
   private seq = 0;
   private readonly taskSlow = new WeakMap<Task, number>();
+  private readonly daemons = new Map<string, DaemonPool>();
+  private readonly daemonWorkers: number;
+  private readonly proxyTimeoutMs: number;
 
   constructor(opts: SimulatorCoreOptions) {
     this.rng = createRng(opts.seed);
@@ -122,13 +129,14 @@ export class Simulator {
     this.guestCommands = new GuestCommands(opts.world.guestCommands);
     this.auth = new Auth(opts.token, opts.users);
     this.resourcesLag = opts.resourcesLag;
+    this.assumptions = opts.assumptions;
     this.authFailureDelayMs = opts.authFailureDelayMs;
     this.agentBoot = opts.world.agentBootMs;
-    const workers = opts.world.daemon?.workers ?? (opts.latency === 'realistic' ? 3 : 0);
-    this.daemon = new DaemonPool(
-      workers,
-      this.latency.secondsToReal(opts.world.daemon?.proxyTimeoutSeconds ?? 30),
-    );
+    this.localNode = opts.world.nodes[0].name;
+    // pve-manager PVE/Service/pvedaemon.pm: max_workers => 3 on every node; pve-http-server
+    // PVE/APIServer/AnyEvent.pm proxy_request: the proxied call times out after 30 s (596)
+    this.daemonWorkers = opts.world.daemon?.workers ?? 3;
+    this.proxyTimeoutMs = this.latency.secondsToReal(opts.world.daemon?.proxyTimeoutSeconds ?? 30);
     this.tasks = new TaskManager(this.latency, (t) => this.taskSlow.get(t) ?? 1);
     const now = Date.now();
     for (const vm of this.world.vms.values()) {
@@ -140,6 +148,16 @@ export class Simulator {
   }
 
   // ---- helpers for handlers ----
+
+  /** The pvedaemon worker pool of `node` (every node runs its own pvedaemon). */
+  daemon(node: string): DaemonPool {
+    let pool = this.daemons.get(node);
+    if (!pool) {
+      pool = new DaemonPool(this.daemonWorkers, this.proxyTimeoutMs);
+      this.daemons.set(node, pool);
+    }
+    return pool;
+  }
 
   /** The flock wait of lock_config in real ms. */
   lockWaitMs(seconds?: number): number {
@@ -183,8 +201,12 @@ export class Simulator {
     return task;
   }
 
-  /** Real ms until the guest agent answers after a boot. */
+  /**
+   * Real ms until the guest agent answers after a boot. ASSUMPTION: no Proxmox source says how long a
+   * guest takes to start its agent (figures in README `simulator`); 0 when assumptions are off.
+   */
   agentBootRealMs(vm: VmState): number {
+    if (!this.assumptions) return 0;
     const first = vm.guest.boots === 0 && vm.config.ide2 !== undefined;
     const sim =
       this.agentBoot !== undefined
@@ -250,7 +272,7 @@ export class Simulator {
     byEndpoint: Record<string, number>;
     runningTasks: number;
     vms: number;
-    daemon: { busy: number; waiting: number };
+    daemon: { busy: number; waiting: number; byNode: Record<string, { busy: number; waiting: number }> };
   } {
     let total = 0;
     const byEndpoint: Record<string, number> = {};
@@ -263,8 +285,25 @@ export class Simulator {
       byEndpoint,
       runningTasks: this.tasks.running().length,
       vms: this.world.vms.size,
-      daemon: this.daemon.load(),
+      daemon: this.daemonLoad(),
     };
+  }
+
+  private daemonLoad(): {
+    busy: number;
+    waiting: number;
+    byNode: Record<string, { busy: number; waiting: number }>;
+  } {
+    const byNode: Record<string, { busy: number; waiting: number }> = {};
+    let busy = 0;
+    let waiting = 0;
+    for (const [node, pool] of this.daemons) {
+      const l = pool.load();
+      byNode[node] = l;
+      busy += l.busy;
+      waiting += l.waiting;
+    }
+    return { busy, waiting, byNode };
   }
 
   // ---- in-process API ----
@@ -440,6 +479,7 @@ export class Simulator {
       latency: this.latency.name,
       timeScale: this.latency.timeScale,
       resourcesLag: this.resourcesLag,
+      assumptions: this.assumptions,
       nodes: [...this.world.nodes.values()],
       storages: [...this.world.storages.values()],
       pools: Object.fromEntries([...this.world.pools].map(([k, v]) => [k, [...v]])),

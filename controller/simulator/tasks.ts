@@ -1,5 +1,6 @@
 /**
- * Worker tasks with UPIDs (API-NOTES §5): `UPID:node:pid:pstart:starttime:type:id:user:`, a log that ends
+ * Worker tasks with UPIDs (pve-common PVE/UPID.pm encode/decode, PVE/RESTEnvironment.pm fork_worker):
+ * `UPID:node:pid:pstart:starttime:type:id:user:`, a log that ends
  * with TASK OK / TASK WARNINGS: n / TASK ERROR: msg, and exit statuses OK / WARNINGS: n / error text.
  */
 import type { Latency } from './latency.js';

@@ -13,7 +13,7 @@ import { fail, paramError } from './http/api-error.js';
 import { methodSchema } from './schema/pve-schema.js';
 import { lookupProperty } from './schema/validate.js';
 import type { Rng } from './rng.js';
-import { cloudInitOf } from './world/state.js';
+import { cloudInitOf, hasCloudinitDrive } from './world/state.js';
 import type { VmState, World } from './world/state.js';
 
 /** Config with pending changes applied (what GET config shows by default). */
@@ -44,7 +44,8 @@ export function bootGuest(vm: VmState, now: number, agentBootRealMs: number): vo
   vm.startedAt = now;
   vm.pid = 10000 + (vm.vmid % 50000) + vm.guest.boots;
   vm.guest.boots++;
-  vm.guest.applied = cloudInitOf(vm.config);
+  vm.guest.cloudinit = hasCloudinitDrive(vm.config, vm.vmid);
+  vm.guest.applied = vm.guest.cloudinit ? cloudInitOf(vm.config) : {};
   vm.guest.agentReadyAt = now + agentBootRealMs;
   vm.guest.execs.clear();
 }
@@ -130,27 +131,34 @@ export interface ConfigChanges {
   force: boolean;
 }
 
-/** Splits request params into set/delete/revert, with PVE's synchronous checks on them. */
+/**
+ * Splits request params into set/delete/revert with the synchronous checks of qemu-server
+ * PVE/API2/Qemu.pm update_vm_api, in its order and with its texts (the `revert` conflict is reported under
+ * `delete` there too); option_exists is the config schema.
+ */
 export function configChanges(params: Record<string, unknown>): ConfigChanges {
   const set: Record<string, string> = {};
   for (const [k, v] of Object.entries(params)) if (!CONTROL.has(k)) set[k] = String(v);
-  const del = typeof params.delete === 'string' ? params.delete.split(/[;,\s]+/).filter(Boolean) : [];
-  const revert = typeof params.revert === 'string' ? params.revert.split(/[;,\s]+/).filter(Boolean) : [];
-  if (Object.keys(set).length === 0 && del.length === 0 && revert.length === 0)
+  const split = (v: unknown): string[] => (typeof v === 'string' ? v.split(/[;,\s]+/).filter(Boolean) : []);
+  const delStr = split(params.delete);
+  const revert = split(params.revert);
+  if (Object.keys(set).length === 0 && delStr.length === 0 && revert.length === 0)
     throw fail('no options specified');
-  for (const k of [...del, ...revert]) {
-    if (!isConfigKey(k))
-      throw paramError({ [del.includes(k) ? 'delete' : 'revert']: `unknown setting '${k}'` });
-  }
-  for (const k of del) {
+  for (const k of revert) {
+    if (!isConfigKey(k)) throw paramError({ revert: `unknown option '${k}'` });
     if (set[k] !== undefined)
-      throw paramError({ delete: `unable to set and delete option '${k}' at the same time` });
+      throw paramError({ delete: `you can't use '-${k}' and -revert ${k}' at the same time` });
+  }
+  const del: string[] = [];
+  for (const raw of delStr) {
+    const k = raw === 'cdrom' ? 'ide2' : raw;
+    if (set[k] !== undefined)
+      throw paramError({ delete: `you can't use '-${k}' and -delete ${k}' at the same time` });
     if (revert.includes(k))
-      throw paramError({ delete: `unable to revert and delete option '${k}' at the same time` });
+      throw paramError({ revert: `you can't use '-delete ${k}' and -revert ${k}' at the same time` });
+    if (!isConfigKey(k)) throw paramError({ delete: `unknown option '${k}'` });
+    del.push(k);
   }
-  for (const k of revert)
-    if (set[k] !== undefined)
-      throw paramError({ revert: `unable to revert and set option '${k}' at the same time` });
   return { set, del, revert, force: params.force === 1 };
 }
 
@@ -170,7 +178,7 @@ export function writeConfig(
   for (const k of ch.del) {
     const current = pendingView(vm)[k];
     if (current === undefined) {
-      log(`skip deleting '${k}': not set`);
+      log(`cannot delete '${k}' - not set in current configuration!`);
       continue;
     }
     if (running && !appliesWhileRunning(k) && vm.config[k] !== undefined) {

@@ -83,7 +83,7 @@ export function splitRecord(rec: WorkerRecord): WorkerSections {
   const out: WorkerSections = {
     name: rec.name,
     desired: pick(rec, ['spec', 'specHash', 'generation', 'source', 'uid', 'removeRequestedAt', 'revision']),
-    inventory: pick(rec, ['vmid', 'node', 'intent', 'deployed']),
+    inventory: pick(rec, ['vmid', 'node', 'intent', 'deployed', 'deploy', 'leftover']),
     lifecycle: { sessions: [...(st.sessions ?? [])] },
     status: {
       phase: resting,

@@ -86,7 +86,7 @@ describe('tables that fit the terminal', () => {
         invalidFiles: [`${process.cwd()}/workers/broken-file-with-a-long-name.yaml`],
         errors: 1,
         warnings: 0,
-        revision: { commit: '0123456789abcdef0123456789abcdef01234567' },
+        revision: '0123456789abcdef0123456789abcdef01234567',
       },
       nextResyncAt: 100_000,
       reconciles: 12345,

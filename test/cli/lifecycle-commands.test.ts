@@ -109,6 +109,8 @@ describe('lifecycle CLI against a running controller', function () {
     expect(ok.stdout).to.match(/^worker cli-w2: test passed\n/);
     for (const check of ['agent', 'network', 'proxmox-host', 'backup-server'])
       expect(ok.stdout).to.contain(check);
+    // pve2's address from GET /cluster/status (pve-manager PVE/API2/Cluster.pm get_status), no flag given.
+    expect(ok.stdout).to.contain('10.0.0.12 ping statistics');
     expect(ok.stdout).to.not.contain('updates');
     env.sim.sim.world.network.unreachable!.push('10.0.0.50');
     try {

@@ -35,6 +35,23 @@ describe('workerctl plan / apply / status (CLI exit codes)', function () {
 
   const vms = () => sim.sim.listVms().filter((v) => !v.template);
 
+  it('plan shows each deploy path and exits 1 naming a worker that cannot be deployed and what to change', async () => {
+    writeFileSync(
+      join(manifests, 'a.yaml'),
+      workerYaml('cli-p2', { host: 'pve2' }) +
+        '---\n' +
+        workerYaml('cli-nope', { host: 'pve3', storage: 'fast-nvme' }),
+    );
+    const plan = await runCli(['plan', '-f', manifests, ...conn]);
+    expect(plan.code, plan.stdout + plan.stderr).to.equal(1);
+    expect(plan.stdout).to.contain(
+      'clone worker-template (vm 9000 on pve1) to cephpool on pve2, then move disk scsi0 to local-lvm',
+    );
+    expect(plan.stderr).to.match(
+      /error: NoDeployPath: worker cli-nope: .*storage fast-nvme does not exist on pve3.*set spec.storage/,
+    );
+  });
+
   it('plan exits 2 with changes pending, mutates nothing, then apply --wait converges and plan exits 0', async () => {
     writeFileSync(
       join(manifests, 'a.yaml'),
@@ -129,21 +146,20 @@ describe('workerctl plan / apply / status (CLI exit codes)', function () {
     );
     const plan = await runCli(['plan', '-f', manifests, ...conn]);
     expect(plan.code, 'a plan with a conflict cannot be carried out: 1, not 2').to.equal(1);
-    expect(plan.stdout).to.match(/fix: .*workerctl adopt cli-clash --vmid 777/);
+    expect(plan.stderr).to.match(/error: Conflict: vm 777 on pve1 is named cli-clash/);
+    expect(plan.stderr).to.match(/fix: .*workerctl adopt cli-clash --vmid 777/);
     const t0 = Date.now();
     // The default --timeout (15 minutes): only the blocked verdict ends the wait.
     const apply = await runCli(['apply', '-f', manifests, ...conn, '--wait']);
     expect(Date.now() - t0, 'exits in seconds, not after its timeout').to.be.below(15_000);
     expect(apply.code, apply.stdout + apply.stderr).to.equal(1);
     expect(apply.stderr).to.match(/nothing more happens on its own/);
-    expect(apply.stderr).to.match(/cli-clash: Conflict: vm 777 on pve1 is named cli-clash/);
+    expect(apply.stderr).to.match(/ {2}Conflict: vm 777 on pve1 is named cli-clash/);
     expect(apply.stderr).to.match(
       /fix: rename or remove vm 777 on pve1, or, .*workerctl adopt cli-clash --vmid 777/,
     );
-    expect(apply.stderr).to.match(/cli-notpl: TemplateNotFound: template gone-template not found/);
-    expect(apply.stderr).to.match(
-      /fix: create the template gone-template in the cluster, or change spec.template/,
-    );
+    expect(apply.stderr).to.match(/TemplateNotFound: worker cli-notpl: .*gone-template/);
+    expect(apply.stderr).to.match(/fix: create the template in the cluster, or change spec.template/);
     expect(apply.stderr).not.to.match(/cli-fine/);
     expect(vms().map((v) => v.name)).to.include('cli-fine');
     expect(sim.sim.getVm(777)?.tags ?? '').not.to.contain('workerctl');

@@ -60,9 +60,8 @@ describe('controller restart (kill -9) in the middle of a session, real binaries
       '--listen',
       '127.0.0.1:0',
       '--no-view',
-      // The simulated world's addresses (an external simulator: run cannot ask it).
-      '--host-address',
-      'pve1=10.0.0.11',
+      // No --host-address: node addresses come from GET /cluster/status. The backup server is the
+      // simulated world's (an external simulator: run cannot ask it).
       '--backup-server',
       '10.0.0.50',
     ];

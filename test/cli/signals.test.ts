@@ -14,7 +14,7 @@ import { eventually } from '../helpers/eventually.js';
 import { workerYaml } from '../helpers/manifests.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
-const GRACE_MS = 3000;
+const GRACE_MS = 2000;
 /** Process start-up and the exit itself, on a loaded machine. */
 const SLACK_MS = 1500;
 

@@ -60,7 +60,7 @@ describe('adopt and recover (CLI)', function () {
 
     const lost = await runCli(['plan', '-f', manifests, ...conn]);
     expect(lost.code, 'every worker is blocked by a conflict').to.equal(1);
-    expect(lost.stdout).to.match(
+    expect(lost.stderr).to.match(
       /carries the workerctl tag: if the state directory was lost, rebuild its records with workerctl recover/,
     );
 

@@ -8,6 +8,7 @@ import { addConnectionOptions } from '../../controller/cli/connection.js';
 import { connect, type ConnectionOptions } from '../../controller/compose/connection.js';
 import { ConfigError, UsageError } from '../../controller/errors.js';
 import { silentLogger } from '../../controller/log.js';
+import { startSimulator } from '../../controller/simulator/index.js';
 import { TEST_SECRET, TEST_TOKEN, ok, startWireServer } from '../helpers/wire-server.js';
 
 const deps = (env: NodeJS.ProcessEnv = {}) => ({ logger: silentLogger(), env });
@@ -139,5 +140,56 @@ describe('cli connection', function () {
     expect(
       await connect({ simulate: true, server: 'https://x' }, deps()).catch((e: unknown) => e),
     ).to.be.instanceOf(UsageError);
+  });
+
+  it('--user with --password-file logs in with a ticket (root@pam may skiplock); the password never on the command line or in an error', async () => {
+    const sim = await startSimulator({ latency: 'fast', authFailureDelayMs: 0 });
+    const dir = mkdtempSync(join(tmpdir(), 'wctl-pw-'));
+    try {
+      writeFileSync(join(dir, 'pw'), `${sim.password}\n`, { mode: 0o600 });
+      expect(
+        parse(['--user', 'root@pam', '--password-file', join(dir, 'pw'), '--api-calls-per-node', '2']),
+      ).to.include({
+        user: 'root@pam',
+        passwordFile: join(dir, 'pw'),
+        apiCallsPerNode: 2,
+      });
+      const c = await connect({ server: sim.url, user: 'root@pam', passwordFile: join(dir, 'pw') }, deps());
+      try {
+        expect(c.rootLogin).to.equal(true);
+        expect(c.describe).to.contain('user root@pam');
+        await c.client.version();
+        expect(sim.sim.callLog().some((r) => r.path === '/access/ticket' && r.status === 200)).to.equal(true);
+      } finally {
+        await c.close();
+      }
+      // Another user may log in but never skiplock; a missing file or user@realm is a clear usage error.
+      writeFileSync(join(dir, 'pw2'), 'secret-pw\n');
+      const other = await connect(
+        { server: sim.url, user: 'ops@pve', passwordFile: join(dir, 'pw2') },
+        deps(),
+      );
+      expect(other.rootLogin).to.equal(false);
+      await other.close();
+      const noFile = await connect({ server: sim.url, user: 'root@pam' }, deps()).catch((e: unknown) => e);
+      expect(noFile).to.be.instanceOf(UsageError);
+      expect((noFile as Error).message).to.match(
+        /--password-file FILE.*WORKERCTL_PASSWORD_FILE.*pve-password/,
+      );
+      const badUser = await connect(
+        { server: sim.url, user: 'root', passwordFile: join(dir, 'pw2') },
+        deps(),
+      ).catch((e: unknown) => e);
+      expect((badUser as Error).message).to.match(/--user: 'root' is not USER@REALM/);
+      const missing = await connect(
+        { server: sim.url, user: 'root@pam', passwordFile: join(dir, 'nope') },
+        deps(),
+      ).catch((e: unknown) => e);
+      expect(missing).to.be.instanceOf(ConfigError);
+      expect((missing as Error).message).not.to.contain('secret-pw');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await sim.close();
+    }
   });
 });

@@ -13,6 +13,23 @@ import { exited, runCli, simFlags, startCli, storedWorkers } from '../helpers/cl
 import { eventually } from '../helpers/eventually.js';
 import { workerYaml } from '../helpers/manifests.js';
 
+/** Runs `workerctl run` until the worker is Ready with no intent left, then stops it cleanly. */
+async function runUntilReady(args: string[], state: string, name: string): Promise<void> {
+  const child = startCli(args);
+  try {
+    await eventually(() => {
+      const rec = storedWorkers(state)[name];
+      const ready = rec?.status.conditions.find((c) => c.type === 'Ready');
+      return ready?.status === 'True' && !rec?.intent
+        ? true
+        : `ready=${ready?.status} intent=${rec?.intent?.op}`;
+    }, 30_000);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  expect(await exited(child), child.output()).to.equal(0);
+}
+
 describe('crash and resume (invariant 4): kill -9 during a clone', function () {
   this.timeout(60_000);
   let sim: RunningSimulator;
@@ -48,19 +65,7 @@ describe('crash and resume (invariant 4): kill -9 during a clone', function () {
     expect(await exited(first)).to.equal('SIGKILL');
     expect(sim.sim.listVms().filter((v) => v.name === 'crash-w1')).to.have.length(1);
 
-    const second = startCli(args);
-    try {
-      await eventually(() => {
-        const rec = storedWorkers(state)['crash-w1'];
-        const ready = rec?.status.conditions.find((c) => c.type === 'Ready');
-        return ready?.status === 'True' && !rec?.intent
-          ? true
-          : `ready=${ready?.status} intent=${rec?.intent?.op}`;
-      }, 30_000);
-    } finally {
-      second.kill('SIGTERM');
-    }
-    expect(await exited(second), second.output()).to.equal(0);
+    await runUntilReady(args, state, 'crash-w1');
 
     const vms = sim.sim.listVms().filter((v) => !v.template);
     expect(vms.map((v) => v.name)).to.deep.equal(['crash-w1']);
@@ -73,5 +78,43 @@ describe('crash and resume (invariant 4): kill -9 during a clone', function () {
     const plan = await runCli(['plan', '-f', manifests, ...simFlags(sim, tmp.path), '--state-dir', state]);
     expect(plan.code, plan.stdout + plan.stderr).to.equal(0);
     expect(plan.stdout).to.match(/No changes/);
+  });
+
+  it('a cross-node deploy killed during its clone and again during its move_disk: one VM, on its node, its disk on local-lvm', async () => {
+    // The worker is on pve2, the template's disks on shared cephpool on pve1, the worker's storage is
+    // pve2's local-lvm: clone with target onto cephpool, then move_disk (qemu-server PVE/API2/Qemu.pm).
+    const manifests = join(tmp.path, 'cross');
+    const state = join(tmp.path, 'cross-state');
+    mkdirSync(manifests);
+    writeFileSync(join(manifests, 'w.yaml'), workerYaml('crash-x1', { host: 'pve2', cpus: 4 }));
+    sim.sim.clearFaults();
+    sim.sim.setFault({ kind: 'slowTask', taskType: 'qmclone', factor: 100 });
+    sim.sim.setFault({ kind: 'slowTask', taskType: 'qmmove', factor: 100 });
+    const args = ['run', '-f', manifests, ...simFlags(sim, tmp.path), '--state-dir', state, '--resync', '1s'];
+    const running = (type: string) => sim.sim.tasks.running().some((t) => t.type === type);
+
+    const first = startCli(args);
+    await eventually(() => running('qmclone'), 15_000, 5);
+    first.kill('SIGKILL');
+    expect(await exited(first)).to.equal('SIGKILL');
+
+    const second = startCli(args);
+    await eventually(() => running('qmmove'), 15_000, 5);
+    expect(storedWorkers(state)['crash-x1']?.intent?.op).to.equal('move-disk');
+    second.kill('SIGKILL');
+    expect(await exited(second)).to.equal('SIGKILL');
+
+    await runUntilReady(args, state, 'crash-x1');
+
+    const vms = sim.sim.listVms().filter((v) => v.name === 'crash-x1');
+    expect(vms).to.have.length(1);
+    expect(vms[0].node).to.equal('pve2');
+    expect(vms[0].lock).to.equal(undefined);
+    expect(vms[0].disks.find((d) => d.key === 'scsi0')).to.include({ storage: 'local-lvm' });
+    expect(Object.keys(vms[0].config).filter((k) => k.startsWith('unused'))).to.deep.equal([]);
+    expect(sim.sim.callLog().filter((c) => c.endpoint.endsWith('/clone') && c.status === 200)).to.have.length(
+      2,
+    );
+    sim.sim.clearFaults();
   });
 });

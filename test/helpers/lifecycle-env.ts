@@ -20,6 +20,7 @@ export const realClock: Clock = systemClock;
 /** Fast lifecycle settings for tests. */
 export const FAST: Partial<LifecycleSettings> = {
   agentPollMs: 10,
+  agentPollMaxMs: 40,
   agentTimeoutMs: 1_000,
   checkTimeoutMs: 2_000,
   updateTimeoutMs: 3_000,

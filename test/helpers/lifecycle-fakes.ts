@@ -1,5 +1,6 @@
 /** Fakes for the lifecycle unit tests: a guest agent, instant power, and a harness over a MemoryStore. */
 import type { GuestAgentClient } from '../../controller/lifecycle/guest.js';
+import { NodeAddresses } from '../../controller/lifecycle/node-addresses.js';
 import { KeyedMutex } from '../../controller/queue/mutex.js';
 import type { VmLocation, WorkerPower } from '../../controller/lifecycle/worker-core.js';
 import { lifecycleSettings, type LifecycleSettings } from '../../controller/lifecycle/settings.js';
@@ -108,14 +109,16 @@ export async function harness(
   for (const w of workers) await store.seedWorker(w);
   const guest = new FakeGuest();
   const power = new FakePower(store, guest);
+  const full = lifecycleSettings({ agentTimeoutMs: 60_000, backupServer: 'vbr.lan', ...settings });
   const deps: LifecycleDeps = {
     client: guest,
+    addresses: new NodeAddresses({}, full.hostAddresses, clock),
     store,
     clock,
     logger: silentLogger(),
     power,
     locks: new KeyedMutex(),
-    settings: lifecycleSettings({ agentTimeoutMs: 60_000, backupServer: 'vbr.lan', ...settings }),
+    settings: full,
   };
   return { store, clock, guest, power, deps };
 }

@@ -5,6 +5,7 @@
 import { openApp, type App } from '../../controller/compose/app.js';
 import { silentLogger } from '../../controller/log.js';
 import type { ProxmoxClient } from '../../controller/proxmox/client.js';
+import type { CallInfo } from '../../controller/proxmox/options.js';
 import type { ControllerSettings, Plan } from '../../controller/reconcile/contracts.js';
 import type { ReconcileCore, ReconcileCoreOptions } from '../../controller/reconcile/core.js';
 import { makeSettings } from '../../controller/reconcile/settings.js';
@@ -32,6 +33,12 @@ export async function startHarness(
     fleet?: ReconcileCoreOptions;
     seed?: number;
     world?: WorldConfig;
+    /** 'root': log in with a root@pam ticket (skiplock allowed) instead of the simulator's token. */
+    auth?: 'token' | 'root';
+    /** The simulator's /cluster/resources lag (default on, as on a real cluster). */
+    resourcesLag?: boolean;
+    /** Sees every Proxmox call the client makes (after it returned). */
+    onCall?: (info: CallInfo) => void;
   } = {},
 ): Promise<Harness> {
   const running = await startSimulator({
@@ -39,16 +46,22 @@ export async function startHarness(
     authFailureDelayMs: 0,
     seed: opts.seed ?? 3,
     ...(opts.world ? { world: opts.world } : {}),
+    ...(opts.resourcesLag !== undefined ? { resourcesLag: opts.resourcesLag } : {}),
   });
+  const endpoint =
+    opts.auth === 'root'
+      ? { ...running, auth: { kind: 'ticket' as const, username: 'root@pam', password: running.password } }
+      : running;
   const volume = new MemoryVolume();
   const clock = new FakeClock();
   const settings = makeSettings(opts.settings);
   const build = (core?: ReconcileCoreOptions) =>
     openApp({
-      endpoint: running,
+      endpoint,
       clientOptions: {
         retry: { baseDelayMs: 5, maxDelayMs: 20, jitter: 0 },
         taskPoll: { initialMs: 5, maxMs: 40, factor: 2 },
+        ...(opts.onCall ? { onCall: opts.onCall } : {}),
       },
       settings,
       logger: silentLogger(),

@@ -153,6 +153,25 @@ describe('blockers: what only a person can fix', () => {
     expect(isStuck(alone)).to.equal(true);
   });
 
+  it('a create refused at plan time (no deploy path, no template) is blocked with what it says to change', () => {
+    const report = findBlockers(
+      plan([
+        act('w5', 'create', {
+          blockedBy: 'NoDeployPath: worker w5: storage fast does not exist on pve3; set spec.storage',
+        }),
+      ]),
+    );
+    expect(report.blocked).to.deep.equal([
+      {
+        worker: 'w5',
+        reason: 'NoDeployPath',
+        message: 'worker w5: storage fast does not exist on pve3; set spec.storage',
+        fix: 'change the manifest, or the cluster, as said',
+      },
+    ]);
+    expect(isStuck(report)).to.equal(true);
+  });
+
   it('a converged plan has nothing blocked', () => {
     expect(findBlockers({ actions: [], converged: true }).blocked).to.deep.equal([]);
   });

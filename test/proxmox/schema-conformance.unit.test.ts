@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { pveSchemaPath } from '../../controller/paths.js';
 import { createProxmoxClient, type HttpProxmoxClient } from '../../controller/proxmox/http-client.js';
+import { LOCAL_NODE, budgetOf } from '../../controller/proxmox/node-budget.js';
 import {
   TEST_TOKEN,
   UPID_CLONE,
@@ -23,17 +24,29 @@ interface SchemaProp {
 }
 interface SchemaNode {
   path: string;
-  info?: Record<string, { parameters?: { properties?: Record<string, SchemaProp> } }>;
+  info?: Record<string, { protected?: number; parameters?: { properties?: Record<string, SchemaProp> } }>;
   children?: SchemaNode[];
 }
 
 function loadEndpoints(version: '9.1' | '8.4') {
   const roots = JSON.parse(readFileSync(pveSchemaPath(version), 'utf8')) as SchemaNode[];
-  const out: { re: RegExp; path: string; method: string; props: Record<string, SchemaProp> }[] = [];
+  const out: {
+    re: RegExp;
+    path: string;
+    method: string;
+    props: Record<string, SchemaProp>;
+    protected: boolean;
+  }[] = [];
   const walk = (n: SchemaNode) => {
     for (const [method, info] of Object.entries(n.info ?? {})) {
       const re = new RegExp(`^${n.path.replace(/\{[^}]+\}/g, '[^/]+')}$`);
-      out.push({ re, path: n.path, method, props: info.parameters?.properties ?? {} });
+      out.push({
+        re,
+        path: n.path,
+        method,
+        props: info.parameters?.properties ?? {},
+        protected: info.protected === 1,
+      });
     }
     n.children?.forEach(walk);
   };
@@ -80,7 +93,15 @@ describe('proxmox client: requests conform to the PVE schema', () => {
       if (req.path.endsWith('/access/ticket'))
         return ok(res, { ticket: 'PVE:a@pam:00000000::x', CSRFPreventionToken: 'y' });
       if (req.path === '/cluster/nextid') return ok(res, '100');
-      const lists = ['/nodes', '/cluster/resources', '/storage', '/log', '/network-get-interfaces'];
+      const lists = [
+        '/nodes',
+        '/cluster/resources',
+        '/cluster/status',
+        '/storage',
+        '/log',
+        '/tasks',
+        '/network-get-interfaces',
+      ];
       if (req.method === 'GET') return ok(res, lists.some((l) => req.path.endsWith(l)) ? [] : {});
       ok(res, UPID_CLONE);
     });
@@ -131,7 +152,12 @@ describe('proxmox client: requests conform to the PVE schema', () => {
     await client.shutdown('pve1', 101, { timeout: 60, forceStop: false });
     await client.stop('pve1', 101);
     await client.reboot('pve1', 101);
-    await client.deleteVm('pve1', 101, { purge: true, destroyUnreferencedDisks: true });
+    await client.deleteVm('pve1', 101, { purge: true, destroyUnreferencedDisks: true, skiplock: true });
+    await client.updateConfig('pve1', 101, { set: {}, delete: ['lock'], skiplock: true });
+    await client.moveDisk('pve2', 101, { disk: 'scsi0', storage: 'local-lvm', delete: true, digest: 'abc' });
+    await client.migrate('pve1', 101, { target: 'pve2', targetstorage: 'local-lvm', online: false });
+    await client.clusterNodes();
+    await client.tasks('pve1', { source: 'all', type: 'qmclone', vmid: 9000, since: 1738162747, limit: 500 });
     await client.agentPing('pve1', 101);
     await client.agentNetworkInterfaces('pve1', 101);
     await client.agentExec('pve1', 101, ['ls', '-l'], 'in');
@@ -153,11 +179,30 @@ describe('proxmox client: requests conform to the PVE schema', () => {
   for (const version of ['9.1', '8.4'] as const) {
     it(`sends only what PVE ${version} accepts`, () => {
       const endpoints = loadEndpoints(version);
-      expect(server.requests.length).to.equal(26);
+      expect(server.requests.length).to.equal(31);
       const problems = server.requests.flatMap((r) => check(endpoints, r));
       expect(problems).to.deep.equal([]);
     });
   }
+
+  it('the node budget counts exactly the calls PVE runs in pvedaemon (`protected`)', () => {
+    // pve-manager PVE/HTTPServer.pm rest_handler: a `protected` call is proxied to the node's pvedaemon.
+    const endpoints = loadEndpoints('9.1');
+    const wrong = server.requests.flatMap((r) => {
+      const ep = endpoints.find((e) => e.method === r.method && e.re.test(r.path));
+      if (!ep || r.path === '/access/ticket') return [];
+      const counted = budgetOf(r.method, r.path) !== undefined;
+      return counted === ep.protected
+        ? []
+        : [`${r.method} ${ep.path}: protected ${ep.protected}, counted ${counted}`];
+    });
+    expect(wrong).to.deep.equal([]);
+    expect(budgetOf('GET', '/nodes/pve1/qemu/101/agent/exec-status')).to.deep.equal({
+      node: 'pve1',
+      agent: true,
+    });
+    expect(budgetOf('GET', '/cluster/status')).to.deep.equal({ node: LOCAL_NODE, agent: false });
+  });
 
   it('the checker catches a parameter PVE would refuse', () => {
     const endpoints = loadEndpoints('9.1');

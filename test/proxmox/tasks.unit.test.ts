@@ -112,6 +112,25 @@ describe('proxmox client: tasks', () => {
     expect(err.logTail[9]).to.match(/^TASK ERROR: clone failed/);
   });
 
+  it("rides out 596 answers (a busy node's pvedaemon) until the task ends", async () => {
+    // pve-http-server PVE/APIServer/AnyEvent.pm proxy_request: 596 when pvedaemon does not answer in 30 s.
+    let busy = 0;
+    polls = 0;
+    server.handler = (req, res) => {
+      if (busy < 20) {
+        busy++;
+        res.writeHead(596, 'Connection timed out');
+        res.end();
+        return;
+      }
+      polls++;
+      return ok(res, polls < 2 ? statusBody('running') : statusBody('stopped', 'OK'));
+    };
+    const st = await client.waitForTask(task, { timeoutMs: 10_000 });
+    expect(st.succeeded).to.equal(true);
+    expect(busy).to.equal(20);
+  });
+
   it('gives up with WaitTimeoutError while the task keeps running', async () => {
     serveTask(1_000_000, 'OK');
     const err = await client.waitForTask(task, { timeoutMs: 30 }).catch((e: unknown) => e);

@@ -51,8 +51,14 @@ assert cfg["memory"] == "2048", cfg["memory"]
 assert cfg["cores"] == 2, cfg["cores"]
 assert cfg["net0"].startswith("virtio=BC:24:11:"), cfg["net0"]
 assert cfg["sshkeys"] == quote(key, safe=""), cfg["sshkeys"]
-vms = [v for v in px.cluster.resources.get(type="vm") if v["vmid"] == newid]
-assert vms and vms[0]["name"] == "px-worker", vms
+# /cluster/resources shows a fresh VM's name only after pvestatd's next broadcast (every 10 s)
+end = time.time() + 15
+while True:
+    vms = [v for v in px.cluster.resources.get(type="vm") if v["vmid"] == newid]
+    if vms and vms[0].get("name") == "px-worker":
+        break
+    assert time.time() < end, vms
+    time.sleep(0.1)
 
 step("start")
 wait("pve1", px.nodes("pve1").qemu(newid).status.start.post())

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Real Proxmox clients against `workerctl simulator --tls`: proxmoxer 1.2.0 (a Python flow) and Ansible's
-# community.general.proxmox_kvm (a playbook). Installs python3-proxmoxer and ansible with apt-get when
-# missing. Not part of `make test`; run with `make real-clients`. Extra simulator options go in SIM_ARGS,
-# e.g. SIM_ARGS='--latency realistic --time-scale 100'.
+# Real Proxmox clients against `workerctl simulator --tls`: proxmoxer 1.2.0 (a Python flow), Ansible's
+# community.general.proxmox_kvm (a playbook) and the npm `proxmox-api` package (a Node flow). Installs
+# python3-proxmoxer and ansible with apt-get when missing, and proxmox-api with npm into a temporary
+# directory (never into the project). Not part of `make test`; run with `make real-clients`. Extra
+# simulator options go in SIM_ARGS, e.g. SIM_ARGS='--latency realistic --time-scale 100'.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -24,6 +25,13 @@ fi
 [ -f dist/controller/main.js ] || npx tsc -p tsconfig.json
 
 work="$(mktemp -d)"
+# proxmox-api (and its undici) in a throwaway package, pinned; the flow runs from there to resolve it
+PROXMOX_API_VERSION=1.1.1
+mkdir -p "$work/pxapi"
+echo '{"name":"real-clients-pxapi","private":true,"type":"module"}' >"$work/pxapi/package.json"
+echo "real-clients: installing proxmox-api@$PROXMOX_API_VERSION into a temporary directory"
+npm install --prefix "$work/pxapi" --no-audit --no-fund --no-save --silent "proxmox-api@$PROXMOX_API_VERSION"
+cp "$here/proxmox_api_flow.mjs" "$work/pxapi/"
 secret="$("$PY" -c 'import uuid; print(uuid.uuid4())')"
 token="root@pam!realclients=${secret}"
 password="$("$PY" -c 'import secrets; print(secrets.token_hex(12))')"
@@ -46,10 +54,12 @@ ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false ANSIBLE
   ansible-playbook -i localhost, "$here/playbook.yml" \
   -e "sim_host=$hostport" -e "sim_user=root@pam" -e "sim_token_id=realclients" -e "sim_token_secret=$secret" -e "ansible_python_interpreter=$PY"
 
+node "$work/pxapi/proxmox_api_flow.mjs" "$hostport" "$token"
+
 violations="$(curl -sk "$url/_sim/violations")"
 if [ "$violations" != "[]" ]; then
   echo "real-clients: the simulator refused requests of a real client as schema violations:"
   echo "$violations"
   exit 1
 fi
-echo "real-clients: OK (proxmoxer and ansible proxmox_kvm passed; no schema violations)"
+echo "real-clients: OK (proxmoxer, ansible proxmox_kvm and proxmox-api passed; no schema violations)"

@@ -49,8 +49,16 @@ describe('reconcile durable writes', function () {
     await harness.fleet.reconcile('w1', new AbortController().signal);
     const withVmid = saved.filter((r) => r.vmid !== undefined);
     expect(withVmid.length).to.be.greaterThan(0);
-    // The first durable save that holds the vmid already holds the clone intent (one write, not two).
-    expect(withVmid[0]!.intent).to.include({ op: 'clone', vmid: withVmid[0]!.vmid, node: 'pve2' });
+    // The first durable save that holds the vmid already holds the clone intent (one write, not two),
+    // with the node the clone is sent to (the template's: its task list holds the clone task) and the
+    // template's vmid (the clone task's id there), and the deploy's path and steps.
+    expect(withVmid[0]!.intent).to.include({
+      op: 'clone',
+      vmid: withVmid[0]!.vmid,
+      node: 'pve1',
+      source: 9000,
+    });
+    expect(withVmid[0]!.deploy?.steps).to.deep.equal(['clone', 'move-disk', 'finish']);
     expect(withVmid[0]!.intent?.upid).to.equal(undefined);
     // ... and it was on disk when the clone call was made (invariant 4).
     expect(intentOnDiskAtCall).to.include({ op: 'clone', vmid: withVmid[0]!.vmid });

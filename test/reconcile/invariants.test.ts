@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { converge, startHarness, workerVms, type Harness } from '../helpers/sim-harness.js';
 import { eagerSpec as spec, loadOf } from '../helpers/builders.js';
 import type { WorkerRecord } from '../../controller/types.js';
+import { defaultWorld } from '../../controller/simulator/index.js';
 
 function byName(h: Harness, name: string) {
   return workerVms(h).filter((v) => v.name === name);
@@ -139,6 +140,50 @@ describe('reconcile safety invariants (simulator)', function () {
     expect(h.store.getWorker('w2')).to.equal(undefined);
   });
 
+  it('invariant 3 with the listing lag: a foreign VM made a moment ago, listed without its name, is never cloned beside, adopted or changed', async () => {
+    // pve-manager PVE/API2/Cluster.pm resources: name and status come from pvestatd's last broadcast
+    // (every 10 s: pve-manager PVE/Service/pvestatd.pm).
+    const world = defaultWorld();
+    world.latencies = { statsInterval: 10_000 };
+    h = await startHarness({ world });
+    const sim = h.running.sim;
+    const foreign = sim.createForeignVm({ vmid: 500, node: 'pve1', name: 'w1', config: { cores: 1 } });
+    await h.fleet.applyDesired(loadOf([spec('w1')]));
+    await h.fleet.observe();
+    const listed = (await h.client.vmResources()).find((r) => r.vmid === 500)!;
+    expect(listed).to.include({ status: 'unknown' });
+    expect(listed.name).to.equal(undefined);
+    // The plan reads the config of the unnamed entry next to a create: a conflict, not a create.
+    const plan = await h.fleet.plan();
+    expect(plan.actions.map((a) => [a.worker, a.kind])).to.deep.equal([['w1', 'conflict']]);
+    const res = await h.fleet.reconcile('w1', new AbortController().signal);
+    expect(res.outcome.kind).to.equal('conflict');
+    expect(sim.callLog().filter((c) => c.method !== 'GET')).to.deep.equal([]);
+    expect(sim.getVm(500)!.config).to.deep.equal(foreign.config);
+    expect(h.store.getWorker('w1')!.vmid).to.equal(undefined);
+  });
+
+  it('invariant 3 with the listing lag: a delete re-reads the config; a foreign VM at our vmid, listed with our tag and the old name, is left alone', async () => {
+    h = await startHarness();
+    const sim = h.running.sim;
+    await h.fleet.applyDesired(loadOf([spec('w1'), spec('w2'), spec('w3')]));
+    await converge(h);
+    const vmid = h.store.getWorker('w1')!.vmid!;
+    sim.removeVm(vmid);
+    const foreign = sim.createForeignVm({
+      vmid,
+      node: 'pve1',
+      name: 'w1',
+      tags: 'workerctl',
+      config: { cores: 2 },
+    });
+    await h.fleet.applyDesired(loadOf([spec('w2'), spec('w3')]));
+    await converge(h);
+    expect(sim.getVm(vmid)).to.not.equal(undefined);
+    expect(sim.getVm(vmid)!.config).to.deep.equal(foreign.config);
+    expect(sim.callLog().filter((c) => c.method === 'DELETE')).to.deep.equal([]);
+  });
+
   it('invariant 4: after a crash mid-clone the controller resumes and never creates a second VM', async () => {
     let crashes = 0;
     h = await startHarness({
@@ -176,15 +221,21 @@ describe('reconcile safety invariants (simulator)', function () {
     expect(vms[0]!.tags).to.equal('workerctl');
   });
 
-  it('invariant 4: a clone whose task died with the controller is removed and cloned once more', async () => {
+  /**
+   * The controller dies before writing the clone's UPID, and the clone task dies too, leaving PVE's
+   * temporary config (qemu-server PVE/API2/Qemu.pm clone_vm: "# qmclone temporary file", `lock: clone`)
+   * or a config with our marker, locked. Its task is found in the node's task list by the log line
+   * naming our vmid, so the VM is recognised as ours by the intent, never cloned twice.
+   */
+  async function dieWithTheClone(settings: Parameters<typeof startHarness>[0] = {}) {
     let crashes = 0;
     const sim = () => h.running.sim;
     h = await startHarness({
+      ...settings,
       fleet: {
         hooks: {
           afterCall(op, _worker, task) {
             if (op !== 'clone' || crashes++ > 0) return;
-            // Both die: the controller before writing the UPID, the clone task with its lock left behind.
             sim().crashTask(task!.upid);
             throw new Error('simulated crash');
           },
@@ -195,21 +246,46 @@ describe('reconcile safety invariants (simulator)', function () {
     await h.fleet.observe();
     await h.fleet.reconcile('w1', new AbortController().signal).catch(() => undefined);
     const reserved = h.store.getWorker('w1')!.intent!.vmid;
+    expect(h.store.getWorker('w1')!.intent!.upid).to.equal(undefined);
     await h.restart();
-    // While the clone could still be running, the controller only waits: no second clone.
-    await h.fleet.observe();
-    const res = await h.fleet.reconcile('w1', new AbortController().signal);
-    expect(res.requeueAfterMs).to.be.greaterThan(0);
-    expect(workerVms(h)).to.have.length(1);
+    return reserved;
+  }
 
-    await h.clock.advance(31 * 60_000);
+  it('invariant 4: a clone whose task died with the controller is found by its task, reported with the exact unlock, then removed and cloned once more', async () => {
+    const reserved = await dieWithTheClone();
+    const left = h.running.sim.getVm(reserved)!;
+    expect(left.lock).to.equal('clone');
+    await converge(h);
+    // An API token cannot unlock (skiplock is root@pam's): the worker says what to run, nothing else happens.
+    expect(workerVms(h).map((v) => v.vmid)).to.deep.equal([reserved]);
+    const rec = h.store.getWorker('w1')!;
+    expect(rec.intent).to.equal(undefined);
+    expect(rec.leftover).to.include({ vmid: reserved, node: 'pve1' });
+    const degraded = rec.status.conditions.find((c) => c.type === 'Degraded')!;
+    expect(degraded).to.include({ status: 'True', reason: 'LockedByDeadTask' });
+    expect(degraded.message).to.contain(`run 'qm unlock ${reserved}' on pve1`);
+    expect(h.running.sim.callLog().filter((c) => c.endpoint.endsWith('/clone'))).to.have.length(1);
+
+    h.running.sim.editVmConfig(reserved, { lock: null }); // the operator: qm unlock on pve1
     const plan = await converge(h);
     expect(plan.converged).to.equal(true);
     expect(byName(h, 'w1')).to.have.length(1);
     expect(workerVms(h)).to.have.length(1);
     expect(byName(h, 'w1')[0]!.lock).to.equal(undefined);
     expect(h.store.getWorker('w1')!.vmid).to.equal(byName(h, 'w1')[0]!.vmid);
-    expect(reserved).to.be.a('number');
+    expect(h.store.getWorker('w1')!.leftover).to.equal(undefined);
+  });
+
+  it('invariant 4: logged in as root@pam (ticket), the dead clone is removed with skiplock and cloned once more', async () => {
+    const reserved = await dieWithTheClone({ auth: 'root' });
+    expect(h.running.sim.getVm(reserved)!.lock).to.equal('clone');
+    const plan = await converge(h);
+    expect(plan.converged).to.equal(true);
+    expect(byName(h, 'w1')).to.have.length(1);
+    expect(workerVms(h)).to.have.length(1);
+    expect(byName(h, 'w1')[0]!.lock).to.equal(undefined);
+    const deletes = h.running.sim.callLog().filter((c) => c.method === 'DELETE' && c.status === 200);
+    expect(deletes.map((c) => String(c.params.skiplock))).to.deep.equal(['1']);
   });
 
   it('invariant 4: a crash after the UPID was recorded follows the same task', async () => {

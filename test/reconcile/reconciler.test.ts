@@ -191,7 +191,7 @@ describe('reconcile fleet (simulator)', function () {
     expect(h.store.listWorkers().map((r) => r.name)).to.deep.equal(['w3']);
   });
 
-  it('a missing template or storage is terminal: Degraded, not retried hot', async () => {
+  it('a missing template or storage is a plan-time error: Degraded with the fix, not retried hot', async () => {
     h = await startHarness();
     await h.fleet.applyDesired(
       loadOf([spec('w1', { template: 'no-such-template' }), spec('w2', { storage: 'nope' })]),
@@ -202,7 +202,7 @@ describe('reconcile fleet (simulator)', function () {
       await h.fleet.reconcile(name, signal()).catch((e: unknown) => (err = e));
       expect(err, name).to.be.instanceOf(TerminalError);
       // A missing template has its own reason: apply --wait names the fix (loop/blockers.ts).
-      const reason = name === 'w1' ? 'TemplateNotFound' : 'Terminal';
+      const reason = name === 'w1' ? 'TemplateNotFound' : 'NoDeployPath';
       expect(cond(h, name, 'Degraded')).to.include({ status: 'True', reason });
       expect(cond(h, name, 'Reconciling')).to.include({ status: 'False' });
       expect(h.store.getWorker(name)!.status.lastError).to.match(name === 'w1' ? /template/ : /storage nope/);
@@ -210,31 +210,95 @@ describe('reconcile fleet (simulator)', function () {
     expect(workerVms(h)).to.deep.equal([]);
   });
 
-  it('a template on another node is cloned across only from shared storage', async () => {
+  it('a deploy path per worker, shown by the plan: local clone, clone across to shared storage (then move_disk to local), local clone then offline migration; none is a plan-time error with the fix', async () => {
+    // qemu-server PVE/API2/Qemu.pm clone_vm refuses `target` with non-shared storage and with any local
+    // volume; move_vm_disk moves within a node; migrate_vm carries local disks (targetstorage) but not a
+    // local CD-ROM image (PVE/QemuMigrate.pm scan_local_volumes).
     const world = defaultWorld();
-    world.templates!.push({
-      vmid: 9001,
-      node: 'pve1',
-      name: 'local-template',
-      template: true,
-      storage: 'local-lvm',
-      disk: { size: 20, used: 2 },
-      config: { net0: 'virtio,bridge=vmbr0', cores: 2, memory: '2048' },
+    const tpl = (vmid: number, name: string, storage: string, config: Record<string, string | number>) =>
+      world.templates!.push({
+        vmid,
+        node: 'pve1',
+        name,
+        template: true,
+        storage,
+        disk: { size: 20, used: 2 },
+        config,
+      });
+    tpl(9001, 'local-template', 'local-lvm', {
+      net0: 'virtio,bridge=vmbr0',
+      agent: '1',
+      ide2: 'local-lvm:vm-9001-cloudinit,media=cdrom',
     });
+    tpl(9002, 'iso-template', 'local-lvm', { agent: '1', ide2: 'local:iso/rocky.iso,media=cdrom' });
+    tpl(9003, 'no-ci-template', 'cephpool', { agent: '1' });
+    tpl(9004, 'no-agent-template', 'cephpool', { ide2: 'cephpool:vm-9004-cloudinit,media=cdrom' });
     h = await startHarness({ world });
+    const staticNet = [{ bridge: 'vmbr0', ipv4: { address: '10.0.0.40/24', gateway: '10.0.0.1' } }];
     await h.fleet.applyDesired(
       loadOf([
         spec('w1', { host: 'pve2' }),
         spec('w2', { host: 'pve2', template: 'local-template' }),
         spec('w3', { template: 9001 }),
+        spec('w4', { host: 'pve3', storage: 'cephpool' }),
+        spec('w5', { host: 'pve2', template: 'iso-template' }),
+        spec('w6', { template: 'no-ci-template', networks: staticNet }),
+        spec('w7', { template: 'no-agent-template' }),
       ]),
     );
+    const plan = await h.fleet.plan();
+    const reason = (w: string) => plan.actions.find((a) => a.worker === w)!;
+    expect(reason('w1').reason).to.contain(
+      'clone worker-template (vm 9000 on pve1) to cephpool on pve2, then move disk scsi0 to local-lvm',
+    );
+    expect(reason('w2').reason).to.contain(
+      'clone local-template (vm 9001 on pve1) to local-lvm on pve1, then migrate it offline to local-lvm on pve2',
+    );
+    expect(reason('w3').reason).to.contain('clone local-template (vm 9001 on pve1) to local-lvm on pve1,');
+    expect(reason('w4').reason).to.contain('clone worker-template (vm 9000 on pve1) to cephpool on pve3,');
+    expect(reason('w5').blockedBy).to.match(
+      /^NoDeployPath: worker w5: .*CD-ROM on local storage.*qm set 9002 --ide2 none/,
+    );
+    expect(reason('w6').blockedBy).to.match(
+      /^TemplateCheckFailed: worker w6 .*no cloud-init drive.*qm set 9003 --ide2/,
+    );
+    expect(reason('w7').blockedBy).to.match(
+      /^TemplateCheckFailed: .*guest agent off.*qm set 9004 --agent enabled=1/,
+    );
+
     await converge(h);
-    expect(vmOf(h, 'w1').node).to.equal('pve2');
-    expect(vmOf(h, 'w3').node).to.equal('pve1');
-    expect(workerVms(h).filter((v) => v.name === 'w2')).to.deep.equal([]);
-    expect(cond(h, 'w2', 'Degraded')).to.include({ status: 'True', reason: 'Terminal' });
-    expect(h.store.getWorker('w2')!.status.lastError).to.contain('local storage');
+    for (const [w, node, storage] of [
+      ['w1', 'pve2', 'local-lvm'],
+      ['w2', 'pve2', 'local-lvm'],
+      ['w3', 'pve1', 'local-lvm'],
+      ['w4', 'pve3', 'cephpool'],
+    ] as const) {
+      const vm = vmOf(h, w);
+      expect(vm.node, w).to.equal(node);
+      expect(
+        vm.disks.find((d) => d.key === 'scsi0'),
+        w,
+      ).to.include({ storage });
+      // move_disk with delete: no copy left behind on the shared storage
+      expect(
+        Object.keys(vm.config).filter((k) => k.startsWith('unused')),
+        w,
+      ).to.deep.equal([]);
+      expect(cond(h, w, 'Ready'), w).to.include({ status: 'True' });
+    }
+    expect(
+      workerVms(h)
+        .map((v) => v.name)
+        .sort(),
+    ).to.deep.equal(['w1', 'w2', 'w3', 'w4']);
+    for (const [w, why] of [
+      ['w5', 'NoDeployPath'],
+      ['w6', 'TemplateCheckFailed'],
+      ['w7', 'TemplateCheckFailed'],
+    ] as const) {
+      expect(cond(h, w, 'Degraded'), w).to.include({ status: 'True', reason: why });
+      expect(h.store.getWorker(w)!.status.lastError, w).to.contain(`qm set`);
+    }
   });
 
   it('status is written when a pass fails, and condition times move only on a change', async () => {

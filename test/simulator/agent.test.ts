@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { RunningSimulator } from '../../controller/simulator/index.js';
 import { call, fastSimulator, sleepMs, waitTask } from './helpers.js';
 
-describe('simulator: guest agent and guest commands (API-NOTES §13, §16.23)', () => {
+describe('simulator: guest agent and guest commands (qemu-server PVE/API2/Qemu/Agent.pm, PVE/QemuServer/Agent.pm)', () => {
   let s: RunningSimulator;
   let next = 700;
   before(async () => {
@@ -50,11 +50,15 @@ describe('simulator: guest agent and guest commands (API-NOTES §13, §16.23)', 
     }
   }
 
-  it('answers "QEMU guest agent is not running" right after start, then pings', async () => {
+  // qemu-server PVE/QemuServer/Agent.pm assert_agent_available: the guest-ping (3 s) fails while the
+  // guest's agent is not up yet
+  it('answers "QEMU guest agent is not running" while the guest agent is not up, then pings', async () => {
     const id = await running();
+    const fault = s.sim.setFault({ kind: 'agentNever', vmid: id });
     const early = await call(s, 'POST', `/nodes/pve1/qemu/${id}/agent/ping`);
     expect(early.status).to.equal(500);
     expect(early.reason).to.equal('QEMU guest agent is not running');
+    s.sim.removeFault(fault);
     await agentUp(id);
     expect((await call(s, 'POST', `/nodes/pve1/qemu/${id}/agent/ping`)).json.data).to.deep.equal({
       result: {},

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { RunningSimulator } from '../../controller/simulator/index.js';
 import { call, fastSimulator } from './helpers.js';
 
-describe('simulator: authentication (API-NOTES §2, §16.6)', () => {
+describe('simulator: authentication (pve-manager PVE/HTTPServer.pm auth_handler, pve-access-control)', () => {
   let s: RunningSimulator;
   const DELAY = 60;
   before(async () => {

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import type { RunningSimulator } from '../../controller/simulator/index.js';
-import { call, fastSimulator, sleepMs, waitTask } from './helpers.js';
+import { vmLockPath } from '../../controller/simulator/locks.js';
+import { call, fastSimulator, rootTicket, sleepMs, waitTask } from './helpers.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC1RPXoS5zsdYY7yj0vMj5RBeWgmKeNzPnZBi9ZJn9v7 ops@example';
 
-describe('simulator: VM config (API-NOTES §8, §16.13-18)', () => {
+describe('simulator: VM config (qemu-server PVE/API2/Qemu.pm update_vm_api, PVE/QemuServer.pm)', () => {
   let s: RunningSimulator;
   let next = 400;
   before(async () => {
@@ -95,6 +96,23 @@ describe('simulator: VM config (API-NOTES §8, §16.13-18)', () => {
     expect((await put(id, { tags: 'b', digest: d2 })).status).to.equal(200);
   });
 
+  // update_vm_api: $load_and_check_config runs early and again inside lock_config, so of two writes that
+  // carry the same digest, the later one to get the VM's flock fails
+  it('of two concurrent PUTs with one digest, the later gets "checksum mismatch" under the flock (update_vm_api)', async () => {
+    const id = await cloneVm();
+    const digest = (await cfg(id)).digest as string;
+    const hold = await s.sim.flocks.acquire(vmLockPath(id), 'exclusive', 1000);
+    const first = put(id, { tags: 'first', digest });
+    const second = put(id, { tags: 'second', digest });
+    await sleepMs(20); // both passed the early check and wait for the flock
+    hold();
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.status).to.equal(200);
+    expect(b.status).to.equal(500);
+    expect(b.reason).to.equal('checksum mismatch (file change by other user?)');
+    expect((await cfg(id)).tags).to.equal('first');
+  });
+
   it('keeps cores/memory pending on a running VM, applies name and cloud-init at once, reboot applies pending', async () => {
     const id = await cloneVm();
     await waitTask(s, (await call(s, 'POST', `/nodes/pve1/qemu/${id}/status/start`)).json.data as string);
@@ -118,13 +136,27 @@ describe('simulator: VM config (API-NOTES §8, §16.13-18)', () => {
     expect((await cfg(id, '?current=1')).cores).to.equal(8);
   });
 
-  it('refuses config updates on a locked VM synchronously; delete=lock unlocks', async () => {
+  // qemu-server PVE/API2/Qemu.pm update_vm_api: $load_and_check_config runs check_lock unless skiplock,
+  // and skiplock is raise_param_exc "Only root may use this option." for anyone but root@pam
+  it('refuses every change to a locked VM, delete=lock included; skiplock only for root@pam itself (update_vm_api)', async () => {
     const id = await cloneVm();
     await put(id, { lock: 'backup' });
     const a = await put(id, { cores: '3' });
     expect(a.status).to.equal(500);
     expect(a.reason).to.equal('VM is locked (backup)');
-    expect((await put(id, { delete: 'lock' })).status).to.equal(200);
+    const unlock = await put(id, { delete: 'lock' });
+    expect(unlock.status).to.equal(500);
+    expect(unlock.reason).to.equal('VM is locked (backup)');
+    const token = await put(id, { delete: 'lock', skiplock: '1' });
+    expect(token.status).to.equal(400);
+    expect(token.json.errors).to.deep.equal({ skiplock: 'Only root may use this option.' });
+    expect(s.sim.getVm(id)?.lock).to.equal('backup');
+    const root = await call(s, 'PUT', `/nodes/pve1/qemu/${id}/config`, {
+      form: { delete: 'lock', skiplock: '1' },
+      headers: await rootTicket(s),
+    });
+    expect(root.status).to.equal(200);
+    expect(s.sim.getVm(id)?.lock).to.equal(undefined);
     expect((await put(id, { cores: '3' })).status).to.equal(200);
   });
 
@@ -134,11 +166,14 @@ describe('simulator: VM config (API-NOTES §8, §16.13-18)', () => {
     expect((await put(id, { delete: 'onboot;protection ciuser' })).status).to.equal(200);
     const c = await cfg(id);
     expect(c).to.not.have.any.keys('onboot', 'protection', 'ciuser');
+    // update_vm_api: option_exists, and the set/delete/revert conflicts, with its texts
     const unknown = await put(id, { delete: 'colour' });
     expect(unknown.status).to.equal(400);
-    expect(unknown.json.errors?.delete).to.equal("unknown setting 'colour'");
+    expect(unknown.json.errors?.delete).to.equal("unknown option 'colour'");
+    expect((await put(id, { revert: 'colour' })).json.errors?.revert).to.equal("unknown option 'colour'");
     const both = await put(id, { cores: '2', delete: 'cores' });
     expect(both.status).to.equal(400);
+    expect(both.json.errors?.delete).to.equal("you can't use '-cores' and -delete cores' at the same time");
     expect((await put(id, {})).reason).to.equal('no options specified');
   });
 
@@ -179,5 +214,31 @@ describe('simulator: VM config (API-NOTES §8, §16.13-18)', () => {
       else await sleepMs(5);
     }
     expect(ips).to.contain('10.0.0.61').and.not.contain('10.0.0.62');
+  });
+
+  // qemu-server PVE/QemuServer/Cloudinit.pm generate_cloudinit_config: data only for a vm-<vmid>-cloudinit
+  // volume; without one the guest keeps its image's network config (ASSUMPTION: DHCP on net0)
+  it('never brings ipconfig to a guest without a cloud-init drive: it gets DHCP on net0 (generate_cloudinit_config)', async () => {
+    const id = await cloneVm();
+    await put(id, {
+      delete: 'ide2',
+      ipconfig0: 'ip=10.0.0.63/24,gw=10.0.0.1',
+      net1: 'virtio,bridge=vmbr0',
+      ipconfig1: 'ip=10.0.0.64/24',
+    });
+    await waitTask(s, (await call(s, 'POST', `/nodes/pve1/qemu/${id}/status/start`)).json.data as string);
+    let ifaces: Array<{ name: string; 'ip-addresses': Array<{ 'ip-address': string }> }> = [];
+    for (let i = 0; i < 200 && ifaces.length === 0; i++) {
+      const a = await call(s, 'GET', `/nodes/pve1/qemu/${id}/agent/network-get-interfaces`);
+      if (a.status === 200) ifaces = (a.json.data as { result: typeof ifaces }).result;
+      else await sleepMs(5);
+    }
+    const v4 = (n: string): string[] =>
+      (ifaces.find((i) => i.name === n)?.['ip-addresses'] ?? [])
+        .map((x) => x['ip-address'])
+        .filter((x) => x.includes('.'));
+    expect(v4('eth0')).to.have.length(1);
+    expect(v4('eth0')[0]).to.match(/^10\.0\.0\.(1\d\d|2\d\d)$/); // a lease, not 10.0.0.63
+    expect(v4('eth1')).to.deep.equal([]);
   });
 });

@@ -5,7 +5,7 @@ import { call, control, fastSimulator, waitTask } from './helpers.js';
 describe('simulator: /_sim control API', () => {
   let s: RunningSimulator;
   before(async () => {
-    s = await fastSimulator();
+    s = await fastSimulator({ resourcesLag: false }); // drift is read back from a fresh /cluster/resources
   });
   after(() => s.close());
 

@@ -90,3 +90,24 @@ export async function control(
 }
 
 export const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Headers of a root@pam ticket login (cookie and CSRF token): the only caller PVE lets use skiplock. */
+export async function rootTicket(s: RunningSimulator): Promise<Record<string, string>> {
+  const login = await call(s, 'POST', '/access/ticket', {
+    form: { username: 'root@pam', password: s.password },
+  });
+  const d = login.json.data as { ticket: string; CSRFPreventionToken: string };
+  return {
+    Cookie: `PVEAuthCookie=${encodeURIComponent(d.ticket)}`,
+    CSRFPreventionToken: d.CSRFPreventionToken,
+  };
+}
+
+/** Resolves when `check` holds, polling every 2 ms for at most `ms`. */
+export async function until(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await sleepMs(2);
+  }
+}

@@ -51,7 +51,7 @@ function raw(
   });
 }
 
-describe('simulator: HTTP plumbing (API-NOTES §3, §4, §16.24)', () => {
+describe('simulator: HTTP plumbing (pve-http-server PVE/APIServer/AnyEvent.pm, pve-manager PVE/HTTPServer.pm)', () => {
   let s: RunningSimulator;
   before(async () => {
     s = await fastSimulator();
@@ -93,6 +93,36 @@ describe('simulator: HTTP plumbing (API-NOTES §3, §4, §16.24)', () => {
     expect(s.sim.getVm(9000)).to.not.equal(undefined);
   });
 
+  // AnyEvent.pm error(): HTTP-layer errors carry the message as body and no Content-Type
+  it('answers HTTP-layer errors with the message as body and no Content-Type (AnyEvent.pm error)', async () => {
+    const del = await raw(s, 'DELETE', '/nodes/pve1/qemu/9000', { body: 'purge=1' });
+    expect(del.headers['content-type']).to.equal(undefined);
+    expect(del.body.toString()).to.equal("Unexpected content for method 'DELETE'");
+    const ct = await raw(s, 'PUT', '/nodes/pve1/qemu/9000/config', {
+      headers: { 'Content-Type': 'text/plain' },
+      body: 'cores=2',
+    });
+    expect(ct.headers['content-type']).to.equal(undefined);
+    const json = await raw(s, 'PUT', '/nodes/pve1/qemu/9000/config', {
+      headers: { 'Content-Type': 'application/json' },
+      body: '{cores',
+    });
+    expect(json.status).to.equal(500); // decode_json dies inside handle_api2_request's eval
+    expect(json.reason).to.match(/^malformed JSON string/);
+    expect(json.headers['content-type']).to.equal(undefined);
+    const handler = await call(s, 'GET', '/nodes/pve1/qemu/777/config'); // a handler error is JSON
+    expect(handler.headers.get('content-type')).to.equal('application/json;charset=UTF-8');
+  });
+
+  // pve-manager PVE/HTTPServer.pm auth_handler runs before find_handler: without credentials every path
+  // but the login calls is a 401, known or not
+  it('answers 401 to an unauthenticated request for an unknown path, 501 with credentials (auth_handler)', async () => {
+    const none = await call(s, 'GET', '/nodes/pve1/qemu/9000/nosuch', { auth: false });
+    expect(none.status).to.equal(401);
+    expect(none.reason).to.equal('No ticket');
+    expect((await call(s, 'GET', '/nodes/pve1/qemu/9000/nosuch')).status).to.equal(501);
+  });
+
   it('refuses chunked bodies and bodies over 512 KiB', async () => {
     const c = await raw(s, 'PUT', '/nodes/pve1/qemu/9000/config', {
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
@@ -131,9 +161,12 @@ describe('simulator: HTTP plumbing (API-NOTES §3, §4, §16.24)', () => {
   });
 
   it('refuses a body parameter that conflicts with the path', async () => {
+    // pve-manager PVE/HTTPServer.pm rest_handler: raise_param_exc for the parameter
     const a = await call(s, 'PUT', '/nodes/pve1/qemu/9000/config', { form: { vmid: '9001', cores: '2' } });
     expect(a.status).to.equal(400);
-    expect(a.reason).to.equal('duplicate parameter (already defined in URI) with conflicting values!');
+    expect(a.json.errors).to.deep.equal({
+      vmid: 'duplicate parameter (already defined in URI) with conflicting values!',
+    });
   });
 
   it('compresses bodies over 1 KiB when asked, and not small ones', async () => {

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { RunningSimulator } from '../../controller/simulator/index.js';
-import { call, fastSimulator, waitTask } from './helpers.js';
+import { call, fastSimulator, until, waitTask } from './helpers.js';
 
-describe('simulator: create, clone, delete (API-NOTES §7, §11, §16.8, §16.10, §16.20, §16.22)', () => {
+describe('simulator: create, clone, delete (qemu-server PVE/API2/Qemu.pm create_vm, clone_vm, destroy_vm)', () => {
   let s: RunningSimulator;
   before(async () => {
     s = await fastSimulator();
@@ -51,17 +51,18 @@ describe('simulator: create, clone, delete (API-NOTES §7, §11, §16.8, §16.10
     expect(s.sim.getVm(501)?.pool).to.equal('workers');
   });
 
-  it('makes the clone visible at once with lock clone and the default name; the UPID id is the source', async () => {
+  it('names the clone Copy-of-VM-<source> by default; the UPID id is the source; lock clone while copying', async () => {
     s.sim.setFault({ kind: 'slowTask', taskType: 'qmclone', factor: 20, count: 1 });
-    const a = await call(s, 'POST', '/nodes/pve1/qemu/9000/clone', { form: { newid: '502' } });
+    const a = await call(s, 'POST', '/nodes/pve1/qemu/9000/clone', { form: { newid: '502', full: '1' } });
     expect(a.json.data).to.match(/:qmclone:9000:/);
+    await until(() => s.sim.getVm(502)?.name !== undefined);
     const during = s.sim.getVm(502);
     expect(during?.lock).to.equal('clone');
     expect(during?.name).to.equal('Copy-of-VM-worker-template');
     const res = (await call(s, 'GET', '/cluster/resources?type=vm')).json.data as Array<
       Record<string, unknown>
     >;
-    expect(res.find((r) => r.vmid === 502)?.lock).to.equal('clone');
+    expect(res.find((r) => r.vmid === 502)?.lock).to.equal('clone'); // lock is read fresh from the config
     const put = await call(s, 'PUT', '/nodes/pve1/qemu/502/config', { form: { cores: '2' } });
     expect(put.reason).to.equal('VM is locked (clone)');
     await waitTask(s, a.json.data as string);
@@ -86,8 +87,9 @@ describe('simulator: create, clone, delete (API-NOTES §7, §11, §16.8, §16.10
     const bad = await call(s, 'POST', '/nodes/pve1/qemu/9000/clone', {
       form: { newid: '505', full: '0', storage: 'local-lvm' },
     });
-    expect(bad.status).to.equal(400);
-    expect(bad.json.errors?.storage).to.equal("parameter 'storage' not allowed for linked clones");
+    // clone_vm's $load_and_check: a plain die, so a 500
+    expect(bad.status).to.equal(500);
+    expect(bad.reason).to.equal("parameter 'storage' not allowed for linked clones");
   });
 
   it('allows target only for VMs on shared storage', async () => {

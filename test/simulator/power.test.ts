@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { RunningSimulator } from '../../controller/simulator/index.js';
-import { call, fastSimulator, sleepMs, waitTask } from './helpers.js';
+import { call, fastSimulator, rootTicket, sleepMs, waitTask } from './helpers.js';
 
-describe('simulator: power operations (API-NOTES §10, §12, §16.19, §16.21)', () => {
+describe('simulator: power operations (qemu-server PVE/API2/Qemu.pm vm_start/vm_stop/vm_shutdown/vm_reboot)', () => {
   let s: RunningSimulator;
   let next = 600;
   before(async () => {
@@ -114,11 +114,58 @@ describe('simulator: power operations (API-NOTES §10, §12, §16.19, §16.21)',
     expect((await power(9000, 'start')).exitstatus).to.equal("you can't start a vm if it's a template");
   });
 
-  it('makes power operations on a config-locked VM task errors', async () => {
+  // qemu-server PVE/QemuServer.pm vm_start: check_lock unless skiplock; PVE/API2/Qemu.pm vm_start's
+  // $get_root_param: skiplock is root@pam's only
+  it('makes start of a config-locked VM a task error; skiplock only for root@pam (vm_start)', async () => {
     const id = await vm();
     s.sim.editVmConfig(id, { lock: 'backup' });
     expect((await power(id, 'start')).exitstatus).to.equal('VM is locked (backup)');
-    expect((await power(id, 'start', { skiplock: '1' })).exitstatus).to.equal('OK');
+    const token = await call(s, 'POST', `/nodes/pve1/qemu/${id}/status/start`, { form: { skiplock: '1' } });
+    expect(token.status).to.equal(400);
+    expect(token.json.errors).to.deep.equal({ skiplock: 'Only root may use this option.' });
+    const root = await call(s, 'POST', `/nodes/pve1/qemu/${id}/status/start`, {
+      form: { skiplock: '1' },
+      headers: await rootTicket(s),
+    });
+    expect((await waitTask(s, root.json.data as string)).exitstatus).to.equal('OK');
+  });
+
+  // qemu-server PVE/QemuServer.pm _do_vm_stop: check_running comes first and returns for a stopped VM,
+  // before check_lock; a running locked VM fails on the lock
+  it('stops or shuts down a stopped VM with OK even when it is locked; a running locked one fails (_do_vm_stop)', async () => {
+    const id = await vm();
+    s.sim.editVmConfig(id, { lock: 'backup' });
+    expect((await power(id, 'stop')).exitstatus).to.equal('OK');
+    expect((await power(id, 'shutdown')).exitstatus).to.equal('OK');
+    s.sim.editVmConfig(id, { lock: null });
+    await power(id, 'start');
+    s.sim.editVmConfig(id, { lock: 'backup' });
+    expect((await power(id, 'stop')).exitstatus).to.equal('VM is locked (backup)');
+    expect((await power(id, 'shutdown')).exitstatus).to.equal('VM is locked (backup)');
+    expect(s.sim.getVm(id)?.status).to.equal('running');
+  });
+
+  // PVE/API2/Qemu.pm vm_start/vm_stop/vm_shutdown check nothing of the VM before fork_worker; the task then
+  // fails in QemuServer.pm vm_start (load_config) or _do_vm_stop (check_running ->
+  // QemuConfig.pm assert_config_exists_on_node)
+  it('answers start/stop/shutdown of a missing VM with a UPID whose task fails (vm_start, _do_vm_stop)', async () => {
+    for (const op of ['stop', 'shutdown']) {
+      const a = await call(s, 'POST', `/nodes/pve1/qemu/777/status/${op}`);
+      expect(a.status).to.equal(200);
+      expect((await waitTask(s, a.json.data as string)).exitstatus).to.equal(
+        "unable to find configuration file for VM 777 on node 'pve1'",
+      );
+    }
+    const start = await call(s, 'POST', '/nodes/pve1/qemu/777/status/start');
+    expect(start.status).to.equal(200);
+    expect((await waitTask(s, start.json.data as string)).exitstatus).to.equal(
+      "Configuration file 'nodes/pve1/qemu-server/777.conf' does not exist",
+    );
+    // a VM that lives on another node is missing here too
+    const other = await call(s, 'POST', '/nodes/pve2/qemu/9000/status/stop');
+    expect((await waitTask(s, other.json.data as string)).exitstatus).to.equal(
+      "unable to find configuration file for VM 9000 on node 'pve2'",
+    );
   });
 
   it('turns power operations on HA-managed VMs into hastart/hastop tasks that finish before the state changes', async () => {

@@ -6,7 +6,7 @@ import { call, fastSimulator } from './helpers.js';
 
 const CONFIG = '/nodes/pve1/qemu/9000/config';
 
-describe('simulator: PVE schema verification (API-NOTES §3, §16.1-2, §16.11-12)', () => {
+describe('simulator: PVE schema verification (pve-common PVE/JSONSchema.pm validate, PVE/RESTHandler.pm)', () => {
   let s: RunningSimulator;
   before(async () => {
     s = await fastSimulator();

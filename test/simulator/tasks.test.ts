@@ -3,9 +3,9 @@ import type { RunningSimulator } from '../../controller/simulator/index.js';
 import { Latency } from '../../controller/simulator/latency.js';
 import { createRng } from '../../controller/simulator/rng.js';
 import { parseUpid, TaskManager } from '../../controller/simulator/tasks.js';
-import { call, fastSimulator, waitTask } from './helpers.js';
+import { call, fastSimulator, rootTicket, until, waitTask } from './helpers.js';
 
-describe('simulator: tasks (API-NOTES §5, §16.7)', () => {
+describe('simulator: tasks (pve-manager PVE/API2/Tasks.pm, pve-common PVE/UPID.pm)', () => {
   let s: RunningSimulator;
   before(async () => {
     s = await fastSimulator();
@@ -95,16 +95,21 @@ describe('simulator: tasks (API-NOTES §5, §16.7)', () => {
     expect(t.log[t.log.length - 1]).to.equal('TASK WARNINGS: 2');
   });
 
-  it('crashTask ends a task with "unexpected status" and leaves the clone lock behind', async () => {
+  it('crashTask ends a task with "unexpected status" and leaves the clone lock behind; only root@pam can lift it', async () => {
     s.sim.setFault({ kind: 'slowTask', taskType: 'qmclone', factor: 50, count: 1 });
     const upid = (await call(s, 'POST', '/nodes/pve1/qemu/9000/clone', { form: { newid: '802', full: '1' } }))
       .json.data as string;
+    await until(() => s.sim.getVm(802) !== undefined);
     expect(s.sim.crashTask(upid)).to.equal(true);
     expect((await waitTask(s, upid)).exitstatus).to.equal('unexpected status');
     expect(s.sim.getVm(802)?.lock).to.equal('clone');
-    expect(
-      (await call(s, 'PUT', '/nodes/pve1/qemu/802/config', { form: { delete: 'lock' } })).status,
-    ).to.equal(200);
+    const token = await call(s, 'PUT', '/nodes/pve1/qemu/802/config', { form: { delete: 'lock' } });
+    expect(token.reason).to.equal('VM is locked (clone)');
+    const root = await call(s, 'PUT', '/nodes/pve1/qemu/802/config', {
+      form: { delete: 'lock', skiplock: '1' },
+      headers: await rootTicket(s),
+    });
+    expect(root.status).to.equal(200);
     expect(s.sim.getVm(802)?.lock).to.equal(undefined);
   });
 });

@@ -36,7 +36,7 @@ latencies:
 agentBootMs: 1
 `;
 
-describe('simulator: worlds, start-up and /cluster/resources (API-NOTES §6, §16.9)', () => {
+describe('simulator: worlds, start-up and /cluster/resources (pve-manager PVE/API2/Cluster.pm resources)', () => {
   let dir: { path: string; remove(): void } | undefined;
   afterEach(() => dir?.remove());
 

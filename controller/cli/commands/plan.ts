@@ -4,7 +4,9 @@
  * `--controller URL` the running controller plans the manifests against its own state and a fresh
  * observation (cli/remote-plan.ts): a CI job needs no state and no Proxmox credentials.
  * Exit codes (Terraform's -detailed-exitcode): 0 no changes, 2 changes pending, 1 error, including
- * invalid manifests and anything only a person can fix (a conflict, the mass-delete guard).
+ * invalid manifests and anything only a person can fix (a conflict, the mass-delete guard, a worker
+ * that cannot be deployed as the cluster is: no template, a template that lacks what the worker
+ * needs, no deploy path; each named with what to change).
  */
 import type { Command } from 'commander';
 import { ControllerApiError, ControllerClient } from '../../api/client.js';
@@ -27,6 +29,7 @@ import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
 import { examples } from '../help.js';
 import { outputOption, printStructured } from '../output.js';
 import {
+  formatBlockerErrors,
   formatPlanDiagnostics,
   formatPlanGithub,
   formatPlanMarkdown,
@@ -111,6 +114,7 @@ function printReport(report: PlanReport, format: string): void {
     const diagnostics = formatPlanDiagnostics(report);
     if (diagnostics) process.stderr.write(diagnostics + '\n');
     process.stdout.write(formatPlanTable(report, process.stdout.columns ?? 120) + '\n');
+    if (report.blocked.length > 0) process.stderr.write(formatBlockerErrors(report.blocked) + '\n');
     const invalid = new Set(report.diagnostics.filter((d) => d.severity === 'error').map((d) => d.file));
     if (invalid.size > 0)
       process.stderr.write(
@@ -128,7 +132,8 @@ function shown(load: LoadResult): { diagnostics: Diagnostic[]; sources: Record<s
 async function planLocally(flags: PlanFlags, paths: string[]): Promise<PlanReport> {
   const logger = commandLogger(flags, 'warn');
   const load = await loadManifests(paths);
-  load.revision = await manifestRevision(paths);
+  const revision = await manifestRevision(paths);
+  if (revision) load.revision = revision.commit;
   const app = await openApp({
     connection: flags,
     settings: settingsFrom(flags),
@@ -149,7 +154,7 @@ async function planLocally(flags: PlanFlags, paths: string[]): Promise<PlanRepor
         .blocked,
       against: `the state in ${displayPath(app.stateDir)}`,
     };
-    if (load.revision) report.revision = load.revision;
+    if (revision) report.revision = revision;
     return report;
   } finally {
     await app.close();

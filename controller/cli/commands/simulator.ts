@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { createLogger } from '../../log.js';
+import { logFormatOption } from '../command-support.js';
 import { startSimulator } from '../../simulator/index.js';
 import { examples } from '../help.js';
 import { outputOption, structured } from '../output.js';
@@ -17,8 +18,10 @@ interface SimulatorCliOptions {
   timeScale: string;
   seed: string;
   resourcesLag?: boolean;
+  assumptions?: boolean;
   authDelay: string;
   output: string;
+  logFormat?: 'json' | 'text';
 }
 
 function intOption(name: string, value: string, min: number): number {
@@ -41,7 +44,12 @@ export function register(program: Command): void {
     .option('--latency <profile>', 'fast or realistic', 'fast')
     .option('--time-scale <n>', 'simulated ms per real ms', '1')
     .option('--seed <n>', 'random seed', '1')
-    .option('--resources-lag', '/cluster/resources shows status and name with a lag, as pvestatd does')
+    .option(
+      '--resources-lag',
+      '/cluster/resources lags like pvestatd (the default; the world file can turn it off)',
+    )
+    .option('--no-resources-lag', '/cluster/resources shows every change at once')
+    .option('--no-assumptions', 'switch off the models no Proxmox source grounds (README section simulator)')
     .option('--auth-delay <ms>', 'delay of 401 answers in ms', '50')
     .addOption(outputOption())
     .addHelpText(
@@ -54,6 +62,7 @@ export function register(program: Command): void {
         ],
       ]),
     )
+    .addOption(logFormatOption())
     .action(async (opts: SimulatorCliOptions) => {
       if (opts.latency !== 'fast' && opts.latency !== 'realistic')
         throw new UsageError(`--latency: expected fast or realistic, got '${opts.latency}'`);
@@ -68,8 +77,9 @@ export function register(program: Command): void {
         timeScale: intOption('time-scale', opts.timeScale, 0.000001),
         seed: intOption('seed', opts.seed, 0),
         resourcesLag: opts.resourcesLag,
+        assumptions: opts.assumptions === false ? false : undefined, // else the world file decides
         authFailureDelayMs: intOption('auth-delay', opts.authDelay, 0),
-        logger: createLogger({ level: process.env.WORKERCTL_LOG_LEVEL ?? 'warn' }),
+        logger: createLogger({ level: process.env.WORKERCTL_LOG_LEVEL ?? 'warn', format: opts.logFormat }),
       });
       const info = {
         url: running.url,

@@ -1,14 +1,9 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { packageRoot } from '../../paths.js';
+import { packageVersion } from '../../paths.js';
 import { examples } from '../help.js';
 import { outputOption, printStructured } from '../output.js';
 
-export function workerctlVersion(): string {
-  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
-}
+export const workerctlVersion = packageVersion;
 
 export function register(program: Command): void {
   program.version(workerctlVersion(), '-V, --version');

@@ -49,7 +49,7 @@ export function renderFrame(
   if (snap.lastLoad) {
     const l = snap.lastLoad;
     let line = `manifests: ${l.files} files, ${l.workers} workers`;
-    if (l.revision) line += ` at ${l.revision.commit.slice(0, 7)}`;
+    if (l.revision) line += ` at ${l.revision.slice(0, 7)}`;
     if (l.invalidFiles.length)
       line += `, ${l.invalidFiles.length} invalid (last valid spec kept): ${l.invalidFiles.map((f) => displayPath(f)).join(', ')}`;
     if (l.massDeleteBlocked)

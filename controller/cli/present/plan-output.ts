@@ -18,6 +18,7 @@ const SYMBOL: Record<ActionKind, string> = {
   stop: '.',
   delete: '-',
   orphan: '-',
+  unlock: '~',
   forget: '-',
   resume: '...',
   conflict: '!',
@@ -45,7 +46,7 @@ export function summarizePlan(plan: Plan): string {
   const parts: string[] = [];
   const add = (n: number, text: string) => n > 0 && parts.push(`${n} ${text}`);
   add(count(['create']), 'to create');
-  add(count(['configure', 'resize', 'restart', 'start', 'stop']), 'to change');
+  add(count(['configure', 'resize', 'restart', 'start', 'stop', 'unlock']), 'to change');
   add(count(['redeploy']), 'to redeploy');
   add(count(['delete', 'orphan', 'forget']), 'to remove');
   add(count(['resume']), 'to resume');

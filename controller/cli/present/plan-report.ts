@@ -51,24 +51,29 @@ function sourceText(src: SourceRef | undefined): string | null {
   return src ? `${src.file}:${src.line}:${src.col}` : null;
 }
 
-/** The blockers in words, each with its fix. */
+/** "worker: " before a message, unless the message names the worker already. */
+function who(b: Blocker): string {
+  return b.worker && !b.message.includes(b.worker) ? `${b.worker}: ` : '';
+}
+
+/** The blockers in words, each with its fix (apply). */
 export function formatBlockers(blocked: readonly Blocker[]): string {
   if (blocked.length === 0) return '';
   const lines = [`Blocked: ${blocked.length} thing(s) only a person can fix:`];
-  for (const b of blocked) {
-    lines.push(`  ${b.worker ? `${b.worker}: ` : ''}${b.reason}: ${b.message}`);
-    lines.push(`    fix: ${b.fix}`);
-  }
+  for (const b of blocked) lines.push(`  ${who(b)}${b.reason}: ${b.message}`, `    fix: ${b.fix}`);
   return lines.join('\n');
 }
 
-/** The table format: revision, the plan in words and as a table, the blockers. */
+/** The blockers as error lines, each with its fix (plan, on stderr). */
+export function formatBlockerErrors(blocked: readonly Blocker[]): string {
+  return blocked.map((b) => `error: ${b.reason}: ${who(b)}${b.message}\n  fix: ${b.fix}`).join('\n');
+}
+
+/** The table format: revision, the plan in words and as a table (the blockers go to stderr). */
 export function formatPlanTable(r: PlanReport, columns: number): string {
   const parts: string[] = [];
   if (r.revision) parts.push(`Manifests at ${revisionText(r.revision)}, planned against ${r.against}.`);
   parts.push(formatPlan(r.plan, columns));
-  const blocked = formatBlockers(r.blocked);
-  if (blocked) parts.push('', blocked);
   return parts.join('\n');
 }
 

@@ -1,76 +1,41 @@
 /**
- * Cloning a worker's VM from its template (the `create` action): the template and storage are
- * checked, the vmid reserved and the clone intent written in one durable write right before the
- * call (invariant 4), the worker's name checked against a fresh listing (invariant 3); then the
- * clone is finished (owner tag, what it was cloned from). A failed clone is cleaned up.
+ * The first step of a deploy (the `create` action): the clone of the worker's template along the
+ * path the plan chose (deploy-path.ts). The vmid reservation, the deploy's path and steps and the
+ * clone intent (with the template's id: the clone task's id in its node's task list) go to disk in
+ * one durable write right before the call (invariant 4), after the worker's name was checked against
+ * a fresh listing (invariant 3). The later steps (deploy.ts) each have their own intent.
  */
 import { isoNow } from '../../clock.js';
-import {
-  AlreadyExistsError,
-  ConflictError,
-  NotFoundError,
-  TaskFailedError,
-  TemplateNotFoundError,
-  TerminalError,
-} from '../../errors.js';
-import type { VmResource } from '../../proxmox/types.js';
-import type { WorkerRecord } from '../../types.js';
-import { desiredDescription, desiredTags } from '../desired-config.js';
-import { diskStorage, normalizeTags } from '../normalize.js';
-import { markerMatches } from '../ownership.js';
+import { AlreadyExistsError, NotFoundError, TaskFailedError } from '../../errors.js';
+import type { DeployPath } from '../../types.js';
+import { desiredDescription } from '../desired-config.js';
+import { stepsOf } from '../deploy-path.js';
 import { causeOf } from '../plan.js';
 import type { WorkerRun } from '../worker-run.js';
 import { CLONE_WAIT_MS, type Mutations } from './mutation.js';
 import { assertNameFree } from './name-check.js';
-import { destroyVm } from './remove.js';
-
-/**
- * A clone whose UPID was never recorded (crash right after the call) and whose VM is still locked
- * this long after the intent was written is taken for dead (a generous bound: a full clone of a big
- * image on slow storage takes minutes, not half an hour).
- */
-export const CLONE_ABANDON_MS = 30 * 60_000;
-
-/** The template VM a spec names (a vmid or a name), preferring one on the worker's host. */
-export function findTemplate(resources: readonly VmResource[], spec: WorkerRecord['spec']): VmResource {
-  const t = spec.template;
-  const byId = typeof t === 'number' || /^\d+$/.test(t);
-  const found = resources
-    .filter((r) => r.template && (byId ? r.vmid === Number(t) : r.name === t))
-    .sort((a, b) => (a.node === spec.host ? 0 : 1) - (b.node === spec.host ? 0 : 1) || a.vmid - b.vmid);
-  if (!found[0]) throw new TemplateNotFoundError(`template ${t} not found in the cluster`);
-  return found[0];
-}
 
 export interface CloneOptions {
-  /** The pass's listing (to find the template). */
-  resources: readonly VmResource[];
+  path: DeployPath;
   signal: AbortSignal;
 }
 
-/** Clones, finishes and records the worker's VM. */
+/** Clones the template as the path says; resolves once the clone task succeeded (deploy.ts goes on). */
 export async function cloneVm(m: Mutations, run: WorkerRun, opts: CloneOptions): Promise<void> {
   const { client } = m.deps;
-  const { signal } = opts;
+  const { signal, path } = opts;
   const spec = run.rec.spec;
-  const tpl = findTemplate(opts.resources, spec);
-  const storages = await client.storages(spec.host, { content: 'images' });
-  m.scopes.learn(spec.host, storages);
-  const target = storages.find((s) => s.storage === spec.storage);
-  if (!target) {
-    throw new TerminalError(`storage ${spec.storage} does not exist on ${spec.host} or holds no vm images`);
-  }
-  if (tpl.node !== spec.host) await checkSharedTemplate(m, tpl, spec.host);
+  const tpl = path.template;
   const description = desiredDescription(spec, run.rec.uid ?? run.name);
+  const cause = run.history.length === 0 ? causeOf(run.rec) : 'redeploy';
   for (let attempt = 0; ; attempt++) {
-    const cause = run.history.length === 0 ? causeOf(run.rec) : 'redeploy';
     let vmid: number | undefined;
     try {
-      // Slots first, then the vmid: the reservation and the clone intent go to disk in ONE
-      // durable write right before the call (invariant 4), and the intent's start time is the
-      // call's, not the time spent queueing for a slot (resume.ts judges a lost clone by it).
+      // Slots first, then the vmid: the reservation and the clone intent go to disk in ONE durable
+      // write right before the call (invariant 4). The clone task runs on the template's node and
+      // copies onto the clone storage there (shared: one pool for the cluster).
       const release = await m.acquire(
-        { node: spec.host, storage: spec.storage, clone: true, shared: target.shared },
+        { node: tpl.node, storage: path.cloneStorage, clone: true, shared: await cloneShared(m, path) },
         signal,
       );
       try {
@@ -78,8 +43,17 @@ export async function cloneVm(m: Mutations, run: WorkerRun, opts: CloneOptions):
         await assertNameFree(client, run.rec, () => recordedVmids(run));
         vmid = await m.deps.allocator.allocate(async (id) => {
           run.rec.vmid = id;
-          run.rec.node = spec.host;
-          run.rec.intent = { op: 'clone', node: spec.host, vmid: id, startedAt: isoNow(m.deps.clock) };
+          run.rec.node = path.cloneNode;
+          run.rec.deployed = undefined;
+          run.rec.leftover = undefined;
+          run.rec.deploy = { path, steps: stepsOf(path) };
+          run.rec.intent = {
+            op: 'clone',
+            node: tpl.node,
+            vmid: id,
+            source: tpl.vmid,
+            startedAt: isoNow(m.deps.clock),
+          };
           await run.persist();
         }, run.rec.vmid);
         const newid = vmid;
@@ -91,8 +65,8 @@ export async function cloneVm(m: Mutations, run: WorkerRun, opts: CloneOptions):
               name: spec.name,
               description,
               full: true,
-              storage: spec.storage,
-              ...(tpl.node !== spec.host ? { target: spec.host } : {}),
+              storage: path.cloneStorage,
+              ...(path.cloneNode !== tpl.node ? { target: path.cloneNode } : {}),
             }),
           signal,
           waitMs: CLONE_WAIT_MS,
@@ -104,109 +78,81 @@ export async function cloneVm(m: Mutations, run: WorkerRun, opts: CloneOptions):
     } catch (err) {
       if (vmid === undefined) {
         // The reservation's write failed (or the wait for a slot was aborted): no call was made.
-        if (run.rec.intent?.op === 'clone' && !run.rec.intent.upid) run.rec.intent = undefined;
+        if (run.rec.intent?.op === 'clone' && !run.rec.intent.upid) {
+          run.rec.intent = undefined;
+          run.rec.deploy = undefined;
+        }
         throw err;
       }
       if (err instanceof AlreadyExistsError && attempt < 3) {
         // Someone took the id between our assert and the clone: allocate again.
         run.log.info('vmid taken before the clone, allocating again', { vmid });
         run.rec.vmid = undefined;
+        run.rec.deploy = undefined;
         await run.persist();
         continue;
       }
-      if (err instanceof TaskFailedError) await cleanupFailedClone(m, run, vmid, signal);
+      if (err instanceof TaskFailedError) await cloneFailed(m, run, vmid, err.exitStatus);
       throw err;
     }
-    await finishClone(m, run, vmid, signal);
-    run.log.info('vm cloned', { vmid, node: spec.host, template: tpl.vmid });
-    run.note('cloned', `${cause}: from ${spec.template} to ${spec.storage} on ${spec.host} as vm ${vmid}`);
+    await cloneSucceeded(run);
+    run.log.info('vm cloned', { vmid, node: path.cloneNode, template: tpl.vmid });
+    run.note(
+      'cloned',
+      `${cause}: from ${spec.template} to ${path.cloneStorage} on ${path.cloneNode} as vm ${vmid}`,
+    );
     return;
   }
 }
 
-/**
- * A template on another node can only be cloned there (clone `target`) when all its disks are on
- * shared storage; otherwise PVE refuses ("VM uses local storage"), which no retry fixes.
- */
-async function checkSharedTemplate(m: Mutations, tpl: VmResource, host: string): Promise<void> {
-  const { client } = m.deps;
-  const cfg = await client.getConfig(tpl.node, tpl.vmid);
-  const shared = new Set((await client.storages(tpl.node)).filter((s) => s.shared).map((s) => s.storage));
-  const local = Object.entries(cfg.values)
-    .filter(
-      ([k, v]) => /^(scsi|virtio|sata|ide|efidisk|tpmstate)\d+$/.test(k) && v !== 'none' && !/^none,/.test(v),
-    )
-    .map(([, v]) => diskStorage(v))
-    .filter((st): st is string => st !== undefined && !shared.has(st));
-  if (local.length > 0) {
-    throw new TerminalError(
-      `template ${tpl.vmid} is on ${tpl.node} with disks on local storage (${[...new Set(local)].join(', ')}); ` +
-        `it cannot be cloned to ${host}: put a copy of the template on ${host} or on shared storage`,
-    );
-  }
+async function cloneShared(m: Mutations, path: DeployPath): Promise<boolean> {
+  return path.kind === 'target' || path.kind === 'target-move'
+    ? true
+    : m.scopes.isShared(path.template.node, path.cloneStorage);
 }
 
 /**
- * The last step of a clone, still under the clone intent: put our owner tag on the new VM (after
- * checking our marker), record what it was cloned from, clear the intent. Idempotent, so resume.ts
- * can run it again after a crash at any point.
+ * The clone task succeeded: its step is done and the intent cleared, in one write that is not
+ * waited for: lost in a crash, the intent's UPID leads resume.ts to the same succeeded task, and the
+ * next step's durable write carries it (writes go out in order).
  */
-export async function finishClone(
-  m: Mutations,
-  run: WorkerRun,
-  vmid: number,
-  signal: AbortSignal,
-): Promise<void> {
-  const { client, settings } = m.deps;
-  const spec = run.rec.spec;
-  const node = run.rec.node ?? spec.host;
-  const release = await m.deps.slots.acquire({ node }, signal);
-  try {
-    const cfg = await client.getConfig(node, vmid);
-    if (!markerMatches(run.rec, cfg.values)) {
-      throw new ConflictError(`vm ${vmid} does not carry our marker after the clone; leaving it alone`);
-    }
-    const tags = desiredTags(settings.ownerTag);
-    if (normalizeTags(cfg.values.tags ?? '') !== normalizeTags(tags)) {
-      // Still under the clone's intent (written before the clone was sent).
-      await client.updateConfig(node, vmid, { set: { tags }, digest: cfg.digest });
-    }
-  } finally {
-    release();
-  }
-  run.rec.deployed = { template: spec.template, storage: spec.storage, host: spec.host };
+export function cloneSucceeded(run: WorkerRun): Promise<void> {
+  const steps = run.rec.deploy?.steps ?? [];
+  if (steps[0] === 'clone') steps.shift();
   run.rec.intent = undefined;
-  await run.persist();
+  run.persist().catch((err: unknown) => run.log.warn('recording a finished clone not written yet', { err }));
+  return Promise.resolve();
 }
 
 /**
- * After a failed clone: PVE normally removes what it created; if a VM with our marker is left at
- * the vmid, delete it (unlocking it first). When that fails too, the reservation stays and the
- * next plan sees the half clone (ownership 'half') and removes it before cloning again.
+ * The clone task ended without success. PVE removes what it created when the task fails
+ * (clone_vm: "clone failed: ..." after vdisk_free and unlink), but not when the task died (killed,
+ * node reboot): then a temporary config with `lock: clone` stays. What is left at the vmid is
+ * recorded as ours by this clone's intent (leftover), for the plan to remove; without one the
+ * reservation stays and the next plan clones again.
  */
-export async function cleanupFailedClone(
-  m: Mutations,
-  run: WorkerRun,
-  vmid: number,
-  signal: AbortSignal,
-): Promise<void> {
-  const node = run.rec.node ?? run.rec.spec.host;
-  run.rec.intent = undefined;
-  await run.persist();
-  try {
-    const vm = (await m.deps.client.vmResources()).find((r) => r.vmid === vmid);
-    if (vm) {
-      await destroyVm(m, run, { vm, signal });
-      run.note('half-cloned vm deleted', `clone of vm ${vmid} failed`);
-    }
-  } catch (err) {
-    if (!(err instanceof NotFoundError)) {
-      run.log.warn('cleanup of a failed clone failed; will retry', { vmid, node, err });
-      return;
+export async function cloneFailed(m: Mutations, run: WorkerRun, vmid: number, how: string): Promise<void> {
+  const intent = run.rec.intent;
+  const node = run.rec.deploy?.path.template.node ?? intent?.node ?? run.rec.node ?? run.rec.spec.host;
+  let at: string | undefined;
+  for (const candidate of new Set([node, run.rec.node ?? node])) {
+    try {
+      await m.deps.client.getConfig(candidate, vmid);
+      at = candidate;
+      break;
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
     }
   }
-  run.rec.vmid = undefined;
-  run.rec.node = undefined;
+  run.rec.intent = undefined;
+  run.rec.deploy = undefined;
+  if (at !== undefined) {
+    run.rec.leftover = { vmid, node: at, ...(intent?.upid ? { upid: intent.upid } : {}), reason: how };
+    run.rec.node = at;
+    run.note('clone failed', `vm ${vmid} left on ${at} by a clone that ended with: ${how}`);
+  } else {
+    run.note('clone failed', how);
+  }
   await run.persist();
 }
 

@@ -3,21 +3,22 @@
  * (execute) or a power operation of the lifecycle (power), each operation in its own file, every
  * call through mutation.ts (slots, intent first, UPID recorded, bounded wait).
  */
-import { errorMessage } from '../../errors.js';
+import { TerminalError, errorMessage, type TaskFailedError } from '../../errors.js';
 import type { TaskRef, VmResource } from '../../proxmox/types.js';
+import type { DeployProgress, WorkerRecord } from '../../types.js';
 import type { PlannedAction, PowerOp, VmLocation } from '../contracts.js';
 import type { WorkerPlan } from '../plan.js';
 import type { WorkerRun } from '../worker-run.js';
 import { adoptVm } from './adopt.js';
-import { cleanupFailedClone, cloneVm, finishClone } from './clone.js';
+import { cloneFailed, cloneSucceeded, cloneVm } from './clone.js';
 import { configureVm } from './configure.js';
+import { continueDeploy, stepDone } from './deploy.js';
 import { Mutations, type ExecutorDeps } from './mutation.js';
 import { powerVm, restartVm } from './power.js';
-import { destroyVm, orphanVm } from './remove.js';
+import { destroyVm, orphanVm, unlockVm } from './remove.js';
 import { resizeVm } from './resize.js';
 
 export { CLONE_WAIT_MS, TASK_WAIT_MS, type ExecutorHooks } from './mutation.js';
-export { CLONE_ABANDON_MS, findTemplate } from './clone.js';
 
 export class Executor {
   readonly #m: Mutations;
@@ -31,7 +32,7 @@ export class Executor {
     run: WorkerRun,
     action: PlannedAction,
     plan: WorkerPlan,
-    resources: readonly VmResource[],
+    _resources: readonly VmResource[],
     signal: AbortSignal,
   ): Promise<void> {
     const m = this.#m;
@@ -39,8 +40,13 @@ export class Executor {
     const owned = id.kind === 'ours' || id.kind === 'half' ? id.vm : undefined;
     const vm = () => need(owned, action);
     switch (action.kind) {
-      case 'create':
-        return cloneVm(m, run, { resources, signal });
+      case 'create': {
+        if (!plan.deployPath) throw new TerminalError(`internal: create planned without a deploy path`);
+        await cloneVm(m, run, { path: plan.deployPath, signal });
+        return continueDeploy(m, run, signal);
+      }
+      case 'unlock':
+        return unlockVm(m, run, { vm: vm(), signal });
       case 'configure':
         return configureVm(m, run, { vm: vm(), action, plan, signal });
       case 'resize':
@@ -52,6 +58,7 @@ export class Executor {
         run.rec.vmid = undefined;
         run.rec.node = undefined;
         run.rec.deployed = undefined;
+        run.rec.leftover = undefined;
         await run.persist();
         run.note('vm deleted for redeploy', action.reason);
         return;
@@ -85,20 +92,62 @@ export class Executor {
     return adoptVm(this.#m, run, opts);
   }
 
-  /** Follows a recorded task (resume.ts); a failed task clears the intent. */
-  waitTask(run: WorkerRun, task: TaskRef, signal: AbortSignal, waitMs: number): Promise<void> {
-    return this.#m.waitTask(run, task, signal, waitMs);
+  /** Follows a recorded task (resume.ts); a failed task clears the intent unless `keepIntent`. */
+  waitTask(
+    run: WorkerRun,
+    task: TaskRef,
+    signal: AbortSignal,
+    waitMs: number,
+    keepIntent = false,
+  ): Promise<void> {
+    return this.#m.waitTask(run, task, signal, waitMs, keepIntent);
   }
 
-  /** The last step of a clone, after a crash or a followed task (resume.ts). */
-  finishClone(run: WorkerRun, vmid: number, signal: AbortSignal): Promise<void> {
-    return finishClone(this.#m, run, vmid, signal);
+  /** The intent's task succeeded (resume.ts): its step is done. */
+  async intentSucceeded(run: WorkerRun): Promise<void> {
+    const op = run.rec.intent?.op;
+    if (op === 'clone') {
+      run.rec.deploy ??= legacyDeploy(run.rec);
+      return cloneSucceeded(run);
+    }
+    if (op === 'move-disk' || op === 'migrate') return stepDone(run);
+    run.rec.intent = undefined;
+    await run.persist();
   }
 
-  /** Cleans up after a failed clone (resume.ts). */
-  cleanupFailedClone(run: WorkerRun, vmid: number, signal: AbortSignal): Promise<void> {
-    return cleanupFailedClone(this.#m, run, vmid, signal);
+  /** The intent's task failed (resume.ts): a clone's leftover is recorded, any other intent dropped. */
+  async intentFailed(run: WorkerRun, err: TaskFailedError): Promise<void> {
+    const intent = run.rec.intent;
+    if (intent?.op === 'clone') return cloneFailed(this.#m, run, intent.vmid, err.exitStatus);
+    run.rec.intent = undefined;
+    await run.persist();
+    if (intent) run.note(`${intent.op} failed`, err.message);
   }
+
+  /** The steps of a deploy still to do (after a crash, or a clone followed by resume.ts). */
+  continueDeploy(run: WorkerRun, signal: AbortSignal): Promise<void> {
+    return continueDeploy(this.#m, run, signal);
+  }
+}
+
+/**
+ * A clone intent written before deploys had steps (a database from an older workerctl): the VM was
+ * cloned straight onto the worker's node and storage, so only the finish is left.
+ */
+function legacyDeploy(rec: WorkerRecord): DeployProgress {
+  const { host, storage } = rec.spec;
+  return {
+    path: {
+      kind: 'local',
+      template: { vmid: rec.intent?.source ?? 0, node: rec.intent?.node ?? host },
+      cloneStorage: storage,
+      cloneNode: host,
+      node: host,
+      storage,
+      disk: 'scsi0',
+    },
+    steps: ['clone', 'finish'],
+  };
 }
 
 function need(vm: VmResource | undefined, action: PlannedAction): VmResource {

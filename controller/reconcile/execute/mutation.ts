@@ -58,7 +58,7 @@ export interface MutateOptions {
   signal: AbortSignal;
   /** Bounded wait for the task (default TASK_WAIT_MS). */
   waitMs?: number;
-  /** Keep the intent once the task ended (a clone's: finishClone clears it). */
+  /** Keep the intent once the task ended, also when it failed: the caller clears it with its step. */
   keepIntent?: boolean;
 }
 
@@ -117,7 +117,10 @@ export class Mutations {
       run.rec.intent = { ...run.rec.intent!, upid: task.upid };
       // The UPID only spares resume.ts a lookup (the intent is already on disk): its write runs
       // while the task does, instead of delaying the wait by one file write.
-      await Promise.all([run.persist(), this.waitTask(run, task, signal, opts.waitMs ?? TASK_WAIT_MS)]);
+      await Promise.all([
+        run.persist(),
+        this.waitTask(run, task, signal, opts.waitMs ?? TASK_WAIT_MS, opts.keepIntent),
+      ]);
     }
     if (!opts.keepIntent) {
       // Not awaited: a stale intent is harmless (resume follows the ended task or drops it), and the
@@ -127,12 +130,21 @@ export class Mutations {
     }
   }
 
-  /** Waits for a task; a failed task clears the intent (the error is rethrown). */
-  async waitTask(run: WorkerRun, task: TaskRef, signal: AbortSignal, waitMs: number): Promise<void> {
+  /**
+   * Waits for a task; a failed task clears the intent (the error is rethrown), unless `keepIntent`:
+   * then the caller decides from the intent what the failure left behind.
+   */
+  async waitTask(
+    run: WorkerRun,
+    task: TaskRef,
+    signal: AbortSignal,
+    waitMs: number,
+    keepIntent = false,
+  ): Promise<void> {
     try {
       await this.deps.client.waitForTask(task, { signal, timeoutMs: waitMs });
     } catch (err) {
-      if (err instanceof TaskFailedError) {
+      if (err instanceof TaskFailedError && !keepIntent) {
         run.rec.intent = undefined;
         await run.persist();
       }

@@ -14,6 +14,7 @@ export const STORAGE_SCOPE_TTL_MS = 10 * 60_000;
 
 export class StorageScopes {
   readonly #shared = new Map<string, { at: number; shared: Set<string> }>();
+  readonly #lists = new Map<string, { at: number; list: readonly PveStorage[] }>();
 
   constructor(
     private readonly client: ProxmoxClient,
@@ -28,6 +29,16 @@ export class StorageScopes {
     // A filtered list (e.g. content=images) only adds to what is known until the entry expires.
     if (known && this.clock.now() - known.at < this.ttlMs) for (const s of known.shared) shared.add(s);
     this.#shared.set(node, { at: this.clock.now(), shared });
+  }
+
+  /** The node's storages (unfiltered), read at most once per `ttlMs`; `fresh` reads again. */
+  async list(node: string, fresh = false): Promise<readonly PveStorage[]> {
+    const known = this.#lists.get(node);
+    if (!fresh && known && this.clock.now() - known.at < this.ttlMs) return known.list;
+    const list = await this.client.storages(node);
+    this.#lists.set(node, { at: this.clock.now(), list });
+    this.learn(node, list);
+    return list;
   }
 
   /**

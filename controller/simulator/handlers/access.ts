@@ -1,4 +1,4 @@
-/** POST/GET /access/ticket (API-NOTES §2). */
+/** POST/GET /access/ticket (pve-access-control PVE/API2/AccessControl.pm create_ticket). */
 import { ApiError } from '../http/api-error.js';
 import type { ApiRequest } from '../http/router.js';
 import type { Simulator } from '../simulator.js';

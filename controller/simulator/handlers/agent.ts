@@ -1,4 +1,7 @@
-/** QEMU guest agent calls: ping, network-get-interfaces, get-osinfo, exec, exec-status (API-NOTES §13). */
+/**
+ * QEMU guest agent calls (qemu-server PVE/API2/Qemu/Agent.pm): ping, network-get-interfaces, get-osinfo,
+ * exec, exec-status. They are `protected`, so they hold one of the node's pvedaemon workers while they wait.
+ */
 import { parseNet, parseProps } from '../config/values.js';
 import { fail } from '../http/api-error.js';
 import type { ApiRequest } from '../http/router.js';
@@ -8,12 +11,29 @@ import type { Simulator } from '../simulator.js';
 import type { VmState } from '../world/state.js';
 import { num, optStr, str } from './params.js';
 
-/** The agent checks in PVE's order; returns the VM when the agent answers. */
+/** qemu-server PVE/QemuServer/Agent.pm qga_check_running: guest-ping with a 3 s timeout. */
+const GUEST_PING_TIMEOUT_S = 3;
+
+/**
+ * qemu-server PVE/QemuServer/Agent.pm assert_agent_available, in its order: `agent` configured, VM running,
+ * then qga_check_running. With the agent enabled QEMU has the qga socket, so a guest whose agent does not
+ * answer is noticed only when guest-ping times out (PVE/QMPClient.pm: "got timeout" after 3 s); with
+ * `agent: 0` there is no socket (PVE/QemuServer/Monitor.pm qmp_cmd: "unable to open monitor socket") and
+ * the answer is immediate.
+ */
 async function agentVm(sim: Simulator, req: ApiRequest): Promise<VmState> {
   const vm = sim.world.vmAt(str(req, 'node'), num(req, 'vmid'));
   if (vm.config.agent === undefined) throw fail('No QEMU guest agent configured');
   if (vm.status !== 'running') throw fail(`VM ${vm.vmid} is not running`);
-  if (!sim.agentRunning(vm)) throw fail('QEMU guest agent is not running');
+  if (!sim.agentRunning(vm)) {
+    if (parseProps(vm.config.agent, 'enabled').enabled !== '1') throw fail('QEMU guest agent is not running');
+    // the ping is answered as soon as the agent comes up within the timeout
+    const timeout = sim.latency.secondsToReal(GUEST_PING_TIMEOUT_S);
+    const readyAt = sim.faults.has('agentNever', { vmid: vm.vmid }) ? undefined : vm.guest.agentReadyAt;
+    const upIn = readyAt === undefined ? Infinity : readyAt - Date.now();
+    await sleep(Math.min(timeout, Math.max(0, upIn)));
+    if (!sim.agentRunning(vm)) throw fail('QEMU guest agent is not running');
+  }
   await sleep(sim.latency.toReal(sim.latency.draw('agentCall')));
   return vm;
 }
@@ -25,7 +45,12 @@ function intToIp(n: number): string {
   return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
 }
 
-/** The IPv4 address of NIC netN: static from the booted ipconfigN, else a DHCP lease on its bridge/VLAN. */
+/**
+ * The IPv4 address of NIC netN: static from the booted ipconfigN, else a DHCP lease on its bridge/VLAN.
+ * ASSUMPTION: a NIC that cloud-init does not configure gets what the guest image does by default, which
+ * we take to be DHCP - on every NIC of a guest booted with cloud-init data, on net0 only without it
+ * (no cloud-init drive: Cloudinit.pm generates nothing, so the image's own network config applies).
+ */
 function nicAddress(
   sim: Simulator,
   vm: VmState,
@@ -34,6 +59,7 @@ function nicAddress(
   bridge?: string,
   tag?: string,
 ): { ip: string; prefix: number } | undefined {
+  if (!vm.guest.cloudinit && idx !== 0) return undefined;
   const ipconfig = vm.guest.applied[`ipconfig${idx}`];
   const ip = ipconfig ? parseProps(ipconfig).ip : undefined;
   if (ip && ip !== 'dhcp') {
@@ -146,7 +172,10 @@ function guestEnv(sim: Simulator, vm: VmState): GuestEnv {
       guestInterfaces(sim, vm)
         .filter((i) => i.ip)
         .map((i) => ({ name: i.name, ip: i.ip as string, prefix: i.prefix ?? 24 })),
-    hostname: () => vm.guest.applied.name ?? vm.config.name ?? `vm${vm.vmid}`,
+    // Cloudinit.pm get_hostname_fqdn (name, else VM<vmid>, up to the first dot); ASSUMPTION: without
+    // cloud-init the image keeps its own hostname, taken to be "localhost"
+    hostname: () =>
+      vm.guest.cloudinit ? (vm.guest.applied.name ?? `VM${vm.vmid}`).replace(/\..*$/, '') : 'localhost',
     os: () => vm.guest.os,
   };
 }

@@ -1,4 +1,4 @@
-/** GET /version, /nodes, /nodes/{node}/storage, /cluster/resources, /cluster/nextid. */
+/** GET /version, /nodes, /nodes/{node}/storage, /cluster/resources, /cluster/status, /cluster/nextid (pve-manager). */
 import { paramError } from '../http/api-error.js';
 import { RawJson } from '../http/respond.js';
 import type { ApiRequest } from '../http/router.js';
@@ -72,7 +72,13 @@ export function getNodeStorage(sim: Simulator, req: ApiRequest): unknown {
   return out;
 }
 
-/** One /cluster/resources VM entry (status/name lagged when the switch is on). */
+/**
+ * One /cluster/resources VM entry as pve-manager PVE/API2/Cluster.pm resources builds it: id, vmid, node
+ * and type from the fresh vmlist; status, name and the figures from PVE/API2Tools.pm extract_vm_stats,
+ * i.e. the rrd data pvestatd broadcasts every 10 s (status `unknown` and no name before the first
+ * broadcast); lock and tags fresh from the config; pool; hastate. With the lag off everything is fresh.
+ * ASSUMPTION: every node broadcasts at the same instants.
+ */
 function vmResource(sim: Simulator, vm: VmState, now: number, interval: number): Record<string, unknown> {
   const e: Record<string, unknown> = { id: `qemu/${vm.vmid}`, type: 'qemu', vmid: vm.vmid, node: vm.node };
   const seen = sim.resourcesLag
@@ -169,6 +175,38 @@ export function getResources(sim: Simulator, req: ApiRequest): unknown {
   if (!type) for (const p of sim.world.pools.keys()) out.push({ id: `/pool/${p}`, type: 'pool', pool: p });
   for (const e of out) parts.push(JSON.stringify(e));
   return new RawJson(`[${parts.join(',')}]`);
+}
+
+/**
+ * GET /cluster/status as pve-manager PVE/API2/Cluster.pm get_status: in a cluster, the cluster entry
+ * (nodes, version, name, quorate) and one `node` entry per member with nodeid, local, online, the
+ * corosync `ip` and the subscription level; a standalone node gets one fake node entry (nodeid 0).
+ */
+export function getClusterStatus(sim: Simulator): unknown {
+  const nodes = [...sim.world.nodes.values()];
+  const entry = (n: (typeof nodes)[number], i: number): Record<string, unknown> => ({
+    type: 'node',
+    id: `node/${n.name}`,
+    name: n.name,
+    nodeid: nodes.length > 1 ? i + 1 : 0,
+    local: n.name === sim.localNode ? 1 : 0,
+    online: n.status === 'online' ? 1 : 0,
+    ip: n.ip,
+    level: '',
+  });
+  if (nodes.length === 1) return [entry(nodes[0], 0)];
+  const online = nodes.filter((n) => n.status === 'online').length;
+  return [
+    {
+      type: 'cluster',
+      id: 'cluster',
+      nodes: nodes.length,
+      version: nodes.length + 1,
+      name: sim.world.clusterName,
+      quorate: online > nodes.length / 2 ? 1 : 0,
+    },
+    ...nodes.map(entry),
+  ];
 }
 
 export function getNextId(sim: Simulator, req: ApiRequest): unknown {

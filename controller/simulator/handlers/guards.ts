@@ -8,16 +8,14 @@ export function checkPool(sim: Simulator, pool: string | undefined): void {
     throw new ApiError(403, `Permission check failed (pool '${pool}' does not exist)`);
 }
 
-/** "already exists" as create_and_lock_config says it. */
-export function assertFreeId(sim: Simulator, vmid: number, node: string, style: 'create' | 'clone'): void {
+/** pve-guest-common AbstractConfig.pm create_and_lock_config -> pve-cluster PVE/Cluster.pm check_vmid_unused. */
+export function assertFreeId(sim: Simulator, vmid: number): void {
   const other = sim.world.vms.get(vmid);
   if (!other) return;
-  if (style === 'clone' && other.node === node)
-    throw fail(`unable to create VM ${vmid}: config file already exists`);
   throw fail(`unable to create VM ${vmid} - VM ${vmid} already exists on node '${other.node}'`);
 }
 
-/** The world capacity limit. */
+/** The world capacity limit (a simulator setting, not a Proxmox behaviour). */
 export function checkCapacity(sim: Simulator): void {
   const max = sim.world.maxVms;
   if (max !== undefined && sim.world.vms.size >= max)

@@ -6,7 +6,7 @@ import { LockTimeoutError, vmLockPath } from '../locks.js';
 import type { Simulator } from '../simulator.js';
 import { configChanges, diskTotals, writeConfig } from '../vm-ops.js';
 import { assertFreeId, checkCapacity, checkPool } from './guards.js';
-import { flag, num, optStr, str, userOf } from './params.js';
+import { flag, num, optStr, rootOnly, str, userOf } from './params.js';
 
 /** Parameters of create that are not config keys. */
 const CREATE_ONLY = new Set([
@@ -32,7 +32,7 @@ export function postCreate(sim: Simulator, req: ApiRequest): unknown {
   checkPool(sim, optStr(req, 'pool'));
   if (sim.flocks.busy(vmLockPath(vmid)))
     throw fail(`unable to create VM ${vmid} - ${new LockTimeoutError(vmLockPath(vmid)).message}`);
-  assertFreeId(sim, vmid, node, 'create');
+  assertFreeId(sim, vmid);
   checkCapacity(sim);
   const rest: Record<string, unknown> = {};
   const config: Record<string, string> = { lock: 'create' };
@@ -92,7 +92,9 @@ export function postCreate(sim: Simulator, req: ApiRequest): unknown {
   return task.upid;
 }
 
+/** qemu-server PVE/API2/Qemu.pm destroy_vm: root-only skiplock, the early checks, again under lock_config in qmdestroy. */
 export function deleteVm(sim: Simulator, req: ApiRequest): unknown {
+  rootOnly(req, 'skiplock');
   const vm = sim.world.vmAt(str(req, 'node'), num(req, 'vmid'));
   const purge = flag(req, 'purge');
   const early = (): void => {

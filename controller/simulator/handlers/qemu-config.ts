@@ -1,4 +1,4 @@
-/** GET /nodes/{node}/qemu, GET/PUT/POST config, GET pending, PUT resize. */
+/** GET /nodes/{node}/qemu, GET/PUT/POST config, GET pending, PUT resize (qemu-server PVE/API2/Qemu.pm). */
 import { formatSize, parseProps, parseSizeGiB, typedConfigValue, validateSshKeys } from '../config/values.js';
 import { fail } from '../http/api-error.js';
 import type { ApiRequest } from '../http/router.js';
@@ -7,7 +7,7 @@ import type { Simulator } from '../simulator.js';
 import { checkBalloon, configChanges, digestOf, memoryMiB, pendingView, writeConfig } from '../vm-ops.js';
 import type { ConfigChanges } from '../vm-ops.js';
 import type { VmState } from '../world/state.js';
-import { flag, num, optNum, optStr, str, userOf } from './params.js';
+import { flag, num, optNum, optStr, rootOnly, str, userOf } from './params.js';
 
 const GiB = 1024 ** 3;
 
@@ -76,29 +76,41 @@ export function getPending(sim: Simulator, req: ApiRequest): unknown {
   return out;
 }
 
-/** The synchronous checks of update_vm_api (before flock and fork). */
-function syncConfigChecks(vm: VmState, req: ApiRequest): ConfigChanges {
+/**
+ * qemu-server PVE/API2/Qemu.pm update_vm_api, before the flock: root-only `skiplock`, the sshkeys check,
+ * the parameter checks (configChanges), then $load_and_check_config as the early check.
+ */
+function syncConfigChecks(sim: Simulator, req: ApiRequest): { vm: VmState; ch: ConfigChanges } {
+  rootOnly(req, 'skiplock');
+  if (typeof req.params.sshkeys === 'string') validateSshKeys(req.params.sshkeys);
   const ch = configChanges(req.params);
-  if (ch.set.sshkeys !== undefined) validateSshKeys(ch.set.sshkeys);
+  return { vm: loadAndCheckConfig(sim, req, ch), ch };
+}
+
+/**
+ * update_vm_api's $load_and_check_config: load_config, the digest, check_lock unless skiplock, the
+ * balloon. It runs twice: early, and again once lock_config holds the VM's flock, so the later of two
+ * writes carrying the same digest fails "checksum mismatch" (pve-guest-common AbstractConfig.pm
+ * check_lock: a `delete=lock` is refused like any other change).
+ */
+function loadAndCheckConfig(sim: Simulator, req: ApiRequest, ch: ConfigChanges): VmState {
+  const vm = sim.world.vmAt(str(req, 'node'), num(req, 'vmid'));
   const digest = optStr(req, 'digest');
-  if (digest !== undefined && digest !== digestOf(vm))
+  if (digest !== undefined && digest !== '' && digest !== digestOf(vm))
     throw fail('checksum mismatch (file change by other user?)');
-  const unlocking = ch.del.includes('lock');
-  if (vm.config.lock && !flag(req, 'skiplock') && !unlocking) throw fail(`VM is locked (${vm.config.lock})`);
+  if (vm.config.lock && !flag(req, 'skiplock')) throw fail(`VM is locked (${vm.config.lock})`);
   checkBalloon(vm, ch);
-  return ch;
+  return vm;
 }
 
 export async function putConfig(sim: Simulator, req: ApiRequest): Promise<unknown> {
-  const vm = sim.world.vmAt(str(req, 'node'), num(req, 'vmid'));
-  const ch = syncConfigChecks(vm, req);
+  const { vm, ch } = syncConfigChecks(sim, req);
   const release = await sim.vmLock(vm.vmid, 'exclusive', { method: req.method, path: req.path });
   try {
     await sleep(sim.latency.toReal(sim.latency.draw('configPut')));
-    if (!sim.world.vms.has(vm.vmid))
-      throw fail(`Configuration file 'nodes/${vm.node}/qemu-server/${vm.vmid}.conf' does not exist`);
-    writeConfig(sim.world, sim.rng, vm, ch);
-    sim.world.touch(vm, Date.now());
+    const now = loadAndCheckConfig(sim, req, ch);
+    writeConfig(sim.world, sim.rng, now, ch);
+    sim.world.touch(now, Date.now());
   } finally {
     release();
   }
@@ -106,18 +118,18 @@ export async function putConfig(sim: Simulator, req: ApiRequest): Promise<unknow
 }
 
 export async function postConfig(sim: Simulator, req: ApiRequest): Promise<unknown> {
-  const vm = sim.world.vmAt(str(req, 'node'), num(req, 'vmid'));
-  const ch = syncConfigChecks(vm, req);
+  const { vm, ch } = syncConfigChecks(sim, req);
   const task = sim.spawnTask(
     { node: vm.node, type: 'qmconfig', id: String(vm.vmid), user: userOf(req), vmid: vm.vmid },
     async (ctx) => {
       const release = await sim.vmLock(vm.vmid, 'exclusive', { taskType: 'qmconfig' });
       try {
         await ctx.sleep(sim.latency.draw('configPut'));
-        writeConfig(sim.world, sim.rng, vm, ch, (l) => ctx.log(l));
+        const now = loadAndCheckConfig(sim, req, ch);
         for (const [k, v] of Object.entries(ch.set))
           ctx.log(`update VM ${vm.vmid}: -${k} ${k === 'cipassword' ? '<hidden>' : v}`);
-        sim.world.touch(vm, Date.now());
+        writeConfig(sim.world, sim.rng, now, ch, (l) => ctx.log(l));
+        sim.world.touch(now, Date.now());
       } finally {
         release();
       }
@@ -136,35 +148,40 @@ export async function postConfig(sim: Simulator, req: ApiRequest): Promise<unkno
   return task.upid;
 }
 
+/** qemu-server PVE/API2/Qemu.pm resize_vm: root-only skiplock at once; everything else in the task, under lock_config. */
 export function putResize(sim: Simulator, req: ApiRequest): unknown {
-  const vm = sim.world.vmAt(str(req, 'node'), num(req, 'vmid'));
+  rootOnly(req, 'skiplock');
+  const node = str(req, 'node');
+  const vmid = num(req, 'vmid');
   const disk = str(req, 'disk');
   const size = str(req, 'size');
   const digest = optStr(req, 'digest');
-  if (digest !== undefined && digest !== digestOf(vm))
-    throw fail('checksum mismatch (file change by other user?)');
   const task = sim.spawnTask(
-    { node: vm.node, type: 'resize', id: String(vm.vmid), user: userOf(req), vmid: vm.vmid },
+    { node, type: 'resize', id: String(vmid), user: userOf(req), vmid },
     async (ctx) => {
-      const release = await sim.vmLock(vm.vmid, 'exclusive', { taskType: 'resize' });
+      const release = await sim.vmLock(vmid, 'exclusive', { taskType: 'resize' });
       try {
+        const vm = sim.world.vmAt(node, vmid);
+        if (digest && digest !== digestOf(vm))
+          throw new Error('checksum mismatch (file change by other user?)');
         if (vm.config.lock && !flag(req, 'skiplock')) throw new Error(`VM is locked (${vm.config.lock})`);
-        const value = pendingView(vm)[disk];
+        const value = vm.config[disk];
         if (value === undefined) throw new Error(`disk '${disk}' does not exist`);
         const props = parseProps(value, 'file');
-        const vol = props.file ? vm.volumes[props.file] : undefined;
-        if (!vol || /media=cdrom/.test(value)) throw new Error(`you can't resize a cdrom`);
+        if (!props.file) throw new Error(`disk '${disk}' has no associated volume`);
+        const vol = vm.volumes[props.file];
+        if (/media=cdrom/.test(value)) throw new Error(`you can't resize a cdrom`);
+        if (!vol) throw new Error(`Could not determine current size of volume '${props.file}'`);
         const amount = parseSizeGiB(size);
         const newSize = size.startsWith('+') ? vol.sizeGiB + amount : amount;
         if (newSize < vol.sizeGiB) throw new Error('shrinking disks is not supported');
+        if (newSize === vol.sizeGiB) return;
         await ctx.sleep(sim.latency.draw('resize'));
         ctx.log(
           `Size of logical volume ${props.file} changed from ${formatSize(vol.sizeGiB)} to ${formatSize(newSize)}.`,
         );
         vol.sizeGiB = newSize;
-        const rewrite = (v: string): string => v.replace(/size=[^,]+/, `size=${formatSize(newSize)}`);
-        if (vm.config[disk]) vm.config[disk] = rewrite(vm.config[disk]);
-        if (vm.pending[disk]) vm.pending[disk] = rewrite(vm.pending[disk]);
+        vm.config[disk] = value.replace(/size=[^,]+/, `size=${formatSize(newSize)}`);
       } finally {
         release();
       }

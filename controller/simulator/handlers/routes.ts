@@ -1,14 +1,23 @@
-/** The implemented /api2/json endpoints. Anything else answers 501 like pveproxy. */
+/** The implemented /api2/json endpoints. Anything else answers 501 (pve-manager PVE/HTTPServer.pm rest_handler). */
 import { Router } from '../http/router.js';
 import type { Simulator } from '../simulator.js';
 import { getExecStatus, getNetworkInterfaces, getOsInfo, postExec, postPing } from './agent.js';
 import { getTicket, postTicket } from './access.js';
-import { getNextId, getNodes, getNodeStorage, getResources, getVersion } from './cluster.js';
+import {
+  getClusterStatus,
+  getNextId,
+  getNodes,
+  getNodeStorage,
+  getResources,
+  getVersion,
+} from './cluster.js';
 import { postClone } from './clone.js';
 import { deleteVm, postCreate } from './lifecycle.js';
+import { postMigrate } from './migrate.js';
+import { postMoveDisk } from './move-disk.js';
 import { getStatusCurrent, postReboot, postShutdown, postStart, postStop } from './power.js';
 import { getConfig, getPending, listQemu, postConfig, putConfig, putResize } from './qemu-config.js';
-import { deleteTask, getTaskLog, getTaskStatus, listTasks } from './tasks.js';
+import { clusterTasks, deleteTask, getTaskLog, getTaskStatus, listTasks } from './tasks.js';
 
 const Q = '/nodes/{node}/qemu/{vmid}';
 
@@ -16,12 +25,14 @@ const Q = '/nodes/{node}/qemu/{vmid}';
 export function buildRoutes(): Router<Simulator> {
   return new Router<Simulator>()
     .add({ method: 'GET', template: '/version', handler: getVersion })
-    .add({ method: 'POST', template: '/access/ticket', handler: postTicket, noAuth: true })
-    .add({ method: 'GET', template: '/access/ticket', handler: getTicket, noAuth: true })
+    .add({ method: 'POST', template: '/access/ticket', handler: postTicket })
+    .add({ method: 'GET', template: '/access/ticket', handler: getTicket })
     .add({ method: 'GET', template: '/nodes', handler: getNodes })
     .add({ method: 'GET', template: '/nodes/{node}/storage', handler: getNodeStorage })
     .add({ method: 'GET', template: '/cluster/resources', handler: getResources })
     .add({ method: 'GET', template: '/cluster/nextid', handler: getNextId })
+    .add({ method: 'GET', template: '/cluster/status', handler: getClusterStatus })
+    .add({ method: 'GET', template: '/cluster/tasks', handler: clusterTasks })
     .add({ method: 'GET', template: '/nodes/{node}/qemu', handler: listQemu })
     .add({ method: 'POST', template: '/nodes/{node}/qemu', handler: postCreate })
     .add({ method: 'DELETE', template: Q, handler: deleteVm })
@@ -31,6 +42,8 @@ export function buildRoutes(): Router<Simulator> {
     .add({ method: 'GET', template: `${Q}/pending`, handler: getPending })
     .add({ method: 'PUT', template: `${Q}/resize`, handler: putResize })
     .add({ method: 'POST', template: `${Q}/clone`, handler: postClone })
+    .add({ method: 'POST', template: `${Q}/move_disk`, handler: postMoveDisk })
+    .add({ method: 'POST', template: `${Q}/migrate`, handler: postMigrate })
     .add({ method: 'GET', template: `${Q}/status/current`, handler: getStatusCurrent })
     .add({ method: 'POST', template: `${Q}/status/start`, handler: postStart })
     .add({ method: 'POST', template: `${Q}/status/stop`, handler: postStop })

@@ -1,4 +1,8 @@
-/** Request bodies and query strings as PVE decodes them (API-NOTES §3). */
+/**
+ * Request bodies and query strings as pve-http-server PVE/APIServer/AnyEvent.pm decodes them
+ * (decode_urlencoded, extract_params, the Content-Length and Content-Type checks of
+ * authenticate_and_handle_request).
+ */
 import type { IncomingMessage } from 'node:http';
 import { ApiError } from './api-error.js';
 
@@ -33,37 +37,67 @@ function decode(s: string): string {
   }
 }
 
-/** Reads the body (refusing chunked encoding and bodies over 512 KiB with 501, as pveproxy does). */
-export async function readBody(req: IncomingMessage): Promise<Buffer> {
-  if (/chunked/i.test(String(req.headers['transfer-encoding'] ?? '')))
+/** AnyEvent.pm process_header: chunked (or any) transfer encoding is refused before authentication. */
+export function checkTransferEncoding(req: IncomingMessage): void {
+  const te = req.headers['transfer-encoding'];
+  if (te === undefined) return;
+  if (String(te).toLowerCase() === 'chunked')
     throw new ApiError(501, 'chunked transfer encoding not supported', { plain: true });
-  const len = Number(req.headers['content-length'] ?? 0);
-  if (len > MAX_BODY_BYTES) throw new ApiError(501, 'for data too large', { plain: true });
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req) {
-    total += (chunk as Buffer).length;
-    if (total > MAX_BODY_BYTES) throw new ApiError(501, 'for data too large', { plain: true });
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  throw new ApiError(501, `Unknown transfer encoding '${String(te)}'`, { plain: true });
 }
 
-/** Parses a POST/PUT body by Content-Type: form (or none) and JSON; anything else is 506. */
-export function parseBody(contentType: string | undefined, body: Buffer): Record<string, unknown> {
-  if (body.length === 0) return {};
-  const ct = (contentType ?? '').split(';')[0].trim().toLowerCase();
-  if (ct === '' || ct === 'application/x-www-form-urlencoded') return parseForm(body.toString('utf8'));
-  if (ct === 'application/json') {
-    let data: unknown;
-    try {
-      data = JSON.parse(body.toString('utf8'));
-    } catch (err) {
-      throw new ApiError(400, `malformed JSON string: ${(err as Error).message}`);
-    }
-    if (data === null || typeof data !== 'object' || Array.isArray(data))
-      throw new ApiError(400, 'JSON body must be an object');
-    return data as Record<string, unknown>;
+/** Reads the body, at most 512 KiB of it; `tooLarge` when there was more (checked after authentication). */
+export async function readBody(req: IncomingMessage): Promise<{ body: Buffer; tooLarge: boolean }> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let tooLarge = Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).length;
+    if (total > MAX_BODY_BYTES) tooLarge = true;
+    else chunks.push(chunk as Buffer);
   }
-  throw new ApiError(506, `upload 'Content-Type '${ct}' not implemented`, { plain: true });
+  return { body: Buffer.concat(chunks), tooLarge };
+}
+
+/**
+ * AnyEvent.pm authenticate_and_handle_request, after authentication: content only on PUT/POST, at most
+ * 512 KiB ($limit_max_post), form or JSON (anything else 506). These are HTTP-layer errors (error()).
+ */
+export function checkBody(
+  method: string,
+  contentType: string | undefined,
+  read: { body: Buffer; tooLarge: boolean },
+): void {
+  if (read.body.length === 0 && !read.tooLarge) return;
+  if (method !== 'PUT' && method !== 'POST')
+    throw new ApiError(501, `Unexpected content for method '${method}'`, { plain: true });
+  if (read.tooLarge) throw new ApiError(501, 'for data too large', { plain: true });
+  const ct = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  if (ct !== '' && ct !== 'application/x-www-form-urlencoded' && ct !== 'application/json')
+    throw new ApiError(506, `upload 'Content-Type '${contentType ?? ''}' not implemented`, { plain: true });
+}
+
+/**
+ * AnyEvent.pm extract_params: a JSON body (decode_json) or form data. A body that does not decode dies
+ * inside handle_api2_request, whose eval answers 500 through error() (plain, no Content-Type).
+ */
+export function parseBody(contentType: string | undefined, body: Buffer): Record<string, unknown> {
+  const ct = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  if (ct !== 'application/json') return body.length === 0 ? {} : parseForm(body.toString('utf8'));
+  const text = body.toString('utf8');
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    const at = Number(/position (\d+)/.exec((err as Error).message)?.[1] ?? 0);
+    const before = text.slice(at, at + 20);
+    throw new ApiError(
+      500,
+      `malformed JSON string, neither tag, array, object, number, string or atom, at character offset ${at} (before "${before || '(end of string)'}")\n`,
+      { plain: true },
+    );
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data))
+    throw new ApiError(500, 'Not a HASH reference\n', { plain: true });
+  return data as Record<string, unknown>;
 }

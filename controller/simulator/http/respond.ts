@@ -1,4 +1,8 @@
-/** Writes PVE-style answers: {data} envelopes, reason phrases, Connection: close on errors, gzip. */
+/**
+ * Writes answers as pve-http-server PVE/APIServer/AnyEvent.pm response() does: the reason phrase is the
+ * message's first line, Connection: close on every error, gzip over 1 KiB when asked; bodies as
+ * PVE/APIServer/Formatter/Standard.pm formats them ({data}, plus message and errors on errors).
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
 
@@ -34,7 +38,7 @@ function send(
   status: number,
   reason: string | undefined,
   body: string,
-  type: string,
+  type: string | undefined,
 ): void {
   baseHeaders(res);
   let buf: Buffer = Buffer.from(body, 'utf8');
@@ -42,7 +46,7 @@ function send(
     buf = gzipSync(buf);
     res.setHeader('Content-Encoding', 'gzip');
   }
-  if (buf.length > 0) res.setHeader('Content-Type', type);
+  if (buf.length > 0 && type !== undefined) res.setHeader('Content-Type', type);
   res.setHeader('Content-Length', buf.length);
   if (status >= 400) res.setHeader('Connection', 'close');
   res.statusCode = status;
@@ -58,7 +62,10 @@ export function sendData(req: IncomingMessage, res: ServerResponse, result: unkn
   send(req, res, 200, 'OK', JSON.stringify(body), 'application/json;charset=UTF-8');
 }
 
-/** An error: reason phrase = first line; JSON body {data:null, message, errors?}, or plain text / empty. */
+/**
+ * An error: reason phrase = first line; JSON body {data:null, message, errors?}; or, for errors of the HTTP
+ * layer (AnyEvent.pm error()), the message itself as body without a Content-Type; or an empty body.
+ */
 export function sendError(
   req: IncomingMessage,
   res: ServerResponse,
@@ -67,9 +74,8 @@ export function sendError(
   opts: { errors?: Record<string, string>; plain?: boolean; empty?: boolean } = {},
 ): void {
   const reason = reasonPhrase(message);
-  if (opts.empty) return send(req, res, status, reason, '', 'text/plain');
-  if (opts.plain)
-    return send(req, res, status, reason, `${message.replace(/\n+$/, '')}\n`, 'text/plain;charset=UTF-8');
+  if (opts.empty) return send(req, res, status, reason, '', undefined);
+  if (opts.plain) return send(req, res, status, reason, message, undefined);
   const body: Record<string, unknown> = { data: null, message: `${message.replace(/\n+$/, '')}\n` };
   if (opts.errors) body.errors = opts.errors;
   send(req, res, status, reason, JSON.stringify(body), 'application/json;charset=UTF-8');

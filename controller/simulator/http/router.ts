@@ -19,8 +19,6 @@ export interface Route<S> {
   method: string;
   template: string;
   handler: Handler<S>;
-  /** Callable without credentials. */
-  noAuth?: boolean;
 }
 
 interface Compiled<S> {

@@ -1,5 +1,6 @@
 /**
- * Named PVE formats (their rules live in Perl code; API-NOTES §3, §6, §8 give the ones that matter).
+ * Named PVE formats (pve-common PVE/JSONSchema.pm register_format and the pve_verify_* functions; qemu-server
+ * PVE/QemuServer.pm for the qemu ones).
  * Each validator returns an error text (without the "invalid format - " prefix) or undefined.
  * Formats not listed here are accepted as is.
  */

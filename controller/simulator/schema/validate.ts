@@ -1,5 +1,5 @@
 /**
- * Parameter verification as PVE's JSONSchema does it (API-NOTES §3): unknown parameters refused, then per
+ * Parameter verification as pve-common PVE/JSONSchema.pm validate/check_prop does it: unknown parameters refused, then per
  * parameter, in order, type (textual), format (named or property string), pattern (anchored), length,
  * minimum/maximum, enum; the first failure per parameter is reported with PVE's wording.
  */

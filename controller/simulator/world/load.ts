@@ -156,6 +156,8 @@ export const worldSchema = {
         proxyTimeoutSeconds: { type: 'number', minimum: 0 },
       },
     },
+    resourcesLag: { type: 'boolean' },
+    assumptions: { type: 'boolean' },
     capacity: {
       type: 'object',
       additionalProperties: false,

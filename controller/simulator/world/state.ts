@@ -26,8 +26,10 @@ export interface ExecRecord {
 export interface GuestState {
   /** Real epoch ms at which the agent answers; undefined while stopped. */
   agentReadyAt?: number;
-  /** Cloud-init settings the guest booted with (ipconfigN, ciuser, ...). */
+  /** Cloud-init settings the guest booted with (ipconfigN, ciuser, ...); empty without a cloud-init drive. */
   applied: Record<string, string>;
+  /** Whether the last boot had cloud-init data (a vm-<vmid>-cloudinit drive). */
+  cloudinit: boolean;
   execs: Map<number, ExecRecord>;
   nextPid: number;
   boots: number;
@@ -208,7 +210,7 @@ export class World {
       status: 'stopped',
       volumes: {},
       haManaged: false,
-      guest: { applied: {}, execs: new Map(), nextPid: 1000, boots: 0, os: 'Linux' },
+      guest: { applied: {}, cloudinit: false, execs: new Map(), nextPid: 1000, boots: 0, os: 'Linux' },
       history: [],
       createdAt: now,
     };
@@ -258,7 +260,8 @@ export class World {
       vm.pid = 10000 + spec.vmid;
       vm.guest.agentReadyAt = now;
       vm.guest.boots = 1;
-      vm.guest.applied = cloudInitOf(config);
+      vm.guest.cloudinit = hasCloudinitDrive(config, spec.vmid);
+      vm.guest.applied = vm.guest.cloudinit ? cloudInitOf(config) : {};
       if (vm.haManaged) vm.haState = 'started';
     } else if (vm.haManaged) vm.haState = 'stopped';
     this.addVm(vm);
@@ -280,6 +283,16 @@ export class World {
   private assertNodeKnown(node: string): void {
     if (!this.nodes.has(node)) throw new Error(`world: unknown node '${node}'`);
   }
+}
+
+/**
+ * qemu-server PVE/QemuServer/Cloudinit.pm generate_cloudinit_config: data is generated only for a drive
+ * whose volume is named vm-<vmid>-cloudinit; without one, ipconfig, nameserver and the rest never reach
+ * the guest.
+ */
+export function hasCloudinitDrive(config: Record<string, string>, vmid: number): boolean {
+  const re = new RegExp(`^[^:]+:(.*/)?vm-${vmid}-cloudinit(\\.(raw|qcow2|vmdk))?(,|$)`);
+  return Object.entries(config).some(([k, v]) => /^(ide|sata|scsi|virtio)\d+$/.test(k) && re.test(v));
 }
 
 /** The cloud-init view of a config (what the guest applies at boot). */

@@ -140,8 +140,12 @@ export interface WorldConfig {
   agentBootMs?: Duration;
   guestCommands?: GuestCommandSpec[];
   faults?: FaultSpec[];
-  /** pvedaemon: parallel workers for protected calls (default 3 in the realistic profile, unlimited in fast) and the pveproxy timeout (596) in PVE seconds (default 30). */
+  /** pvedaemon per node: parallel workers for protected calls (default 3, as pve-manager PVE/Service/pvedaemon.pm; 0 = unlimited) and the pveproxy timeout (596) in PVE seconds (default 30). */
   daemon?: { workers?: number; proxyTimeoutSeconds?: number };
+  /** /cluster/resources shows rrd-based fields as of the last pvestatd broadcast (default true). */
+  resourcesLag?: boolean;
+  /** Models labelled ASSUMPTION (no Proxmox source grounds them) on (default true); off for benchmarks that report both. */
+  assumptions?: boolean;
   /** Capacity limits. */
   capacity?: { maxVms?: number };
   /** The MAC prefix for generated MACs (default BC:24:11). */

@@ -22,6 +22,10 @@ export interface Target {
   /** Generous for a real PVE, short for the simulator. */
   taskTimeoutMs: number;
   agentTimeoutMs: number;
+  /** A second storage with VM images on `node` (move_disk there and back); skipped when absent. */
+  moveStorage?: string;
+  /** A second node with `storage` (offline migration there); skipped when absent. */
+  migrateNode?: string;
 }
 
 /** A real OpenSSH ed25519 public key (PVE validates sshkeys with ssh-keygen). */
@@ -63,6 +67,9 @@ function firstDisk(values: Record<string, string>): string | undefined {
 export function defineClientContract(target: () => Target): void {
   let vmid = 0;
   let created = 0;
+  /** The node the cloned VM is on (a migration moves it). */
+  let at = '';
+  let cloneTask: TaskRef | undefined;
   const name = `wctl-contract-${process.pid}`;
   const wait = async (task: TaskRef) => {
     const t = target();
@@ -101,12 +108,58 @@ export function defineClientContract(target: () => Target): void {
     const { client, node, templateVmid, storage } = target();
     const task = await client.clone(node, templateVmid, { newid: vmid, name, full: true, storage });
     expect(task.upid).to.match(/^UPID:/);
+    cloneTask = task;
+    at = node;
     const st = await wait(task);
     expect(st).to.include({ status: 'stopped', succeeded: true, type: 'qmclone', id: String(templateVmid) });
     const cfg = await client.getConfig(node, vmid);
     expect(cfg.values.name).to.equal(name);
     expect(cfg.digest).to.match(/^[0-9a-f]{40}$/);
     expect(cfg.values.memory).to.match(/^\d+$/); // numbers and strings both come back as strings
+  });
+
+  it("tasks: the clone is in its node's task list under the template's id; its log names the new vmid", async () => {
+    // pve-manager PVE/API2/Tasks.pm node_tasks; qemu-server PVE/API2/Qemu.pm clone_vm prints the line.
+    const { client, node, templateVmid } = target();
+    const since = Math.floor(Date.now() / 1000) - 3600;
+    const listed = await client.tasks(node, {
+      source: 'all',
+      type: 'qmclone',
+      vmid: templateVmid,
+      since,
+      limit: 500,
+    });
+    const mine = listed.find((t) => t.upid === cloneTask!.upid);
+    expect(mine, 'the clone task listed').to.not.equal(undefined);
+    expect(mine).to.include({ type: 'qmclone', id: String(templateVmid), running: false, exitStatus: 'OK' });
+    const log = await client.taskLog(cloneTask!, { start: 0, limit: 20 });
+    expect(log.lines.join('\n')).to.contain(`creating a clone of VM ${templateVmid} with ID ${vmid}`);
+  });
+
+  it('cluster status: every node with its address; the node we talk to is local', async () => {
+    // pve-manager PVE/API2/Cluster.pm get_status.
+    const { client, node } = target();
+    const nodes = await client.clusterNodes();
+    const me = nodes.find((n) => n.name === node);
+    expect(me, `node ${node} in /cluster/status`).to.not.equal(undefined);
+    expect(me!.online).to.equal(true);
+    expect(me!.ip).to.match(/^[0-9a-f.:]+$/i);
+    expect(nodes.filter((n) => n.local)).to.have.length(1);
+  });
+
+  it('move_disk: the disk to another storage of the node (source deleted), and back', async function () {
+    const { client, node, storage, moveStorage } = target();
+    if (!moveStorage) return this.skip();
+    const cfg = await client.getConfig(node, vmid);
+    const disk = firstDisk(cfg.values)!;
+    await wait(
+      await client.moveDisk(node, vmid, { disk, storage: moveStorage, delete: true, digest: cfg.digest }),
+    );
+    const moved = await client.getConfig(node, vmid);
+    expect(moved.values[disk]).to.match(new RegExp(`^${moveStorage}:`));
+    expect(Object.keys(moved.values).filter((k) => k.startsWith('unused'))).to.deep.equal([]);
+    await wait(await client.moveDisk(node, vmid, { disk, storage, delete: true }));
+    expect((await client.getConfig(node, vmid)).values[disk]).to.match(new RegExp(`^${storage}:`));
   });
 
   it('config: PUT with delete and sshkeys, read back normalised; stale digest refused', async () => {
@@ -191,8 +244,20 @@ export function defineClientContract(target: () => Target): void {
     expect((await client.taskStatus(stopTask)).exitStatus).to.equal(stopped.exitStatus);
   });
 
+  it('migrate: offline to another node, its local disk onto the storage there', async function () {
+    // qemu-server PVE/API2/Qemu.pm migrate_vm, PVE/QemuMigrate.pm (targetstorage).
+    const { client, node, storage, migrateNode } = target();
+    if (!migrateNode) return this.skip();
+    await wait(await client.migrate(node, vmid, { target: migrateNode, targetstorage: storage }));
+    const res = await client.vmResources();
+    expect(res.find((r) => r.vmid === vmid)?.node).to.equal(migrateNode);
+    expect(await client.getConfig(node, vmid).catch((e: unknown) => e)).to.be.instanceOf(NotFoundError);
+    at = migrateNode;
+  });
+
   it('delete: purge, then the VM is gone (NotFoundError) and a second delete is NotFoundError', async () => {
-    const { client, node } = target();
+    const { client } = target();
+    const node = at;
     await wait(await client.deleteVm(node, vmid, { purge: true, destroyUnreferencedDisks: true }));
     expect(await client.getConfig(node, vmid).catch((e: unknown) => e)).to.be.instanceOf(NotFoundError);
     expect(await client.deleteVm(node, vmid).catch((e: unknown) => e)).to.be.instanceOf(NotFoundError);

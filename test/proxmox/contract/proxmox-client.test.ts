@@ -53,6 +53,8 @@ describe('contract: proxmox client against the simulator', function () {
       storage: 'local-lvm',
       taskTimeoutMs: 20_000,
       agentTimeoutMs: 20_000,
+      moveStorage: 'cephpool',
+      migrateNode: 'pve2',
     };
   });
   after(async () => {
@@ -317,7 +319,7 @@ const realPve = Boolean(PVE_URL && PVE_TOKEN);
 (realPve ? describe : describe.skip)(
   realPve
     ? 'contract: proxmox client against a real Proxmox VE'
-    : 'contract: proxmox client against a real Proxmox VE (pending: set PVE_URL and PVE_TOKEN, plus PVE_NODE, PVE_TEMPLATE_VMID, PVE_STORAGE)',
+    : 'contract: proxmox client against a real Proxmox VE (pending: set PVE_URL and PVE_TOKEN, plus PVE_NODE, PVE_TEMPLATE_VMID, PVE_STORAGE; optional PVE_MOVE_STORAGE, PVE_MIGRATE_NODE)',
   function () {
     this.timeout(15 * 60_000);
     let client: HttpProxmoxClient;
@@ -339,6 +341,8 @@ const realPve = Boolean(PVE_URL && PVE_TOKEN);
         storage: process.env.PVE_STORAGE ?? 'local-lvm',
         taskTimeoutMs: 10 * 60_000,
         agentTimeoutMs: 5 * 60_000,
+        ...(process.env.PVE_MOVE_STORAGE ? { moveStorage: process.env.PVE_MOVE_STORAGE } : {}),
+        ...(process.env.PVE_MIGRATE_NODE ? { migrateNode: process.env.PVE_MIGRATE_NODE } : {}),
       };
     });
     after(() => client?.close());
