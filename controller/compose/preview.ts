@@ -50,6 +50,9 @@ export function storeSnapshot(store: Store): StoreData {
 export function planPreview(deps: PreviewDeps): (req: PlanPreviewRequest) => Promise<PlanPreviewResponse> {
   const one = new Mutex();
   const root = deps.manifestRoot;
+  // How the loader shows the root in messages: absolute, or relative to the working directory.
+  const shown = relative(process.cwd(), root);
+  const prefixes = [root + sep, ...(shown && !shown.startsWith('..') ? [shown + sep] : [])];
   const posted = (file: string): string => {
     const rel = relative(root, file);
     return rel.startsWith('..') ? file : rel.split(sep).join('/');
@@ -57,7 +60,7 @@ export function planPreview(deps: PreviewDeps): (req: PlanPreviewRequest) => Pro
   return (req) =>
     one.run(async () => {
       const load = loadManifestBytes(
-        req.files.map((f) => ({ file: join(root, ...f.path.split('/')), bytes: f.bytes })),
+        req.files.map((f) => ({ ...f, file: join(root, ...f.path.split('/')) })),
       );
       if (req.revision) load.revision = req.revision.commit;
       const copy = new MemoryStore({ initial: storeSnapshot(deps.store), clock: deps.clock });
@@ -79,7 +82,12 @@ export function planPreview(deps: PreviewDeps): (req: PlanPreviewRequest) => Pro
         const plan = await core.plan();
         const sources: Record<string, SourceRef> = {};
         for (const w of load.workers) sources[w.spec.name] = { ...w.source, file: posted(w.source.file) };
-        const diagnostics: Diagnostic[] = load.diagnostics.map((d) => ({ ...d, file: posted(d.file) }));
+        // Messages across files name the other file ("also declared at ..."): as posted, too.
+        const diagnostics: Diagnostic[] = load.diagnostics.map((d) => ({
+          ...d,
+          file: posted(d.file),
+          message: prefixes.reduce((m, p) => m.split(p).join(''), d.message),
+        }));
         const response: PlanPreviewResponse = { plan, diagnostics, sources, observedAt };
         const meta = deps.store.getMeta<ManifestsMeta>(MANIFESTS_META);
         if (meta?.revision) response.controllerRevision = meta.revision;

@@ -173,11 +173,16 @@ describe('plan at the controller (--controller) and a git-sync manifest root', f
       join(ci, 'workers', 'bad.yaml'),
       workerYaml('gp-e').replace('spec:', 'spec:\n  cpus: many'),
     );
+    // A file over the size limit is not even read here: it is invalid there too (its workers stay).
+    writeFileSync(join(ci, 'workers', 'big.yaml'), '# ' + 'x'.repeat(1024 * 1024) + '\n');
     const bad = await runCli(['plan', '-f', 'workers', '--controller', url, '-o', 'github'], {
       env,
       cwd: ci,
     });
     expect(bad.code).to.equal(1);
+    expect(bad.stdout).to.match(
+      /^::error file=workers\/big\.yaml,line=1,col=1,title=workerctl file\.too-large::/m,
+    );
     expect(bad.stdout).to.match(
       /^::error file=workers\/bad\.yaml,line=6,col=9,title=workerctl schema\.type::/m,
     );
