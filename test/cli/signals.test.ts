@@ -18,70 +18,78 @@ const GRACE_MS = 2000;
 /** Process start-up and the exit itself, on a loaded machine. */
 const SLACK_MS = 1500;
 
+/** A "Proxmox" that accepts, reads and never answers: every request hangs until the client gives up. */
+class SilentServer {
+  readonly sockets = new Set<Socket>();
+  readonly server: Server = createServer((s) => {
+    this.sockets.add(s);
+    s.on('data', () => undefined);
+    s.on('close', () => this.sockets.delete(s));
+  });
+  url = '';
+
+  async start(): Promise<this> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
 describe('SIGTERM and SIGINT end plan, apply and run within the grace period', function () {
   this.timeout(60_000);
   let tmp: { path: string; remove: () => void };
-  let silent: Server;
-  const sockets = new Set<Socket>();
-  let silentUrl: string;
+  let token: string;
 
-  before(async () => {
+  before(() => {
     tmp = makeTempDir('wctl-signals-');
     mkdirSync(join(tmp.path, 'workers'));
     writeFileSync(join(tmp.path, 'workers', 'a.yaml'), workerYaml('sig-a'));
-    writeFileSync(join(tmp.path, 'silent-token'), 'root@pam!t=00000000-0000-0000-0000-000000000000\n', {
-      mode: 0o600,
-    });
-    // Accepts, reads, never answers: every request hangs until the client gives up.
-    silent = createServer((s) => {
-      sockets.add(s);
-      s.on('data', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    });
-    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
-    silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    token = join(tmp.path, 'silent-token');
+    writeFileSync(token, 'root@pam!t=00000000-0000-0000-0000-000000000000\n', { mode: 0o600 });
   });
-  after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((r) => silent.close(() => r()));
-    tmp.remove();
-  });
+  after(() => tmp.remove());
 
-  async function stopsInTime(
-    command: string,
-    signal: NodeJS.Signals,
-    extra: string[],
-    expected: number,
-    // Against the silent server: once its first request hangs there (the handlers are in place).
-    ready: (out: string) => boolean = () => sockets.size > 0,
-    conn: string[] = ['--server', silentUrl, '--token-file', join(tmp.path, 'silent-token')],
-    stateDir = join(tmp.path, `state-${command}-${signal}`),
-  ): Promise<string> {
+  /** Starts `command`, waits until `ready`, signals it; it must end within the grace with `expected`. */
+  async function stopsInTime(opts: {
+    command: string;
+    signal: NodeJS.Signals;
+    extra: string[];
+    expected: number;
+    ready: (out: string) => boolean;
+    conn: string[];
+    stateDir: string;
+  }): Promise<string> {
     const child = startCli([
-      command,
+      opts.command,
       '-f',
       join(tmp.path, 'workers'),
-      ...conn,
+      ...opts.conn,
       '--state-dir',
-      stateDir,
+      opts.stateDir,
       '--grace',
       `${GRACE_MS}ms`,
-      ...extra,
+      ...opts.extra,
     ]);
     try {
       await eventually(
-        () => ready(child.output()) || child.exitCode !== null || child.output().slice(-400),
+        () => opts.ready(child.output()) || child.exitCode !== null || child.output().slice(-400),
         20_000,
       );
       expect(child.exitCode, child.output()).to.equal(null);
       await new Promise((r) => setTimeout(r, 200));
       const t0 = Date.now();
-      child.kill(signal);
+      child.kill(opts.signal);
       const code = await exited(child);
       const took = Date.now() - t0;
-      for (const s of sockets) s.destroy();
-      expect(took, `${command} after ${signal}: ${child.output()}`).to.be.below(GRACE_MS + SLACK_MS);
-      expect(code, child.output()).to.equal(expected);
+      expect(took, `${opts.command} after ${opts.signal}: ${child.output()}`).to.be.below(
+        GRACE_MS + SLACK_MS,
+      );
+      expect(code, child.output()).to.equal(opts.expected);
       return child.output();
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
@@ -89,10 +97,45 @@ describe('SIGTERM and SIGINT end plan, apply and run within the grace period', f
   }
 
   it('plan (1), apply (1) and run (0) while Proxmox does not answer', async () => {
-    const out = await stopsInTime('plan', 'SIGTERM', [], 1);
-    expect(out).to.contain('plan interrupted by SIGTERM');
-    expect(await stopsInTime('apply', 'SIGINT', ['--wait'], 1)).to.contain('apply interrupted by SIGINT');
-    await stopsInTime('run', 'SIGTERM', ['--listen', '127.0.0.1:0'], 0);
+    const servers = await Promise.all([0, 1, 2].map(() => new SilentServer().start()));
+    try {
+      // Each against its own silent server: ready once its first request hangs there (the
+      // handlers are in place by then).
+      const hanging = (i: number) => ({
+        ready: () => servers[i]!.sockets.size > 0,
+        conn: ['--server', servers[i]!.url, '--token-file', token],
+      });
+      const [plan, apply] = await Promise.all([
+        stopsInTime({
+          command: 'plan',
+          signal: 'SIGTERM',
+          extra: [],
+          expected: 1,
+          ...hanging(0),
+          stateDir: join(tmp.path, 's-plan'),
+        }),
+        stopsInTime({
+          command: 'apply',
+          signal: 'SIGINT',
+          extra: ['--wait'],
+          expected: 1,
+          ...hanging(1),
+          stateDir: join(tmp.path, 's-apply'),
+        }),
+        stopsInTime({
+          command: 'run',
+          signal: 'SIGTERM',
+          extra: ['--listen', '127.0.0.1:0'],
+          expected: 0,
+          ...hanging(2),
+          stateDir: join(tmp.path, 's-run'),
+        }),
+      ]);
+      expect(plan).to.contain('plan interrupted by SIGTERM');
+      expect(apply).to.contain('apply interrupted by SIGINT');
+    } finally {
+      await Promise.all(servers.map((s) => s.close()));
+    }
   });
 
   describe('against the simulator', () => {
@@ -104,13 +147,27 @@ describe('SIGTERM and SIGINT end plan, apply and run within the grace period', f
       // The simulator's clone task takes hours; the wait for it is aborted within the grace.
       sim.sim.setFault({ kind: 'slowTask', taskType: 'qmclone', factor: 1e6 });
       const conn = simFlags(sim, tmp.path);
-      const state = join(tmp.path, 'state-sim');
-      const planned = (out: string) => out.includes('sig-a: create');
-      const out = await stopsInTime('apply', 'SIGTERM', ['--wait'], 1, planned, conn, state);
+      const stateDir = join(tmp.path, 'state-sim');
+      const out = await stopsInTime({
+        command: 'apply',
+        signal: 'SIGTERM',
+        extra: ['--wait'],
+        expected: 1,
+        ready: (o) => o.includes('sig-a: create'),
+        conn,
+        stateDir,
+      });
       expect(out).to.contain('apply interrupted by SIGTERM');
       // The same state: run follows the clone task recorded in flight (invariant 4) when stopped.
-      const resuming = (out: string) => out.includes('resuming intent');
-      await stopsInTime('run', 'SIGINT', ['--listen', '127.0.0.1:0'], 0, resuming, conn, state);
+      await stopsInTime({
+        command: 'run',
+        signal: 'SIGINT',
+        extra: ['--listen', '127.0.0.1:0'],
+        expected: 0,
+        ready: (o) => o.includes('resuming intent'),
+        conn,
+        stateDir,
+      });
       sim.sim.clearFaults();
     });
   });
