@@ -3,7 +3,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 BUILD_STAMP := dist/.build-stamp
 SOURCES := $(shell find controller test bench -name '*.ts' 2>/dev/null) tsconfig.json
 
-.PHONY: all install build check lint format typecheck test test-unit run bench clean
+.PHONY: all install build check lint format typecheck test test-unit run bench clean chaos
 
 all: build
 
@@ -47,6 +47,11 @@ run: build
 
 bench: build
 	node dist/bench/run.js
+
+# The chaos and soak suite (test/chaos/, not part of make test): CHAOS_MINUTES (default 2), CHAOS_SEED to
+# repeat a run, CHAOS_KEEP=1 to keep its logs and state.
+chaos: build
+	node dist/test/chaos/chaos.js
 
 clean:
 	rm -rf dist .workerctl

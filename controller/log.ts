@@ -6,6 +6,7 @@
  */
 import winston from 'winston';
 import { redact, redactText } from './redact.js';
+import { safeJson, safeLine } from './terminal-text.js';
 
 export type Logger = winston.Logger;
 export type LogFormat = 'auto' | 'json' | 'text';
@@ -32,6 +33,14 @@ const redactFormat = winston.format((info) => {
   return info;
 });
 
+/** JSON lines keep their value; C1 and bidirectional characters are \u-escaped like C0 ones (terminal-text.ts). */
+const safeJsonFormat = winston.format((info) => {
+  const key = Symbol.for('message') as unknown as string;
+  const line = info[key];
+  if (typeof line === 'string') info[key] = safeJson(line);
+  return info;
+});
+
 function prettyLine(info: winston.Logform.TransformableInfo): string {
   const { level, message, timestamp, ...fields } = info;
   const rest = Object.entries(fields)
@@ -39,7 +48,8 @@ function prettyLine(info: winston.Logform.TransformableInfo): string {
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
   const time = typeof timestamp === 'string' ? timestamp.slice(11, 23) : '';
-  return `${time} ${level.padEnd(5)} ${String(message)}${rest ? '  ' + rest : ''}`;
+  // One entry, one line: a newline or escape sequence in a field (a manifest key, a Proxmox answer) shows escaped.
+  return safeLine(`${time} ${level.padEnd(5)} ${String(message)}${rest ? '  ' + rest : ''}`);
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -48,7 +58,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const pretty = options.format === 'text' || (options.format !== 'json' && isTTY);
   const format = pretty
     ? winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.printf(prettyLine))
-    : winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json());
+    : winston.format.combine(
+        redactFormat(),
+        winston.format.timestamp(),
+        winston.format.json(),
+        safeJsonFormat(),
+      );
   return winston.createLogger({
     level: options.level ?? process.env.WORKERCTL_LOG_LEVEL ?? 'info',
     format,

@@ -97,6 +97,9 @@ export interface Diagnostic {
   hint?: string;
 }
 
+/** The code of an empty manifest file's warning: its workers keep their last spec (not "none wanted"). */
+export const EMPTY_FILE_CODE = 'file.empty';
+
 /** Result of loading a manifest set: the valid workers and every problem. */
 export interface LoadResult {
   workers: LoadedWorker[];

@@ -5,6 +5,37 @@ import { HttpError } from './http-errors.js';
 
 const MAX_BODY = 64 * 1024;
 
+/** A request's path and query, read defensively: anything malformed is a 400, never a thrown TypeError. */
+export interface RequestTarget {
+  path: string;
+  query: URLSearchParams;
+}
+
+/**
+ * Parses the request target (origin form `/a?b`, or the absolute form `http://host/a?b` that HTTP/1.1
+ * servers must accept). A target that is not a URL (`http://[::1/`, `*`) is a 400.
+ */
+export function parseTarget(raw: string | undefined): RequestTarget {
+  const target = raw ?? '/';
+  let url: URL;
+  try {
+    if (!target.startsWith('/') && !/^https?:\/\//i.test(target)) throw new TypeError('not a path');
+    url = new URL(target, 'http://localhost');
+  } catch {
+    throw new HttpError(400, 'invalid_request', 'the request target is not a valid path');
+  }
+  return { path: url.pathname, query: url.searchParams };
+}
+
+/** Decodes one path segment; a bad %-escape is a 400 naming the segment's parameter. */
+export function decodeSegment(segment: string, param: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, 'invalid_parameter', `${param} in the path has an invalid %-escape`, param);
+  }
+}
+
 export function send(
   res: ServerResponse,
   status: number,

@@ -8,7 +8,7 @@ import type { LifecycleEvent } from '../lifecycle/events.js';
 import type { SessionManager, SessionRequest } from '../lifecycle/sessions.js';
 import { redact } from '../redact.js';
 import { HttpError, toHttpError } from './http-errors.js';
-import { durationParam, intParam, readJson, send, stringParam } from './request.js';
+import { durationParam, intParam, parseTarget, readJson, send, stringParam } from './request.js';
 import type { ApiServices } from './server.js';
 import { sessionView, workerDetail, workerSummary } from './views.js';
 import { planRoute } from './plan-route.js';
@@ -66,7 +66,7 @@ export function apiRoutes(services: ApiServices, sseClients: Set<ServerResponse>
       pattern: /^\/v1\/workers$/,
       name: '/v1/workers',
       handler: async (req, res) => {
-        const full = new URL(req.url ?? '/', 'http://x').searchParams.get('full');
+        const full = parseTarget(req.url).query.get('full');
         const sorted = store.listWorkers().sort((a, b) => a.name.localeCompare(b.name));
         // ?full=1: whole records (status CLI); secrets masked all the same.
         send(res, 200, {
@@ -159,7 +159,7 @@ export function apiRoutes(services: ApiServices, sseClients: Set<ServerResponse>
       pattern: /^\/v1\/sessions\/([^/]+)$/,
       name: '/v1/sessions/:id',
       handler: async (req, res, [id]) => {
-        const reason = new URL(req.url ?? '/', 'http://x').searchParams.get('reason') ?? 'ended by request';
+        const reason = parseTarget(req.url).query.get('reason') ?? 'ended by request';
         await needSessions().end(id!, reason.slice(0, 200));
         send(res, 200, { ended: id, reason });
       },

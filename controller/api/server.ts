@@ -35,8 +35,8 @@ import { bearerToken, tokensEqual } from './auth.js';
 import { fleetRoutes } from './fleet-routes.js';
 import { HttpError, toHttpError } from './http-errors.js';
 import type { ControllerMetrics } from './metrics.js';
-import { send } from './request.js';
 import { pageRoutes } from './page.js';
+import { decodeSegment, parseTarget, send } from './request.js';
 import { apiRoutes } from './routes.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:8080';
@@ -84,23 +84,61 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
+/** True for an address only this machine can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(h);
+}
+
+export interface ListenOptions {
+  /**
+   * Listen on an address other machines can reach although the API speaks plain HTTP (its reads
+   * need no token, and the token of its writes crosses the network in clear): only behind a
+   * TLS-terminating proxy or on a network you trust. Without it such an address is refused.
+   */
+  allowInsecure?: boolean;
+}
+
 /** Starts the API server; resolves once it listens. */
-export async function startApiServer(services: ApiServices, listen = DEFAULT_LISTEN): Promise<ApiServer> {
+export async function startApiServer(
+  services: ApiServices,
+  listen = DEFAULT_LISTEN,
+  listenOptions: ListenOptions = {},
+): Promise<ApiServer> {
   const { metrics, logger } = services;
+  const target = parseListen(listen);
+  if (!isLoopbackHost(target.host)) {
+    if (!listenOptions.allowInsecure) {
+      throw new ConfigError(
+        `--listen ${listen}: refusing a non-loopback address: the API has no TLS, its reads need no token and ` +
+          'the bearer token of its writes would cross the network in clear. Put a TLS-terminating proxy on this ' +
+          'host in front of a loopback --listen, or pass --allow-insecure-listen to accept that risk',
+      );
+    }
+    logger.warn(
+      'api listens on a non-loopback address without TLS: reads need no token, the write token travels in clear',
+      {
+        listen,
+      },
+    );
+  }
   const sseClients = new Set<ServerResponse>();
 
   const routes = [...apiRoutes(services, sseClients), ...fleetRoutes(services), ...pageRoutes()];
 
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
     const method = req.method ?? 'GET';
-    const matching = routes.filter((r) => r.pattern.test(path));
-    const route = matching.find((r) => r.method === method || (method === 'HEAD' && r.method === 'GET'));
-    const label = route?.name ?? (matching[0]?.name || 'unknown');
+    let label = 'unknown';
     res.setHeader('x-content-type-options', 'nosniff');
     res.on('finish', () => metrics.httpRequests.inc({ method, route: label, code: String(res.statusCode) }));
     void (async () => {
+      // Everything read from the request happens inside the try: a malformed one is a 400, never a crash.
+      let path = '';
       try {
+        path = parseTarget(req.url).path;
+        const matching = routes.filter((r) => r.pattern.test(path));
+        const route = matching.find((r) => r.method === method || (method === 'HEAD' && r.method === 'GET'));
+        label = route?.name ?? (matching[0]?.name || 'unknown');
         if (!route) {
           if (matching.length) {
             const allow = [...new Set(matching.map((r) => r.method))].join(', ');
@@ -137,7 +175,10 @@ export async function startApiServer(services: ApiServices, listen = DEFAULT_LIS
             );
           }
         }
-        const params = (route.pattern.exec(path) ?? []).slice(1).map((p) => decodeURIComponent(p));
+        const names = route.name.match(/:\w+/g) ?? [];
+        const params = (route.pattern.exec(path) ?? [])
+          .slice(1)
+          .map((p, i) => decodeSegment(p, names[i]?.slice(1) ?? 'path'));
         await route.handler(req, res, params);
       } catch (err) {
         const e = toHttpError(err);
@@ -149,7 +190,7 @@ export async function startApiServer(services: ApiServices, listen = DEFAULT_LIS
   });
   server.keepAliveTimeout = 5_000;
 
-  const { host, port } = parseListen(listen);
+  const { host, port } = target;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new ConfigError(`--listen ${listen}: unable to listen: ${err.code ?? err.message}`)),

@@ -182,6 +182,7 @@ export const resyncOption = (): Option =>
 /** The `run` flags of the lifecycle and its API (commander camel-cases them). */
 export interface ApiFlags {
   listen?: string;
+  allowInsecureListen?: boolean;
   apiTokenFile?: string;
   backupServer?: string;
   hostAddress?: string[];
@@ -215,6 +216,10 @@ export function addApiOptions(cmd: Command): Command {
         '--listen <addr>',
         `HTTP API address (default ${DEFAULT_LISTEN}; when that is taken, run goes on without the API)`,
       ),
+    )
+    .option(
+      '--allow-insecure-listen',
+      'accept a non-loopback --listen although the API has no TLS (reads need no token; the write token travels in clear)',
     )
     .option(
       '--api-token-file <file>',

@@ -7,6 +7,7 @@
 import { Option } from 'commander';
 import { stringify } from 'yaml';
 import { UsageError } from '../errors.js';
+import { safeJson, safeText } from '../terminal-text.js';
 
 export const BASE_FORMATS = ['table', 'json', 'yaml'] as const;
 
@@ -29,10 +30,14 @@ export function outputOption(extra: readonly string[] = []): Option {
   return opt;
 }
 
-/** The JSON or YAML text of `data`, or undefined for any other format (the caller draws a table). */
+/**
+ * The JSON or YAML text of `data`, or undefined for any other format (the caller draws a table).
+ * Made safe for a terminal without changing the value: JSON.stringify leaves DEL, C1 and the
+ * bidirectional characters raw, and yaml double-quotes C0 controls but leaves the others raw.
+ */
 export function structured(format: string, data: unknown): string | undefined {
-  if (format === 'json') return JSON.stringify(data, null, 2) + '\n';
-  if (format === 'yaml') return stringify(data);
+  if (format === 'json') return safeJson(JSON.stringify(data, null, 2)) + '\n';
+  if (format === 'yaml') return safeText(stringify(data));
   return undefined;
 }
 

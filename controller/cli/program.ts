@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { UsageError, errorMessage } from '../errors.js';
 import { redactText } from '../redact.js';
 import { examples } from './help.js';
+import { safeText } from '../terminal-text.js';
 import { register as registerVersion } from './commands/version.js';
 import { register as registerValidate } from './commands/validate.js';
 import { register as registerSimulator } from './commands/simulator.js';
@@ -21,6 +22,7 @@ import { register as registerStatus } from './commands/status.js';
 import { register as registerAdopt } from './commands/adopt.js';
 import { register as registerRecover } from './commands/recover.js';
 import { register as registerCompletion } from './commands/completion.js';
+import { register as registerState } from './commands/state.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -53,6 +55,7 @@ export function buildProgram(): Command {
   registerAdopt(program);
   registerRecover(program);
   registerCompletion(program);
+  registerState(program);
   return program;
 }
 
@@ -69,10 +72,10 @@ export async function runCli(argv: string[]): Promise<number> {
       return EXIT_USAGE;
     }
     if (err instanceof UsageError) {
-      process.stderr.write(`workerctl: ${err.message}\n`);
+      process.stderr.write(`workerctl: ${safeText(err.message)}\n`);
       return EXIT_USAGE;
     }
-    process.stderr.write(`workerctl: ${redactText(errorMessage(err))}\n`);
+    process.stderr.write(`workerctl: ${safeText(redactText(errorMessage(err)))}\n`);
     return EXIT_FAILURE;
   }
 }

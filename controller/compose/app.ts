@@ -34,7 +34,9 @@ import { readOnlyClient } from '../proxmox/read-only-client.js';
 import type { ControllerSettings } from '../reconcile/contracts.js';
 import { createReconcileCore, type ReconcileCore, type ReconcileCoreOptions } from '../reconcile/core.js';
 import type { RunningSimulator } from '../simulator/index.js';
+import { parseDatabaseText } from '../store/json-file-adapter.js';
 import { DB_FILE_NAME, LowdbStore } from '../store/lowdb-store.js';
+import { migrateStoreData } from '../store/schema.js';
 import { MemoryStore, type MemoryVolume } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
 import { planPreview } from './preview.js';
@@ -87,6 +89,8 @@ export interface AppOptions {
     listen?: string;
     /** The default address may be taken: go on without the API instead of failing. */
     optional?: boolean;
+    /** A non-loopback listen without TLS is accepted (with a warning) instead of refused. */
+    allowInsecureListen?: boolean;
     /** The bearer token's file (default: the systemd credential api-token, else generated once into <stateDir>/api-token). */
     tokenFile?: string;
     /** Node process metrics too (default true). */
@@ -129,11 +133,16 @@ export interface App {
 export function readStateSnapshot(stateDir: string): unknown {
   const file = join(stateDir, DB_FILE_NAME);
   if (!existsSync(file)) return undefined;
+  let value: unknown;
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
+    value = parseDatabaseText(readFileSync(file, 'utf8'), file);
   } catch (err) {
+    if (err instanceof StoreCorruptError) throw err;
     throw new StoreCorruptError(`cannot read ${file}: ${(err as Error).message}`);
   }
+  // The same checks as a writable open, naming the file (the copy is then opened in memory).
+  migrateStoreData(value, file);
+  return value;
 }
 
 async function openConnection(opts: AppOptions, onCall?: (info: CallInfo) => void): Promise<Connection> {
@@ -227,7 +236,10 @@ export async function openApp(opts: AppOptions): Promise<App> {
       store,
       clock,
       logger,
-      settings: lifecycleSettingsFor(opts.lifecycle.settings ?? {}, settings, conn.simulator?.sim),
+      settings: {
+        ...lifecycleSettingsFor(opts.lifecycle.settings ?? {}, settings, conn.simulator?.sim),
+        manifestPaths: opts.controller?.manifestPaths,
+      },
       holds: loop,
       onIdle: (w) => loop.enqueue(w),
     });
@@ -378,6 +390,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
           ...(manifestHealth ? { manifests: () => manifestHealth.view() } : {}),
         },
         listen,
+        { allowInsecure: api.allowInsecureListen },
       );
     } catch (err) {
       // An explicit --listen must work; the default address may be taken by another controller.

@@ -66,7 +66,13 @@ export function planPreview(deps: PreviewDeps): (req: PlanPreviewRequest) => Pro
       const copy = new MemoryStore({ initial: storeSnapshot(deps.store), clock: deps.clock });
       await copy.open();
       try {
-        const settings: ControllerSettings = { ...deps.settings, allowMassDelete: req.allowMassDelete };
+        // The settle window guards a directory caught mid-write; a posted set is whole, and the plan
+        // shows what its merge leads to: an undeclared worker's removal, as `plan` does locally.
+        const settings: ControllerSettings = {
+          ...deps.settings,
+          allowMassDelete: req.allowMassDelete,
+          removalSettleMs: 0,
+        };
         if (req.selector) settings.selector = req.selector;
         else delete settings.selector;
         const core = createReconcileCore({

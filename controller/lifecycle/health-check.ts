@@ -123,7 +123,11 @@ export async function runChecks(
   if (!rec.spec.updates.enabled) return { ok: true, address };
   setPhase(deps, rec.name, 'Updating', `updates enabled (${purpose})`);
   const updated = await check('updates', async () => {
-    const inv = await updateInvocation(rec.spec.updates.proxy, settings.updateCommand);
+    const inv = await updateInvocation(
+      rec.spec.updates.proxy,
+      settings.updateCommand,
+      settings.manifestPaths,
+    );
     const r = await guestExec(client, node, vmid, inv.command, {
       clock,
       inputData: inv.inputData,

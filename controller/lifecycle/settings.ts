@@ -30,6 +30,8 @@ export interface LifecycleSettings {
   sessionMaxAttempts: number;
   /** How often leases are checked for expiry. */
   leaseSweepMs: number;
+  /** The controller's manifest paths: a proxy's passwordFile is read only from inside them. */
+  manifestPaths?: string[];
 }
 
 export const DEFAULT_LIFECYCLE_SETTINGS: LifecycleSettings = {

@@ -4,8 +4,7 @@
  * read from passwordFile at use time) goes to the command's stdin, never into its argument list, a
  * log, the status or the database (invariant 5).
  */
-import { readFile } from 'node:fs/promises';
-import { ConfigError } from '../errors.js';
+import { manifestRoots, readSecretFile } from '../secret-file.js';
 import type { ProxySpec } from '../types.js';
 
 /** The worker image is Rocky Linux (README, "Tests, sessions and the HTTP API"): dnf, refreshing metadata first. */
@@ -24,18 +23,17 @@ export interface UpdateInvocation {
   proxyDisplay?: string;
 }
 
-/** The proxy URL with credentials, e.g. http://user:secret@proxy.lan:3128. Reads passwordFile now. */
-export async function proxyUrl(proxy: ProxySpec): Promise<string> {
+/**
+ * The proxy URL with credentials, e.g. http://user:secret@proxy.lan:3128. Reads passwordFile now,
+ * confined to the manifest directories `manifestPaths` stand for (manifest/secret-file.ts).
+ */
+export async function proxyUrl(proxy: ProxySpec, manifestPaths?: readonly string[]): Promise<string> {
   let auth = '';
   if (proxy.username) {
     let password = '';
     if (proxy.passwordFile) {
-      try {
-        password = (await readFile(proxy.passwordFile, 'utf8')).replace(/\r?\n$/, '');
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? 'error';
-        throw new ConfigError(`unable to read the proxy password file ${proxy.passwordFile}: ${code}`);
-      }
+      const roots = manifestPaths ? await manifestRoots(manifestPaths) : undefined;
+      password = (await readSecretFile(proxy.passwordFile, roots)).replace(/\r?\n$/, '');
     }
     auth = `${encodeURIComponent(proxy.username)}${password ? ':' + encodeURIComponent(password) : ''}@`;
   }
@@ -46,11 +44,12 @@ export async function proxyUrl(proxy: ProxySpec): Promise<string> {
 export async function updateInvocation(
   proxy: ProxySpec | undefined,
   command: readonly string[] = DEFAULT_UPDATE_COMMAND,
+  manifestPaths?: readonly string[],
 ): Promise<UpdateInvocation> {
   if (!proxy) return { command: [...command] };
   return {
     command: ['/bin/sh', '-c', PROXY_WRAPPER, 'workerctl-update', ...command],
-    inputData: (await proxyUrl(proxy)) + '\n',
+    inputData: (await proxyUrl(proxy, manifestPaths)) + '\n',
     proxyDisplay: `${proxy.host}:${proxy.port}`,
   };
 }

@@ -35,6 +35,9 @@ import { ManifestWatcher, type ChangeBatch } from '../manifest/watch.js';
 import { manifestRevision } from '../manifest/git-revision.js';
 import { findBlockers, isStuck, type Blocker } from './blockers.js';
 
+/** Problems after which the manifest set is not known: nothing changes until they are gone (invariant 2). */
+const SET_UNKNOWN = new Set(['path.missing', 'path.unreadable', 'path.limit']);
+
 /** Loads the whole manifest set (manifest/load.ts `loadManifests`, or a cached loader). */
 export type LoadFn = (paths: string[]) => Promise<LoadResult>;
 
@@ -138,6 +141,8 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
   #loadAgainEventAt?: number;
   #resyncTimer?: NodeJS.Timeout;
   #nextResyncAt?: number;
+  /** A load pass scheduled for later (the removal settle window, a file caught mid-write). */
+  #laterLoad?: { at: number; timer: NodeJS.Timeout };
 
   constructor(options: ControllerOptions) {
     super();
@@ -361,6 +366,7 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
     this.#stopping = true;
     this.#log.info('controller stopping', { inFlight: [...this.#inFlight], graceMs });
     if (this.#resyncTimer) clearTimeout(this.#resyncTimer);
+    if (this.#laterLoad) clearTimeout(this.#laterLoad.timer);
     this.#nextResyncAt = undefined;
     await this.#watcher?.close();
     this.#queue.shutDown();
@@ -442,7 +448,7 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
       load.diagnostics.filter((_, i) => !this.#reported.has(keys[i])),
     );
     this.#reported = new Set(keys);
-    const lost = load.diagnostics.filter((d) => d.code === 'path.missing' || d.code === 'path.unreadable');
+    const lost = load.diagnostics.filter((d) => SET_UNKNOWN.has(d.code));
     if (lost.length) {
       // A vanished or unreadable manifest directory is not "no workers wanted" (invariant 2): keep
       // every spec in force until the path is back.
@@ -452,7 +458,11 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
       this.emit('load-failed', { error: lost.map((d) => `${d.file}: ${d.message}`).join('; ') });
       return;
     }
-    const { changed, removed, plan } = await this.#o.reconciler.applyDesired(load);
+    const { changed, removed, plan, settling } = await this.#o.reconciler.applyDesired(load);
+    // Removal waits for evidence: look again once the settle window ends, and soon after a file
+    // was caught mid-write (the watcher may have seen its last event already).
+    if (settling) this.#loadAt(settling.dueAt + 50);
+    if (load.diagnostics.some((d) => d.code === 'file.changing')) this.#loadAt(this.#clock.now() + 500);
     this.#lastPlan = plan;
     const errors = load.diagnostics.filter((d) => d.severity === 'error').length;
     this.#lastLoad = {
@@ -487,6 +497,21 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
     // change is carried out) before the changed workers reach the queue.
     this.emit('loaded', { load, changed, removed, plan, durationMs, firstEventAt });
     for (const name of [...changed, ...removed]) this.#queue.add(name);
+  }
+
+  /** A load pass at `at` (ms, the controller's clock), unless one is due earlier already. */
+  #loadAt(at: number): void {
+    if (this.#stopping || (this.#laterLoad && this.#laterLoad.at <= at)) return;
+    if (this.#laterLoad) clearTimeout(this.#laterLoad.timer);
+    const timer = setTimeout(
+      () => {
+        this.#laterLoad = undefined;
+        void this.#requestLoad();
+      },
+      Math.max(0, at - this.#clock.now()),
+    );
+    timer.unref?.();
+    this.#laterLoad = { at, timer };
   }
 
   // ---------- resync ----------

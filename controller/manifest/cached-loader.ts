@@ -12,9 +12,9 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import type { Diagnostic, LoadResult } from '../types.js';
+import type { LoadResult } from '../types.js';
 import { collectManifestFiles } from './walk.js';
-import { assembleLoad, pathDiagnostics, problemResult, type LoadOptions } from './load.js';
+import { finishLoad, problemResult, type LoadOptions } from './load.js';
 import { parseFile, type FileResult } from './parse.js';
 import { readManifestFile } from './read.js';
 
@@ -102,7 +102,7 @@ export function createManifestLoader(opts: ManifestLoaderOptions = {}): Manifest
       return cache.size;
     },
     async load(paths: string[]): Promise<LoadResult> {
-      const { files, problems } = await collectManifestFiles(paths);
+      const { files, problems, roots } = await collectManifestFiles(paths, opts.walk);
       const present = new Set(files);
       for (const file of cache.keys()) if (!present.has(file)) cache.delete(file);
       const results = new Array<FileResult>(files.length);
@@ -115,8 +115,8 @@ export function createManifestLoader(opts: ManifestLoaderOptions = {}): Manifest
       };
       const limit = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
       await Promise.all(Array.from({ length: Math.min(limit, files.length) }, worker));
-      const extra: Diagnostic[] = pathDiagnostics(problems);
-      return assembleLoad(results, extra, files, opts);
+      const sizes = files.map((f) => cache.get(f)?.size ?? 0);
+      return finishLoad(paths, results, sizes, problems, roots, files, opts);
     },
   };
 }

@@ -9,6 +9,7 @@
 import type { Diagnostic, LoadResult, LoadedWorker } from '../types.js';
 import { displayPath } from './finding.js';
 import {
+  PASSWORD_FILE_POINTER,
   fullParse,
   parseFile,
   toDiagnostic,
@@ -18,16 +19,31 @@ import {
 } from './parse.js';
 import { readManifestFile, type ReadOptions } from './read.js';
 import { crossWorkerFindings, type WorkerIndexEntry } from './semantic.js';
-import { collectManifestFiles, type PathProblem } from './walk.js';
+import { resolve } from 'node:path';
+import type { Finding } from './finding.js';
+import { MAX_SECRET_FILE_BYTES, secretFileProblem } from '../secret-file.js';
+import { collectManifestFiles, type PathProblem, type WalkLimits } from './walk.js';
 import type { Span } from './yaml-locator.js';
 
 /** Options of loadManifests. */
 export interface LoadOptions extends ReadOptions, ParseOptions {
   /** How many files are read at once (default 32). */
   concurrency?: number;
+  /** Bounds of the directory walk (walk.ts). */
+  walk?: WalkLimits;
+  /** All manifest files together at most this many bytes (default 64 MiB). */
+  maxTotalBytes?: number;
 }
 
 const DEFAULT_CONCURRENCY = 32;
+export const DEFAULT_MAX_TOTAL_BYTES = 64 * 1024 * 1024;
+
+/** A finding of a candidate worker that the checks on disk made (its password file). */
+export interface CandidateFinding {
+  file: string;
+  index: number;
+  finding: Finding;
+}
 
 /**
  * Loads every manifest under `paths` (files, or directories walked recursively; see file-walk.ts).
@@ -35,18 +51,78 @@ const DEFAULT_CONCURRENCY = 32;
  * diagnostics. File paths in the result are absolute.
  */
 export async function loadManifests(paths: string[], opts: LoadOptions = {}): Promise<LoadResult> {
-  const { files, problems } = await collectManifestFiles(paths);
+  const { files, problems, roots } = await collectManifestFiles(paths, opts.walk);
   const limit = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
   const results: FileResult[] = new Array<FileResult>(files.length);
+  const sizes: number[] = new Array<number>(files.length).fill(0);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < files.length) {
       const i = next++;
-      results[i] = await loadFile(files[i]!, opts);
+      const read = await readManifestFile(files[i]!, opts);
+      sizes[i] = 'bytes' in read ? read.bytes.length : 0;
+      results[i] = 'bytes' in read ? parseFile(files[i]!, read.bytes, opts) : problemResult(read.problem);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, files.length) }, worker));
-  return assembleLoad(results, pathDiagnostics(problems), files, opts);
+  return finishLoad(paths, results, sizes, problems, roots, files, opts);
+}
+
+/**
+ * The steps after reading, common to loadManifests and the cached loader: the total size bound, the
+ * password files on disk, then the checks across files.
+ */
+export async function finishLoad(
+  paths: string[],
+  results: FileResult[],
+  sizes: number[],
+  problems: PathProblem[],
+  roots: Map<string, string>,
+  files: string[],
+  opts: LoadOptions,
+): Promise<LoadResult> {
+  const maxTotal = opts.maxTotalBytes ?? DEFAULT_MAX_TOTAL_BYTES;
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (total > maxTotal) {
+    // On every root: nothing of the set is used, and nothing that came from it looks removed.
+    const over: PathProblem[] = paths.map((p) => ({
+      path: resolve(p),
+      code: 'path.limit',
+      message: `the manifest files add up to ${total} bytes, more than the limit of ${maxTotal}; nothing was loaded`,
+    }));
+    return assembleLoad([], pathDiagnostics([...problems, ...over]), [], opts);
+  }
+  const found = await passwordFileFindings(results, roots);
+  return assembleLoad(results, pathDiagnostics(problems), files, opts, found);
+}
+
+/** Each worker's passwordFile checked on disk against the root its manifest was found under. */
+async function passwordFileFindings(
+  results: FileResult[],
+  roots: Map<string, string>,
+): Promise<CandidateFinding[]> {
+  const out: CandidateFinding[] = [];
+  for (const r of results) {
+    for (const [index, c] of r.candidates.entries()) {
+      const file = c.worker.spec.updates.proxy?.passwordFile;
+      if (file === undefined) continue;
+      const root = roots.get(r.file);
+      const problem = await secretFileProblem(file, root ? [root] : []);
+      if (!problem) continue;
+      out.push({
+        file: r.file,
+        index,
+        finding: {
+          pointer: PASSWORD_FILE_POINTER,
+          severity: 'error',
+          code: 'semantic.password-file',
+          message: problem,
+          hint: `the password file must be a regular file of at most ${MAX_SECRET_FILE_BYTES} bytes inside the manifest directory`,
+        },
+      });
+    }
+  }
+  return out;
 }
 
 /** Diagnostics for paths that could not be walked. */
@@ -59,9 +135,18 @@ export function pathDiagnostics(problems: PathProblem[]): Diagnostic[] {
     severity: 'error',
     code: p.code,
     message: p.message,
-    hint: p.code === 'path.missing' ? 'check the path; nothing under it was loaded' : undefined,
+    hint: PATH_HINTS[p.code],
   }));
 }
+
+const PATH_HINTS: Record<PathProblem['code'], string | undefined> = {
+  'path.missing': 'check the path; nothing under it was loaded',
+  'path.unreadable': undefined,
+  'path.limit':
+    'keep the manifest directory to manifests (raise nothing: split the fleet over several directories)',
+  'path.dangling': 'fix or remove the link; until then the workers that came from it keep their last spec',
+  'path.outside-root': 'copy the files into the manifest directory instead of linking out of it',
+};
 
 /**
  * Validates the content of one file as if it were the whole manifest set (no disk access): for
@@ -86,6 +171,7 @@ export function assembleLoad(
   extra: Diagnostic[],
   files: string[],
   opts: LoadOptions,
+  candidateFindings: readonly CandidateFinding[] = [],
 ): LoadResult {
   const results = fileResults.map((r) => ({ ...r, diagnostics: [...r.diagnostics] }));
   const candidates: { file: FileResult; index: number }[] = [];
@@ -126,6 +212,20 @@ export function assembleLoad(
     };
     file.diagnostics.push(toDiagnostic(file.file, c.document, finding, span));
   }
+  for (const cf of candidateFindings) {
+    const entry = candidates.findIndex((c) => c.file.file === cf.file && c.index === cf.index);
+    if (entry < 0) continue;
+    const { file } = candidates[entry]!;
+    const c = candidateOf(entry);
+    const src = c.worker.source;
+    const span = spansOf(entry).get(cf.finding.pointer) ?? {
+      line: src.line,
+      col: src.col,
+      endLine: src.line,
+      endCol: src.col,
+    };
+    file.diagnostics.push(toDiagnostic(file.file, c.document, cf.finding, span));
+  }
   const diagnostics: Diagnostic[] = [...extra];
   const invalidFiles: string[] = extra.map((d) => d.file);
   const workers: LoadedWorker[] = [];
@@ -141,11 +241,6 @@ export function assembleLoad(
 function at(file: string, span: Span | undefined): string {
   const shown = displayPath(file);
   return span ? `${shown}:${span.line}:${span.col}` : shown;
-}
-
-async function loadFile(file: string, opts: LoadOptions): Promise<FileResult> {
-  const read = await readManifestFile(file, opts);
-  return 'bytes' in read ? parseFile(file, read.bytes, opts) : problemResult(read.problem);
 }
 
 /** The FileResult of a file that could not be read. */

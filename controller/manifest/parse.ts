@@ -5,7 +5,7 @@
  * that locates every problem; any doubt sends a file to the full one.
  */
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
-import type { Diagnostic, LoadedWorker } from '../types.js';
+import { EMPTY_FILE_CODE, type Diagnostic, type LoadedWorker } from '../types.js';
 import { checkDocument, staticAddresses, type StaticAddress } from './check.js';
 import { fastParseDocuments } from './fast-parse.js';
 import type { Finding } from './finding.js';
@@ -26,6 +26,9 @@ export interface ParseOptions {
 }
 
 const DEFAULT_MAX_ALIAS_COUNT = 100;
+
+/** Where a worker's password file is named. */
+export const PASSWORD_FILE_POINTER = '/spec/updates/proxy/passwordFile';
 
 /** A valid worker document, before the checks across files decide whether it is kept. */
 export interface Candidate {
@@ -63,6 +66,25 @@ export function parseFile(file: string, bytes: Uint8Array, opts: ParseOptions = 
           code: 'file.encoding',
           message: `file is not valid UTF-8: byte 0x${decoded.byte.toString(16).padStart(2, '0')}`,
           hint: 'save the file as UTF-8',
+        },
+      ],
+    };
+  }
+  if (decoded.text.trim() === '') {
+    // Often a file caught between a truncate and its rewrite: not taken as "no workers wanted".
+    return {
+      file,
+      candidates: [],
+      diagnostics: [
+        {
+          file,
+          line: 1,
+          col: 1,
+          pointer: '',
+          severity: 'warning',
+          code: EMPTY_FILE_CODE,
+          message: 'the file is empty: the workers that came from it keep their last spec',
+          hint: 'to remove them, delete the file (or leave a comment in it)',
         },
       ],
     };
@@ -184,6 +206,9 @@ function parseDocument(
   const spans = new Map<string, Span>([['/metadata/name', loc.locate('/metadata/name')]]);
   const addresses = staticAddresses(spec);
   for (const a of addresses) spans.set(a.pointer, loc.locate(a.pointer));
+  // The load checks the password file on disk (secret-file.ts) and points here when it is refused.
+  if (spec.updates.proxy?.passwordFile !== undefined)
+    spans.set(PASSWORD_FILE_POINTER, loc.locate(PASSWORD_FILE_POINTER));
   out.candidates.push({
     worker: { spec, source: { file, line: start.line, col: start.col }, specHash: specHash(spec) },
     document: index,

@@ -21,6 +21,16 @@ export async function readManifestFile(file: string, opts: ReadOptions = {}): Pr
   const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   try {
     const read = await readLimited(file, maxBytes);
+    if (read === 'changing') {
+      return {
+        problem: fileProblem(
+          file,
+          'file.changing',
+          'the file changed while it was read; its workers keep their last spec until it is read whole',
+          'it is read again when the writer is done',
+        ),
+      };
+    }
     if (read === 'too-large') return { problem: tooLargeProblem(file, maxBytes) };
     return read;
   } catch (err) {
@@ -44,11 +54,14 @@ export async function readManifestFile(file: string, opts: ReadOptions = {}): Pr
 function readLimited(
   file: string,
   maxBytes: number,
-): Promise<{ bytes: Uint8Array; stat: fs.Stats } | 'too-large'> {
+): Promise<{ bytes: Uint8Array; stat: fs.Stats } | 'too-large' | 'changing'> {
   return new Promise((resolveRead, reject) => {
     fs.open(file, 'r', (err, fd) => {
       if (err) return reject(err);
-      const done = (e: Error | null, result?: { bytes: Uint8Array; stat: fs.Stats } | 'too-large'): void => {
+      const done = (
+        e: Error | null,
+        result?: { bytes: Uint8Array; stat: fs.Stats } | 'too-large' | 'changing',
+      ): void => {
         fs.close(fd, () => (e ? reject(e) : resolveRead(result!)));
       };
       fs.fstat(fd, (e1, st) => {
@@ -64,11 +77,12 @@ function readLimited(
             if (n > 0) chunks.push(buf.subarray(0, n));
             total += n;
             if (total > maxBytes) return done(null, 'too-large');
-            if (n < size)
-              return done(null, {
-                bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
-                stat: st,
-              });
+            if (n < size) {
+              const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+              return settled(fd, file, st, total, (same) =>
+                done(null, same ? { bytes, stat: st } : 'changing'),
+              );
+            }
             step(64 * 1024); // the file grew since fstat
           });
         };
@@ -86,6 +100,25 @@ export function tooLargeProblem(file: string, maxBytes: number): Diagnostic {
     `file is larger than the limit of ${maxBytes} bytes`,
     'split the manifests over several files',
   );
+}
+
+/**
+ * Whether the bytes read are the file as it stands: the open file was not written meanwhile (size
+ * and mtime as before), and the path still names it (not replaced by a rename). A file being
+ * rewritten in place (truncate, pause, write) is caught here rather than taken half-written.
+ */
+function settled(
+  fd: number,
+  file: string,
+  before: fs.Stats,
+  read: number,
+  cb: (same: boolean) => void,
+): void {
+  fs.fstat(fd, (e1, after) => {
+    if (e1 || after.size !== before.size || after.mtimeMs !== before.mtimeMs || read !== before.size)
+      return cb(false);
+    fs.stat(file, (e2, named) => cb(!e2 && named.ino === after.ino && named.dev === after.dev));
+  });
 }
 
 function fileProblem(file: string, code: string, message: string, hint: string): Diagnostic {

@@ -8,9 +8,12 @@
  * .x.swp) and editor temp files are ignored, and so are files that are not YAML.
  */
 import { watch, type FSWatcher } from 'chokidar';
+import { lstatSync, realpathSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { Logger } from '../log.js';
 import { RootSwapWatcher } from './root-swap.js';
+import { isInside } from '../secret-file.js';
+import { DEFAULT_WALK_LIMITS } from './walk.js';
 
 export interface ManifestWatcherOptions {
   /** Directories (or single files) holding manifests. */
@@ -58,6 +61,34 @@ export function isTempName(name: string): boolean {
     /\.(swp|swx|swo|tmp|temp|bak|orig|rej|part|crdownload)$/i.test(name) ||
     name === '4913'
   );
+}
+
+/**
+ * True for a symlink below the roots that leads out of them: chokidar follows symlinks, and a link to
+ * /usr would have it watch all of /usr (issue 11 point 11). A link that leads nowhere is watched (its
+ * change is news: the loader reports it). The roots themselves may be symlinks (a checkout swapped
+ * atomically): their real paths are read at each check.
+ */
+function leavesRoots(abs: string, roots: ReadonlySet<string>): boolean {
+  try {
+    if (!lstatSync(abs).isSymbolicLink()) return false;
+  } catch {
+    return false;
+  }
+  let target: string;
+  try {
+    target = realpathSync(abs);
+  } catch {
+    return false;
+  }
+  for (const root of roots) {
+    try {
+      if (isInside(target, realpathSync(root))) return false;
+    } catch {
+      // a root that is gone holds nothing
+    }
+  }
+  return true;
 }
 
 /** True for a file name the watcher reacts to. */
@@ -119,7 +150,8 @@ export class ManifestWatcher {
       const abs = resolve(path);
       if (this.#roots.has(abs)) return false;
       if (isTempName(basename(abs))) return true;
-      return Boolean(stats?.isFile() && !YAML_FILE.test(abs));
+      if (stats?.isFile() && !YAML_FILE.test(abs)) return true;
+      return leavesRoots(abs, this.#roots);
     };
     const w = watch(roots, {
       ignoreInitial: true,
@@ -127,7 +159,8 @@ export class ManifestWatcher {
       ignored,
       atomic: true,
       followSymlinks: true,
-      ...(this.#opts.depth !== undefined ? { depth: this.#opts.depth } : {}),
+      // As deep as the loader walks (walk.ts); a symlink out of the roots is never followed (leavesRoots).
+      depth: this.#opts.depth ?? DEFAULT_WALK_LIMITS.maxDepth,
       ...(this.#opts.pollIntervalMs ? { usePolling: true, interval: this.#opts.pollIntervalMs } : {}),
     });
     this.#watcher = w;

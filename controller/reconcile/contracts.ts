@@ -19,6 +19,11 @@ export interface ControllerSettings {
   /** Deleting more than this share of the recorded workers in one pass needs allowMassDelete (invariant 2). */
   massDelete: { maxFraction: number; minCount: number };
   allowMassDelete: boolean;
+  /**
+   * A worker no manifest declares any more is marked for removal only after it stayed undeclared
+   * this long (0: at once; `run` waits 10 s so a half-written file never deletes anything).
+   */
+  removalSettleMs?: number;
   /** Periodic full resync, jittered. */
   resyncIntervalMs: number;
   /** A converged worker's config is re-read (drift check) at most this often... */
@@ -133,6 +138,8 @@ export interface IntakeResult {
   changed: string[];
   /** Names newly marked for removal. */
   removed: string[];
+  /** Undeclared workers waiting out the settle window, and when the first of them is due (ms). */
+  settling?: { workers: string[]; dueAt: number };
   /** The fleet's plan after the merge (a preview: it is carried out by the reconciles). */
   plan: Plan;
 }

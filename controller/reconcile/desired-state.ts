@@ -5,9 +5,18 @@
  * - A worker whose file vanished, or whose doc left a valid file, is desired absent.
  * - Invariant 2: if the removals exceed the mass-delete threshold (or would leave no worker at all)
  *   and allowMassDelete is off, ALL removals are held back and reported.
+ * - Deletion needs positive evidence (issue 11): a worker is marked for removal only when a file set
+ *   that reads cleanly no longer declares it, and has not for `removalSettleMs`. A file that cannot
+ *   be read, a dangling symlink (an invalid path also protects what came from under it), a file that
+ *   changed while it was read, and an empty file keep their workers on the last spec; a worker
+ *   declared again is simply kept (or, already marked, unmarked at once).
  */
-import type { LoadResult, WorkerRecord } from '../types.js';
+import { EMPTY_FILE_CODE, type LoadResult, type WorkerRecord } from '../types.js';
+import { sep } from 'node:path';
 import type { ControllerSettings, Plan } from './contracts.js';
+
+/** When undeclared workers were first seen undeclared (ms), between merges. */
+export type AbsentSince = ReadonlyMap<string, number>;
 
 export interface MergeResult {
   /** Records to save (new, changed, or newly marked for removal / unmarked). */
@@ -17,16 +26,37 @@ export interface MergeResult {
   /** Names newly marked for removal. */
   removed: string[];
   massDeleteBlocked?: Plan['massDeleteBlocked'];
+  /** The undeclared workers not marked yet, with when they were first seen undeclared (ms). */
+  absentSince: Map<string, number>;
+  /** Workers kept on their last spec because their file is empty or unreadable, with the file. */
+  kept: { name: string; file: string }[];
+}
+
+/** Files whose workers keep their last spec: invalid paths (and what is under them) and empty files. */
+function protectedSource(load: LoadResult): (file: string | undefined) => string | undefined {
+  const paths = [
+    ...load.invalidFiles,
+    ...load.diagnostics.filter((d) => d.code === EMPTY_FILE_CODE).map((d) => d.file),
+  ];
+  const exact = new Set(paths);
+  return (file) => {
+    if (file === undefined) return undefined;
+    if (exact.has(file)) return file;
+    return paths.find((p) => file.startsWith(p.endsWith(sep) ? p : p + sep));
+  };
 }
 
 export function mergeDesired(
   records: readonly WorkerRecord[],
   load: LoadResult,
-  settings: Pick<ControllerSettings, 'massDelete' | 'allowMassDelete'>,
+  settings: Pick<ControllerSettings, 'massDelete' | 'allowMassDelete' | 'removalSettleMs'>,
   now: string,
   newUid: () => string,
+  absentSince: AbsentSince = new Map(),
 ): MergeResult {
   const invalid = new Set(load.invalidFiles);
+  const shield = protectedSource(load);
+  const nowMs = Date.parse(now);
   const byName = new Map(records.map((r) => [r.name, r]));
   const loaded = load.workers.filter((w) => !invalid.has(w.source.file));
   const loadedNames = new Set(loaded.map((w) => w.spec.name));
@@ -84,24 +114,35 @@ export function mergeDesired(
     if (specChanged || readded) changed.push(name);
   }
 
-  // Desired absent: not loaded, and not protected by an invalid file (invariant 1).
-  const gone = records.filter(
-    (r) =>
-      !loadedNames.has(r.name) &&
-      !(r.source && invalid.has(r.source.file)) &&
-      r.removeRequestedAt === undefined,
-  );
+  // Desired absent: not loaded, and not protected by an invalid or empty file (invariant 1).
+  const kept: MergeResult['kept'] = [];
+  const undeclared = records.filter((r) => {
+    if (loadedNames.has(r.name) || r.removeRequestedAt !== undefined) return false;
+    const file = shield(r.source?.file);
+    if (file !== undefined) kept.push({ name: r.name, file });
+    return file === undefined;
+  });
+  // ... and undeclared for the settle window: a half-written file is rewritten long before it ends.
+  const since = new Map<string, number>();
+  const settleMs = settings.removalSettleMs ?? 0;
+  const gone = undeclared.filter((r) => {
+    const first = absentSince.get(r.name) ?? nowMs;
+    const ripe = nowMs - first >= settleMs;
+    if (!ripe) since.set(r.name, first);
+    return ripe;
+  });
   const active = records.filter((r) => r.removeRequestedAt === undefined).length;
   const remaining = active - gone.length;
   const { maxFraction, minCount } = settings.massDelete;
   const tooMany = gone.length >= minCount && gone.length / Math.max(active, 1) > maxFraction;
-  const result: MergeResult = { save, changed, removed: [] };
+  const result: MergeResult = { save, changed, removed: [], absentSince: since, kept };
   if (gone.length > 0 && !settings.allowMassDelete && (tooMany || remaining === 0)) {
     result.massDeleteBlocked = {
       wouldDelete: gone.length,
       of: active,
       threshold: `more than ${Math.round(maxFraction * 100)}% and at least ${minCount} workers, or every worker, need allowMassDelete`,
     };
+    for (const r of gone) since.set(r.name, absentSince.get(r.name) ?? nowMs);
     return result;
   }
   for (const r of gone) {

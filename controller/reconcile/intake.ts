@@ -55,6 +55,9 @@ export class Intake {
   /** The workers in scope of settings.selector at the last intake (undefined: no selector). */
   #scope?: Set<string>;
   readonly #newUid: () => string;
+  /** When each undeclared worker was first seen undeclared (memory: a restart waits the window again). */
+  #absentSince = new Map<string, number>();
+  #lastKept = '[]';
 
   constructor(
     private readonly deps: ReconcileDeps,
@@ -102,11 +105,40 @@ export class Intake {
       ? { ...fullLoad, workers: fullLoad.workers.filter((w) => scope.has(w.spec.name)) }
       : fullLoad;
     const before = new Map(snapshot.map((r) => [r.name, r]));
-    const merged = mergeDesired(snapshot, load, this.deps.settings, isoNow(clock), this.#newUid);
+    const merged = mergeDesired(
+      snapshot,
+      load,
+      this.deps.settings,
+      isoNow(clock),
+      this.#newUid,
+      this.#absentSince,
+    );
+    const settling = settlingOf(merged.absentSince, this.deps.settings.removalSettleMs ?? 0, clock.now());
     if (store.readOnly) {
-      return { changed: merged.changed, removed: merged.removed, plan: await this.#preview(merged) };
+      return {
+        changed: merged.changed,
+        removed: merged.removed,
+        plan: await this.#preview(merged),
+        settling,
+      };
     }
+    this.#absentSince = merged.absentSince;
     this.#massDeleteBlocked = merged.massDeleteBlocked;
+    const keptKey = JSON.stringify(merged.kept);
+    const keptChanged = keptKey !== this.#lastKept;
+    this.#lastKept = keptKey;
+    for (const [file, names] of keptChanged ? groupBy(merged.kept) : []) {
+      logger.warn('workers keep their last spec: their file is empty or cannot be read whole', {
+        file,
+        workers: names,
+      });
+    }
+    if (settling && !merged.massDeleteBlocked) {
+      logger.info('undeclared workers wait out the settle window before removal', {
+        workers: settling.workers,
+        dueInMs: Math.max(0, settling.dueAt - clock.now()),
+      });
+    }
     // Only the desired state is written (and the history entries the merge added): an intent or a
     // vmid the executor saved since the snapshot is its own section and stays (invariant 4).
     const changes: DesiredChange[] = merged.save.map((rec) => ({
@@ -140,7 +172,7 @@ export class Intake {
       });
     const saved = await saving;
     if (saved) throw saved.failed;
-    return { changed: merged.changed, removed: merged.removed, plan };
+    return { changed: merged.changed, removed: merged.removed, plan, settling };
   }
 
   /** Remembers the manifests' Git revision when it changed (status and the API show it). */
@@ -161,6 +193,26 @@ export class Intake {
     for (const r of merged.save) records.set(r.name, r);
     return this.reconciler.plan(merged.massDeleteBlocked, [...records.values()]);
   }
+}
+
+/** The workers still inside the settle window and when the first leaves it (none: undefined). */
+function settlingOf(
+  absentSince: ReadonlyMap<string, number>,
+  settleMs: number,
+  nowMs: number,
+): IntakeResult['settling'] {
+  const waiting = [...absentSince].filter(([, first]) => first + settleMs > nowMs);
+  if (waiting.length === 0) return undefined;
+  return {
+    workers: waiting.map(([name]) => name).sort(),
+    dueAt: Math.min(...waiting.map(([, first]) => first)) + settleMs,
+  };
+}
+
+function groupBy(kept: readonly { name: string; file: string }[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const k of kept) out.set(k.file, [...(out.get(k.file) ?? []), k.name]);
+  return out;
 }
 
 /** The desired-state fields of a record. */

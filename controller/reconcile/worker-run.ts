@@ -73,8 +73,23 @@ export class WorkerRun {
     if (this.history.length > 0) this.store.appendHistory(this.name, this.history.splice(0));
   }
 
-  async drop(): Promise<void> {
+  /**
+   * Drops the record once its VM is gone or orphaned, unless the worker was declared again while it
+   * was being removed (a file restored meanwhile, issue 11 point 6): then only the inventory goes
+   * (the VM is gone), and the reconcile goes on to deploy it anew. The check and the write happen in
+   * one synchronous step, so no intake write comes between them. Resolves true when dropped.
+   */
+  async drop(cause: string): Promise<boolean> {
+    const current = this.store.getWorker(this.name);
+    if (current && current.removeRequestedAt === undefined) {
+      this.rec = { ...this.rec, vmid: undefined, node: undefined, deployed: undefined, intent: undefined };
+      const saved = this.persist();
+      this.note(cause, 'the worker was declared again meanwhile: it stays, without that vm');
+      await saved;
+      return false;
+    }
     await this.store.deleteWorker(this.name);
     this.dropped = true;
+    return true;
   }
 }

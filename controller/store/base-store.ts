@@ -113,7 +113,7 @@ export abstract class BaseStore implements Store {
   // ---------- workers ----------
 
   getWorker(name: string): WorkerRecord | undefined {
-    const rec = this.#readable().workers[name];
+    const rec = own(this.#readable().workers, name);
     return rec && composeRecord(structuredClone(rec));
   }
 
@@ -125,7 +125,7 @@ export abstract class BaseStore implements Store {
   }
 
   getSections(name: string): WorkerSections | undefined {
-    const rec = this.#readable().workers[name];
+    const rec = own(this.#readable().workers, name);
     return rec && structuredClone(rec);
   }
 
@@ -146,7 +146,8 @@ export abstract class BaseStore implements Store {
           return { name: c.name, desired: maskStrings(c.desired), history: maskStrings(c.history ?? []) };
         });
         for (const c of clean) {
-          const rec = (this.data.workers[c.name] ??= newSections(c.name, c.desired));
+          const rec =
+            own(this.data.workers, c.name) ?? (this.data.workers[c.name] = newSections(c.name, c.desired));
           rec.desired = c.desired;
           appendTo(rec, c.history);
         }
@@ -219,7 +220,7 @@ export abstract class BaseStore implements Store {
 
   /** The live record whose section `part` is about to be replaced; undefined (logged) when it is gone. */
   #section(name: string, part: WorkerPart): WorkerSections | undefined {
-    const rec = this.data.workers[name];
+    const rec = own(this.data.workers, name);
     // E.g. a reconcile that finished after its worker was deleted: the section has no home any more.
     if (!rec) this.log.warn('write dropped for a worker not in the store', { worker: name, part });
     return rec;
@@ -246,7 +247,7 @@ export abstract class BaseStore implements Store {
   // ---------- sessions ----------
 
   getSession(id: string): SessionRecord | undefined {
-    const s = this.#readable().sessions[id];
+    const s = own(this.#readable().sessions, id);
     return s && structuredClone(s);
   }
 
@@ -272,7 +273,7 @@ export abstract class BaseStore implements Store {
   // ---------- meta ----------
 
   getMeta<T>(key: string): T | undefined {
-    const v = this.#readable().meta[key];
+    const v = own(this.#readable().meta, key);
     return v === undefined ? undefined : (structuredClone(v) as T);
   }
 
@@ -341,8 +342,16 @@ export abstract class BaseStore implements Store {
   }
 }
 
+/**
+ * A map's own entry: names and ids come from requests and manifests, so `__proto__` or `constructor`
+ * must find nothing rather than Object.prototype's members.
+ */
+function own<T>(map: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
 function requireKey(value: unknown, what: string): void {
-  if (typeof value !== 'string' || value === '') {
+  if (typeof value !== 'string' || value === '' || value === '__proto__') {
     throw new WorkerctlError(`cannot save: ${what} must be a non-empty string, got ${JSON.stringify(value)}`);
   }
 }

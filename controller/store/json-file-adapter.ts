@@ -56,16 +56,25 @@ export class JsonFileAdapter<T> implements Adapter<T> {
     this.#tempFile = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
   }
 
-  /** The parsed file, or null when it does not exist. */
+  /** lowdb's read: the parsed file, or null when it does not exist (workerctl reads with readContent). */
   async read(): Promise<T | null> {
+    const content = await this.readContent();
+    return content.exists ? (content.value as T) : null;
+  }
+
+  /**
+   * Whether the file exists and, when it does, its parsed content as it is. A file holding `null` is
+   * not "no file": the caller gets null and refuses it.
+   */
+  async readContent(): Promise<{ exists: false } | { exists: true; value: unknown }> {
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { exists: false };
       throw err;
     }
-    return parseDatabaseText(text, this.file) as T;
+    return { exists: true, value: parseDatabaseText(text, this.file) };
   }
 
   /** Serialises synchronously (so later changes are not included), then writes atomically. */

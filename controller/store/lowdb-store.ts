@@ -25,8 +25,8 @@ export interface LowdbStoreOptions extends BaseStoreOptions {
   stateDir: string;
   /** fsync file and directory on every write (default true). */
   fsync?: boolean;
-  /** A lock whose holder stopped refreshing it for this long is taken over (default 20 s). */
-  lockStaleMs?: number;
+  /** How often the writer checks that its lock is still in place (default 10 s). */
+  lockCheckMs?: number;
   /** Called after each completed file write (metrics). */
   onWrite?: (info: { bytes: number; durationMs: number }) => void;
 }
@@ -36,7 +36,7 @@ export class LowdbStore extends BaseStore {
   readonly file: string;
   readonly #adapter: JsonFileAdapter<StoreData>;
   readonly #db: Low<StoreData>;
-  readonly #lockStaleMs: number | undefined;
+  readonly #lockCheckMs: number | undefined;
   #lock: StateDirLock | undefined;
   #lastBytes = 0;
 
@@ -44,7 +44,7 @@ export class LowdbStore extends BaseStore {
     super(options);
     this.stateDir = resolve(options.stateDir);
     this.file = join(this.stateDir, DB_FILE_NAME);
-    this.#lockStaleMs = options.lockStaleMs;
+    this.#lockCheckMs = options.lockCheckMs;
     this.#adapter = new JsonFileAdapter<StoreData>(this.file, {
       fsync: options.fsync,
       onWrite: (info) => {
@@ -71,11 +71,11 @@ export class LowdbStore extends BaseStore {
     await mkdir(this.stateDir, { recursive: true });
     this.#lock = await StateDirLock.acquire(this.stateDir, {
       logger: this.log,
-      staleMs: this.#lockStaleMs,
+      checkIntervalMs: this.#lockCheckMs,
       onCompromised: () =>
         this.fail(
           new StoreLockedError(
-            `lost the lock on state directory ${this.stateDir} (another process took it over); writes stopped`,
+            `lost the lock on state directory ${this.stateDir} (its holder file was removed or replaced); writes stopped`,
           ),
         ),
     });
@@ -102,9 +102,11 @@ export class LowdbStore extends BaseStore {
 
   /** Reads, checks and migrates the file; a writable store also writes the migration and a backup. */
   async #read(): Promise<StoreData> {
-    const raw = await this.#adapter.read();
-    if (raw === null) return emptyStoreData();
-    const outcome = migrateStoreData(raw, this.file);
+    const content = await this.#adapter.readContent();
+    if (!content.exists) return emptyStoreData();
+    // Checked whole before anything reads it or copies it to .bak: a damaged file never replaces
+    // the last good copy.
+    const outcome = migrateStoreData(content.value, this.file);
     if (this.readOnly) return outcome.data;
     if (outcome.applied.length > 0) {
       const backup = `${this.file}.v${outcome.fromVersion}.bak`;

@@ -5,6 +5,7 @@
  */
 import { StoreCorruptError } from '../errors.js';
 import type { WorkerRecord } from '../types.js';
+import { storeShapeProblems, type ShapeProblem } from './file-schema.js';
 import { splitRecord } from './sections.js';
 import { STORE_SCHEMA_VERSION } from './store.js';
 import type { StoreData } from './store.js';
@@ -113,7 +114,11 @@ export function migrateStoreData(
   target = STORE_SCHEMA_VERSION,
 ): MigrationOutcome {
   if (!isObject(raw)) {
-    throw new StoreCorruptError(`${file}: not a workerctl database (the top level is not an object)`);
+    const what = raw === null ? 'null' : Array.isArray(raw) ? 'a list' : typeof raw;
+    throw new StoreCorruptError(
+      `${file}: not a workerctl database (the top level is ${what}, not an object); it was left untouched. ` +
+        '`workerctl state restore` puts the last good copy (.bak) back',
+    );
   }
   const version = raw.schemaVersion === undefined ? 0 : raw.schemaVersion;
   if (typeof version !== 'number' || !Number.isInteger(version) || version < 0) {
@@ -151,29 +156,35 @@ export function migrateStoreData(
 
 /** Structural check of a current-version database; throws StoreCorruptError naming the place. */
 export function checkStoreShape(data: Json, file: string): void {
-  const fail = (pointer: string, what: string): never => {
-    throw new StoreCorruptError(`${file}: ${pointer} ${what}`);
-  };
-  for (const key of ['workers', 'sessions', 'meta'] as const) {
-    if (!isObject(data[key])) fail(`/${key}`, 'must be an object');
+  const problems = storeShapeProblems(data);
+  for (const [name, rec] of Object.entries(isObject(data.workers) ? data.workers : {})) {
+    if (isObject(rec) && typeof rec.name === 'string' && rec.name !== name)
+      problems.push({
+        pointer: `/workers/${name}/name`,
+        message: `must equal the key ${JSON.stringify(name)}`,
+      });
   }
-  for (const [name, rec] of Object.entries(data.workers as Json)) {
-    const at = `/workers/${name}`;
-    if (!isObject(rec)) fail(at, 'must be an object');
-    const r = rec as Json;
-    if (r.name !== name) fail(`${at}/name`, `must equal the key ${JSON.stringify(name)}`);
-    for (const part of ['desired', 'inventory', 'lifecycle', 'status'] as const) {
-      if (!isObject(r[part])) fail(`${at}/${part}`, 'must be an object');
-    }
-    const desired = r.desired as Json;
-    if (!isObject(desired.spec)) fail(`${at}/desired/spec`, 'must be an object');
-    if (typeof desired.generation !== 'number') fail(`${at}/desired/generation`, 'must be a number');
-    if (!Array.isArray((r.lifecycle as Json).sessions)) fail(`${at}/lifecycle/sessions`, 'must be a list');
-    if (!Array.isArray(r.history)) fail(`${at}/history`, 'must be a list');
+  for (const [id, s] of Object.entries(isObject(data.sessions) ? data.sessions : {})) {
+    if (isObject(s) && typeof s.id === 'string' && s.id !== id)
+      problems.push({ pointer: `/sessions/${id}/id`, message: `must equal the key ${JSON.stringify(id)}` });
   }
-  for (const [id, s] of Object.entries(data.sessions as Json)) {
-    const at = `/sessions/${id}`;
-    if (!isObject(s)) fail(at, 'must be an object');
-    if ((s as Json).id !== id) fail(`${at}/id`, `must equal the key ${JSON.stringify(id)}`);
+  if (problems.length === 0) return;
+  problems.sort((a, b) => a.pointer.localeCompare(b.pointer));
+  const shown = problems.slice(0, 5).map((p) => `${p.pointer} ${p.message}`);
+  if (problems.length > 5) shown.push(`and ${problems.length - 5} more`);
+  throw new StoreShapeError(
+    `${file}: the database is damaged: ${shown.join('; ')}. It was left untouched and not opened; ` +
+      '`workerctl state check` shows every problem, `workerctl state restore` puts the last good copy (.bak) back',
+    problems,
+  );
+}
+
+/** A database whose content does not have the current shape, with every problem found. */
+export class StoreShapeError extends StoreCorruptError {
+  constructor(
+    message: string,
+    readonly problems: readonly ShapeProblem[],
+  ) {
+    super(message);
   }
 }

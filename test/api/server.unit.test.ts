@@ -5,9 +5,11 @@
  */
 import { expect } from 'chai';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { bearerToken, tokensEqual } from '../../controller/api/auth.js';
 import { ControllerMetrics } from '../../controller/api/metrics.js';
-import { parseListen, startApiServer, type ApiServer } from '../../controller/api/server.js';
+import { isLoopbackHost, parseListen, startApiServer, type ApiServer } from '../../controller/api/server.js';
+import { ConfigError } from '../../controller/errors.js';
 import { EventBus, StatusWatcher } from '../../controller/lifecycle/events.js';
 import { SessionManager } from '../../controller/lifecycle/sessions.js';
 import { testWorker } from '../../controller/lifecycle/bring-up.js';
@@ -272,6 +274,73 @@ describe('controller HTTP API', () => {
       expect((await fetch(ro.url + '/v1/sessions')).status).to.equal(503);
     } finally {
       await ro.close();
+    }
+  });
+
+  /** Sends raw bytes and resolves with the status line of the answer (or '' when the socket closed). */
+  function raw(text: string): Promise<string> {
+    const { port } = new URL(api.url);
+    return new Promise((resolve, reject) => {
+      const sock = connect(Number(port), '127.0.0.1', () => sock.write(text));
+      let got = '';
+      sock.on('data', (d) => {
+        got += d.toString('latin1');
+        if (got.includes('\r\n')) {
+          sock.destroy();
+          resolve(got.split('\r\n')[0]!);
+        }
+      });
+      sock.on('error', reject);
+      sock.on('close', () => resolve(got.split('\r\n')[0] ?? ''));
+    });
+  }
+
+  it('issue 11 point 1: a malformed request target is a 400 and the server keeps serving', async () => {
+    expect(await raw('GET http://[::1/ HTTP/1.1\r\nHost: x\r\n\r\n')).to.equal('HTTP/1.1 400 Bad Request');
+    expect(await raw('GET * HTTP/1.1\r\nHost: x\r\n\r\n')).to.equal('HTTP/1.1 400 Bad Request');
+    // The absolute form (RFC 9112 3.2.2) is a valid request target.
+    expect(await raw('GET http://127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\n\r\n')).to.equal('HTTP/1.1 200 OK');
+    expect((await call('GET', '/healthz')).status).to.equal(200);
+  });
+
+  it('issue 11 point 1: names from the path never reach prototype members; bad escapes are 400s', async () => {
+    for (const path of [
+      '/v1/workers/__proto__',
+      '/v1/workers/constructor',
+      '/v1/workers/hasOwnProperty',
+      '/v1/sessions/constructor',
+      '/v1/sessions/__proto__',
+    ]) {
+      const res = await call('GET', path);
+      expect(res.status, path).to.equal(404);
+      expect(res.text, path).not.to.match(/TypeError|Cannot read|at Object|\.js:/);
+    }
+    expect((await call('POST', '/v1/workers/constructor/test')).status).to.equal(404);
+    expect((await call('POST', '/v1/sessions/__proto__/renew', {})).status).to.equal(404);
+    expect((await call('DELETE', '/v1/sessions/toString')).status).to.equal(404);
+    const bad = await call('GET', '/v1/workers/%E0%A4%A');
+    expect(bad.status).to.equal(400);
+    expect((bad.json.error as { param: string }).param).to.equal('name');
+    expect((await call('GET', '/v1/sessions/%zz')).status).to.equal(400);
+  });
+
+  it('issue 11 point 3: a non-loopback --listen is refused without --allow-insecure-listen (no TLS)', async () => {
+    expect(isLoopbackHost('127.0.0.1')).to.equal(true);
+    expect(isLoopbackHost('127.3.2.1')).to.equal(true);
+    expect(isLoopbackHost('::1')).to.equal(true);
+    expect(isLoopbackHost('localhost')).to.equal(true);
+    for (const host of ['0.0.0.0', '::', '10.0.0.5', 'pve1.lan', '::ffff:10.0.0.1'])
+      expect(isLoopbackHost(host), host).to.equal(false);
+    for (const listen of ['0.0.0.0:0', '[::]:0', ':0'.replace(':0', '10.1.2.3:0')]) {
+      const err = await startApiServer(
+        { store: h.store, events: bus, metrics, logger: silentLogger(), clock: h.clock, isReady: () => true },
+        listen,
+      ).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err, listen).to.be.instanceOf(ConfigError);
+      expect(err!.message).to.contain('--allow-insecure-listen').and.to.contain('TLS');
     }
   });
 });

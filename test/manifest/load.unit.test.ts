@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isManifestFileName } from '../../controller/manifest/walk.js';
 import { loadManifests } from '../../controller/manifest/load.js';
@@ -84,6 +84,54 @@ describe('spec: loadManifests', () => {
     expect(res.workers.map((w) => w.spec.name)).to.deep.equal(['w']);
   });
 
+  it('issue 11 point 4: a dangling or looping symlink is a problem on its own path, not a file that vanished', async () => {
+    write('a.yaml', yamlDocs(workerDoc('a')));
+    symlinkSync(join(tmp.path, 'nowhere.yaml'), join(tmp.path, 'b.yaml'));
+    symlinkSync(join(tmp.path, 'c.yaml'), join(tmp.path, 'c.yaml'));
+    const res = await loadManifests([tmp.path]);
+    expect(res.workers.map((w) => w.spec.name)).to.deep.equal(['a']);
+    expect(res.diagnostics.map((d) => [d.file, d.code])).to.deep.equal([
+      [join(tmp.path, 'b.yaml'), 'path.dangling'],
+      [join(tmp.path, 'c.yaml'), 'path.dangling'],
+    ]);
+    expect(res.diagnostics[1]!.message).to.contain('a loop');
+    expect(res.invalidFiles).to.include(join(tmp.path, 'b.yaml')).and.to.include(join(tmp.path, 'c.yaml'));
+  });
+
+  it('issue 11 point 11: never follows a symlink out of the manifest directory; bounds files, depth, entries and bytes', async () => {
+    write('a.yaml', yamlDocs(workerDoc('a')));
+    symlinkSync('/usr', join(tmp.path, 'usr'));
+    const t0 = Date.now();
+    const res = await loadManifests([tmp.path]);
+    expect(Date.now() - t0).to.be.below(2000);
+    expect(res.workers.map((w) => w.spec.name)).to.deep.equal(['a']);
+    expect(res.diagnostics.map((d) => [d.file, d.code])).to.deep.equal([
+      [join(tmp.path, 'usr'), 'path.outside-root'],
+    ]);
+    // The root itself may be a symlink (a checkout swapped atomically): what is inside it is read.
+    const link = join(tmp.path, '..', `${tmp.path.split('/').pop()}-current`);
+    symlinkSync(tmp.path, link);
+    try {
+      expect((await loadManifests([link])).workers.map((w) => w.spec.name)).to.deep.equal(['a']);
+    } finally {
+      rmSync(link);
+    }
+    for (let i = 0; i < 5; i++) write(`f/w${i}.yaml`, yamlDocs(workerDoc(`w${i}`)));
+    write('d/1/2/3/4/deep.yaml', yamlDocs(workerDoc('deep')));
+    const limited = async (opts: Parameters<typeof loadManifests>[1]) => {
+      const r = await loadManifests([tmp.path], opts);
+      expect(r.workers, JSON.stringify(opts)).to.deep.equal([]);
+      const d = r.diagnostics.find((x) => x.code === 'path.limit');
+      expect(d, JSON.stringify(opts)).to.not.equal(undefined);
+      return d!.message;
+    };
+    expect(await limited({ walk: { maxFiles: 4 } })).to.contain('more than 4 manifest files');
+    expect(await limited({ walk: { maxDepth: 3 } })).to.contain('more than 3 directory levels');
+    expect(await limited({ walk: { maxEntries: 5 } })).to.contain('more than 5 directory entries');
+    expect(await limited({ maxTotalBytes: 500 })).to.contain('more than the limit of 500');
+    expect((await loadManifests([tmp.path])).workers).to.have.length(7);
+  });
+
   it('reports a missing path as an error naming it', async () => {
     const missing = join(tmp.path, 'nope');
     const res = await loadManifests([missing]);
@@ -137,21 +185,53 @@ describe('spec: loadManifests', () => {
     });
   });
 
-  it('resolves a relative passwordFile against the manifest directory and keeps an absolute one', async () => {
+  it('resolves a relative passwordFile against the manifest directory', async () => {
     const proxy = (passwordFile: string) => ({ proxy: { host: 'proxy.lan', username: 'u', passwordFile } });
-    write(
-      'site/w.yaml',
-      yamlDocs(
-        workerDoc('rel', (d) => (d.spec.updates = proxy('secrets/pw'))),
-        workerDoc('abs', (d) => (d.spec.updates = proxy('/etc/pw'))),
-      ),
-    );
+    write('site/secrets/pw', 'pw\n');
+    write('site/w.yaml', yamlDocs(workerDoc('rel', (d) => (d.spec.updates = proxy('secrets/pw')))));
     for (const fastPath of [true, false]) {
       const res = await loadManifests([tmp.path], { fastPath });
       expect(res.workers.map((w) => w.spec.updates.proxy?.passwordFile)).to.deep.equal([
         join(tmp.path, 'site/secrets/pw'),
-        '/etc/pw',
       ]);
+    }
+  });
+
+  it('issue 11 point 2: a passwordFile outside the manifest directory, not a regular file, or too large is refused at file:line:col', async () => {
+    const proxy = (passwordFile: string) => ({ proxy: { host: 'proxy.lan', username: 'u', passwordFile } });
+    const outside = makeTempDir();
+    try {
+      writeFileSync(join(outside.path, 'token'), 'root@pam!x=secret\n');
+      write('big.pass', 'x'.repeat(5000));
+      symlinkSync(join(outside.path, 'token'), join(tmp.path, 'link.pass'));
+      const cases: [string, string, RegExp][] = [
+        ['environ', '/proc/self/environ', /outside the manifest directory/],
+        ['token', join(outside.path, 'token'), /outside the manifest directory/],
+        ['shadow', '../../../../../../../../etc/shadow', /outside the manifest directory|does not exist/],
+        ['zero', '/dev/zero', /outside the manifest directory/],
+        ['link', 'link.pass', /outside the manifest directory \(it leads to /],
+        ['big', 'big.pass', /larger than 4096 bytes/],
+        ['dir', '.', /not a regular file/],
+        ['missing', 'nope.pass', /does not exist/],
+      ];
+      for (const [name, file] of cases) {
+        write(`${name}.yaml`, yamlDocs(workerDoc(name, (d) => (d.spec.updates = proxy(file)))));
+      }
+      for (const fastPath of [true, false]) {
+        const res = await loadManifests([tmp.path], { fastPath });
+        expect(res.workers, `fastPath ${fastPath}`).to.deep.equal([]);
+        for (const [name, , message] of cases) {
+          const d = res.diagnostics.find((x) => x.file === join(tmp.path, `${name}.yaml`));
+          expect(d, name).to.not.equal(undefined);
+          expect(d!.code, name).to.equal('semantic.password-file');
+          expect(d!.message, name).to.match(message);
+          expect(d!.pointer).to.equal('/spec/updates/proxy/passwordFile');
+          // The line of passwordFile in the document, not the document's start.
+          expect(d!.line, name).to.be.greaterThan(1);
+        }
+      }
+    } finally {
+      outside.remove();
     }
   });
 

@@ -132,10 +132,15 @@ describe('spec: errors at file:line:col (1-based)', () => {
     for (const [, line] of codes) expect(line).to.be.at.least(7);
   });
 
-  it('treats empty files, comment-only files and empty documents as no workers, not errors', () => {
-    for (const text of ['', '\n', '# nothing yet\n', '---\n---\n', '---\n# c\n...\n']) {
+  it('treats comment-only files and empty documents as no workers, not errors; an empty file gets a warning', () => {
+    for (const text of ['', '\n', '  \n\n', '# nothing yet\n', '---\n---\n', '---\n# c\n...\n']) {
       const res = loadManifestSource('/m/w.yaml', text);
-      expect(res.diagnostics, JSON.stringify(text)).to.deep.equal([]);
+      const empty = text.trim() === '';
+      // An empty file keeps its workers on their last spec (issue 11 point 5): a warning says so.
+      expect(
+        res.diagnostics.map((d) => [d.severity, d.code]),
+        JSON.stringify(text),
+      ).to.deep.equal(empty ? [['warning', 'file.empty']] : []);
       expect(res.workers).to.deep.equal([]);
       expect(res.invalidFiles).to.deep.equal([]);
     }

@@ -156,6 +156,27 @@ describe('manifest watcher', function () {
     expect(batches.length).to.be.greaterThan(1);
     expect(batches[0].firstEventAt - t0).to.be.lessThan(200);
   });
+  it('issue 11 point 4: a manifest replaced by a dangling symlink is a change (the loader reports it)', async () => {
+    await startWatcher();
+    const file = join(dir.path, 'workers', 'a.yaml');
+    rmSync(file);
+    symlinkSync(join(dir.path, 'nowhere.yaml'), file);
+    await collect(batches, 300);
+    expect(batches.flatMap((b) => b.files)).to.include(file);
+  });
+
+  it('issue 11 point 11: a symlink to a large tree outside the manifest directory is not followed, a link inside still is', async () => {
+    symlinkSync('/usr', join(dir.path, 'workers', 'usr'));
+    mkdirSync(join(dir.path, 'inside'));
+    symlinkSync(join(dir.path, 'inside'), join(dir.path, 'workers', 'in'));
+    const t0 = Date.now();
+    await startWatcher();
+    // Watching /usr took minutes and gigabytes; not following it takes no time.
+    expect(Date.now() - t0).to.be.below(3000);
+    writeFileSync(join(dir.path, 'inside', 'b.yaml'), 'b: 1\n');
+    await collect(batches, 300);
+    expect(batches.flatMap((b) => b.files).some((f) => f.endsWith('b.yaml'))).to.equal(true);
+  });
 });
 
 describe('manifest watcher defaults', () => {

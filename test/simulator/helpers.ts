@@ -52,7 +52,10 @@ export async function call(
   return { status: res.status, reason: res.statusText, headers: res.headers, body: text, json };
 }
 
-/** Polls a task until it stops; returns its final status. */
+/**
+ * Polls a task until it stops; returns its final status. A 596 (no pvedaemon worker within the proxy
+ * timeout, which at a high time scale is a few real milliseconds) is polled again, as a client must.
+ */
 export async function waitTask(
   s: RunningSimulator,
   upid: string,
@@ -62,8 +65,9 @@ export async function waitTask(
   const until = Date.now() + timeoutMs;
   for (;;) {
     const a = await call(s, 'GET', `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`);
-    const d = a.json.data as Record<string, unknown>;
-    if (d.status === 'stopped') return d;
+    const d = a.status === 596 ? undefined : (a.json.data as Record<string, unknown>);
+    if (a.status !== 596 && !d) throw new Error(`task status ${upid}: ${a.status} ${a.body}`);
+    if (d?.status === 'stopped') return d;
     if (Date.now() > until) throw new Error(`task ${upid} still running`);
     await new Promise((r) => setTimeout(r, 5));
   }

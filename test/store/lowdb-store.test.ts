@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StoreCorruptError, StoreLockedError } from '../../controller/errors.js';
@@ -12,6 +12,8 @@ import type { StoreData } from '../../controller/store/store.js';
 import { FakeClock } from '../helpers/clock.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { makeRecord, makeSession, makeStatus, makeReconcileStatus } from '../helpers/builders.js';
+
+type Json = Record<string, unknown>;
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'store-child.js');
 
@@ -235,6 +237,96 @@ describe('LowdbStore on disk', () => {
     expect(err.message).to.contain('/workers/w1/name');
   });
 
+  it('issue 11 point 10: a file holding null is refused, not opened empty; the file and .bak stay', async () => {
+    let store = await openStore();
+    await store.seedWorker(makeRecord('w1'));
+    await store.close();
+    store = await openStore(); // writes .bak
+    await store.close();
+    const bak = readFileSync(`${file}.bak`, 'utf8');
+    writeFileSync(file, 'null\n');
+    for (const readOnly of [false, true]) {
+      const err = await rejection(new LowdbStore({ stateDir, readOnly }).open());
+      expect(err).to.be.instanceOf(StoreCorruptError);
+      expect(err.message).to.contain(file).and.to.contain('null').and.to.contain('state restore');
+    }
+    expect(readFileSync(file, 'utf8')).to.equal('null\n');
+    expect(readFileSync(`${file}.bak`, 'utf8')).to.equal(bak);
+  });
+
+  it('issue 11 point 10: a record with a wrong type is refused naming its pointer, and never replaces .bak', async () => {
+    let store = await openStore();
+    await store.seedWorker(makeRecord('w1'));
+    await store.seedWorker(makeRecord('w2'));
+    await store.close();
+    store = await openStore();
+    await store.close();
+    const bak = readFileSync(`${file}.bak`, 'utf8');
+    const cases: [string, (d: StoreData) => void][] = [
+      ['/workers/w1/status/conditions', (d) => ((d.workers.w1!.status as unknown as Json).conditions = 'x')],
+      [
+        '/workers/w2/desired/spec/networks',
+        (d) => ((d.workers.w2!.desired.spec as unknown as Json).networks = 5),
+      ],
+      [
+        '/workers/w1/history/0/time',
+        (d) => (d.workers.w1!.history as unknown as Json[]).splice(0, 0, { time: 1 }),
+      ],
+      ['/workers/w2/inventory/vmid', (d) => ((d.workers.w2!.inventory as unknown as Json).vmid = '100')],
+      [
+        '/workers/w1/lifecycle/sessions',
+        (d) => ((d.workers.w1!.lifecycle as unknown as Json).sessions = null),
+      ],
+    ];
+    const good = JSON.parse(readFileSync(file, 'utf8')) as StoreData;
+    for (const [pointer, damage] of cases) {
+      const data = structuredClone(good);
+      damage(data);
+      const text = JSON.stringify(data);
+      writeFileSync(file, text);
+      const err = await rejection(new LowdbStore({ stateDir }).open());
+      expect(err, pointer).to.be.instanceOf(StoreCorruptError);
+      expect(err.message, pointer).to.contain(pointer);
+      expect(err.message).not.to.match(/TypeError|Cannot read/);
+      expect(readFileSync(file, 'utf8')).to.equal(text);
+      expect(readFileSync(`${file}.bak`, 'utf8')).to.equal(bak);
+    }
+  });
+
+  it('reopens a record in the middle of a deploy: every intent op, deploy progress and a clone leftover', async () => {
+    let store = await openStore();
+    const rec = makeRecord('w1');
+    const path = {
+      kind: 'migrate' as const,
+      template: { vmid: 9000, node: 'pve2' },
+      cloneStorage: 'local-lvm',
+      cloneNode: 'pve2',
+      node: 'pve1',
+      storage: 'local-lvm',
+      disk: 'scsi0',
+    };
+    rec.vmid = 101;
+    rec.node = 'pve2';
+    rec.intent = {
+      op: 'migrate',
+      node: 'pve2',
+      vmid: 101,
+      startedAt: '2026-01-01T00:00:00Z',
+      upid: 'UPID:x',
+      source: 9000,
+    };
+    rec.deploy = { path, steps: ['migrate', 'finish'] };
+    rec.leftover = { vmid: 102, node: 'pve2', reason: 'clone task failed' };
+    await store.seedWorker(rec);
+    await store.close();
+    store = await openStore();
+    const back = store.getWorker('w1');
+    expect(back?.deploy?.steps).to.deep.equal(['migrate', 'finish']);
+    expect(back?.leftover?.vmid).to.equal(102);
+    expect(back?.intent?.op).to.equal('migrate');
+    await store.close();
+  });
+
   it('keeps a copy of the file that opened cleanly as .bak', async () => {
     let store = await openStore();
     await store.seedWorker(makeRecord('w1'));
@@ -267,12 +359,12 @@ describe('LowdbStore on disk', () => {
 
   it('stops writing once another process took its lock over', async function () {
     this.timeout(10000);
-    const store = new LowdbStore({ stateDir, lockStaleMs: 2000 });
+    const store = new LowdbStore({ stateDir, lockCheckMs: 100 });
     await store.open();
     open.push(store);
     await store.seedWorker(makeRecord('w1'));
-    // What a takeover looks like from the holder's side: its lock directory vanished.
-    rmdirSync(join(stateDir, 'workerctl.lock'));
+    // Its lock removed by hand: the holder notices and stops writing.
+    rmSync(join(stateDir, 'workerctl.lock'), { recursive: true });
     const deadline = Date.now() + 5000;
     let err: Error | undefined;
     while (!err && Date.now() < deadline) {

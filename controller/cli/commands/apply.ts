@@ -31,6 +31,7 @@ import { examples } from '../help.js';
 import { outputOption, printStructured } from '../output.js';
 import { onStopSignals, stopReserveMs, untilStopped } from '../signals.js';
 import { DEMO_TIME_SCALE } from './run.js';
+import { safeLine } from '../../terminal-text.js';
 
 type ApplyFlags = ConvergeFlags &
   ConnectionOptions & { wait?: boolean; timeout: number; progress?: boolean; view?: boolean; output: string };
@@ -184,7 +185,7 @@ async function runApply(flags: ApplyFlags): Promise<number> {
         }
         process.stderr.write(
           `not converged after ${formatDuration(Date.now() - t0)}; ${res.pending.length} worker(s) pending:\n` +
-            res.pending.map((p) => `  ${p.worker}: ${p.reason}`).join('\n') +
+            res.pending.map((p) => `  ${p.worker}: ${safeLine(p.reason)}`).join('\n') +
             '\n',
         );
         return finish({ ...summary, result: 'timeout' }, 1);
@@ -200,7 +201,7 @@ async function runApply(flags: ApplyFlags): Promise<number> {
       );
       const pending = failed.map(([worker, err]) => ({ worker, reason: err ?? '' }));
       if (failed.length > 0)
-        process.stderr.write(pending.map((p) => `  ${p.worker}: ${p.reason}`).join('\n') + '\n');
+        process.stderr.write(pending.map((p) => `  ${p.worker}: ${safeLine(p.reason)}`).join('\n') + '\n');
       if (held) process.stderr.write(formatBlockers([held]) + '\n');
       const code = failed.length > 0 || held ? 1 : 0;
       return finish(

@@ -30,7 +30,19 @@ import { onStopSignals, stopReserveMs, untilStopped } from '../signals.js';
 
 export type RunFlags = ConvergeFlags &
   ConnectionOptions &
-  ApiFlags & { resync?: number; debounce?: number; progress?: boolean; view?: boolean };
+  ApiFlags & {
+    resync?: number;
+    debounce?: number;
+    progress?: boolean;
+    view?: boolean;
+    removalDelay?: number;
+  };
+
+/**
+ * How long `run` lets a worker stay undeclared before removing it: far longer than any editor's
+ * or checkout's half-written moment, short enough that a removal still goes through at once.
+ */
+export const DEFAULT_REMOVAL_DELAY_MS = 10_000;
 
 /** Time scale of the embedded simulator for `run --simulate` (realistic profile): a demo in tens of seconds. */
 export const DEMO_TIME_SCALE = 10;
@@ -40,6 +52,14 @@ export function register(program: Command): void {
     .command('run')
     .description('run the controller: watch the manifests, reconcile, resync; stop with Ctrl-C or SIGTERM')
     .addOption(resyncOption())
+    .addOption(
+      new Option(
+        '--removal-delay <duration>',
+        'a worker no manifest declares any more is removed only after it stayed undeclared this long (0: at once)',
+      )
+        .argParser(durationOption('--removal-delay'))
+        .default(DEFAULT_REMOVAL_DELAY_MS, '10s'),
+    )
     .addOption(
       new Option('--debounce <duration>', 'quiet period after a manifest change before reloading')
         .argParser(durationOption('--debounce'))
@@ -96,7 +116,7 @@ export async function runController(
   });
   app = await openApp({
     connection: flags,
-    settings: settingsFrom(flags),
+    settings: { ...settingsFrom(flags), removalSettleMs: flags.removalDelay ?? DEFAULT_REMOVAL_DELAY_MS },
     logger,
     simulator: simulatorFrom(flags, { latency: 'realistic', timeScale: DEMO_TIME_SCALE }),
     controller: {
@@ -112,6 +132,7 @@ export async function runController(
       listen: flags.listen ?? DEFAULT_LISTEN,
       // An explicit --listen must work; the default address may be taken by another controller.
       optional: flags.listen === undefined,
+      allowInsecureListen: flags.allowInsecureListen,
       tokenFile: flags.apiTokenFile,
     },
   });

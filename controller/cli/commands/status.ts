@@ -21,6 +21,7 @@ import { examples } from '../help.js';
 import { outputOption, printStructured } from '../output.js';
 import { fitColumns, relativeInText, type ColumnSpec } from '../present/columns.js';
 import { apiClient, withApiOptions, type ApiOptions } from './api-options.js';
+import { safeLine } from '../../terminal-text.js';
 
 type StatusFlags = ApiOptions & {
   output: string;
@@ -124,11 +125,16 @@ async function runStatus(names: string[], flags: StatusFlags): Promise<number> {
   if (printStructured(flags.output, { manifests, workers: records.map(statusView) })) return 0;
   if (manifests?.revision) {
     const ref = manifests.ref ? ` (${manifests.ref})` : '';
-    process.stdout.write(`manifests at ${manifests.revision.slice(0, 7)}${ref}, since ${manifests.since}\n`);
+    // The ref is a branch name from the checkout: shown escaped like everything else.
+    process.stdout.write(
+      safeLine(`manifests at ${manifests.revision.slice(0, 7)}${ref}, since ${manifests.since}`) + '\n',
+    );
   }
   if (records.length === 0) {
     process.stdout.write(
-      selector ? `no workers match ${selector.text}\n` : `no workers recorded in ${displayPath(stateDir)}\n`,
+      selector
+        ? `no workers match ${safeLine(selector.text)}\n`
+        : `no workers recorded in ${safeLine(displayPath(stateDir))}\n`,
     );
     return 0;
   }
@@ -150,7 +156,7 @@ export function statusTable(records: readonly WorkerRecord[], width: number): st
       !ready ? 'Unknown' : ready.status === 'True' ? 'True' : `${ready.status} ${ready.reason}`,
       `${r.status.observedGeneration}/${r.generation}`,
       relativeInText(lastActivity(r)),
-    ];
+    ].map(safeLine);
   });
   const longest = (k: number, head: string) => Math.max(head.length, ...rows.map((r) => r[k]!.length)) + 2;
   const cols: ColumnSpec[] = [

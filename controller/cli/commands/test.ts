@@ -12,16 +12,22 @@ import { selectorOption } from '../command-support.js';
 import { examples } from '../help.js';
 import { outputOption, printStructured } from '../output.js';
 import { apiClient, withApiOptions, type ApiOptions } from './api-options.js';
+import { safeLine } from '../../terminal-text.js';
 
 /** The test result as text lines. */
 export function formatTestResult(name: string, result: TestResult): string {
   const table = new Table({ head: ['check', 'result', 'time', 'output'], style: { head: [], border: [] } });
   for (const c of result.checks) {
     const out = c.output.split('\n').slice(-3).join(' | ');
-    table.push([c.name, c.ok ? 'ok' : 'FAILED', `${(c.durationMs / 1000).toFixed(1)}s`, out.slice(0, 50)]);
+    // The output comes from the guest: shown escaped.
+    table.push(
+      [c.name, c.ok ? 'ok' : 'FAILED', `${(c.durationMs / 1000).toFixed(1)}s`, out.slice(0, 50)].map(
+        safeLine,
+      ),
+    );
   }
   const verdict = result.ok ? 'passed' : `FAILED${result.error ? `: ${result.error}` : ''}`;
-  return `worker ${name}: test ${verdict}\n${table.toString()}\n`;
+  return `worker ${safeLine(name)}: test ${safeLine(verdict)}\n${table.toString()}\n`;
 }
 
 type TestFlags = ApiOptions & { output: string; selector?: string[] };

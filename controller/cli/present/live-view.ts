@@ -11,6 +11,7 @@ import { formatDuration } from '../../duration.js';
 import { conditionOf, isReady, lastActivity, type ControllerSnapshot } from '../../loop/snapshot.js';
 import { displayPath } from '../../manifest/finding.js';
 import { fitColumns, relativeInText, truncate, type ColumnSpec } from './columns.js';
+import { safeLine, safeText } from '../../terminal-text.js';
 
 export interface LiveViewOptions {
   /** Where frames go (a TTY) - usually process.stdout. */
@@ -51,7 +52,7 @@ export function renderFrame(
     let line = `manifests: ${l.files} files, ${l.workers} workers`;
     if (l.revision) line += ` at ${l.revision.slice(0, 7)}`;
     if (l.invalidFiles.length)
-      line += `, ${l.invalidFiles.length} invalid (last valid spec kept): ${l.invalidFiles.map((f) => displayPath(f)).join(', ')}`;
+      line += `, ${l.invalidFiles.length} invalid (last valid spec kept): ${safeLine(l.invalidFiles.map((f) => displayPath(f)).join(', '))}`;
     if (l.massDeleteBlocked)
       line += ` | MASS DELETE HELD BACK: ${l.massDeleteBlocked.wouldDelete}/${l.massDeleteBlocked.of} (> ${l.massDeleteBlocked.threshold}); use --allow-mass-delete`;
     head.push(line);
@@ -91,14 +92,15 @@ export function renderFrame(
     const hidden = sorted.slice(shown.length);
     lines.push(`... and ${hidden.length} more (${hidden.filter(isReady).length} Ready)`);
   }
-  if (logTail.length) lines.push(...logTail.map((l) => truncate(l, opts.columns)));
-  return lines.join('\n');
+  if (logTail.length) lines.push(...logTail.map((l) => truncate(safeLine(l), opts.columns)));
+  // Names, reasons and paths come from manifests and Proxmox: no control character reaches the terminal.
+  return safeText(lines.join('\n'));
 }
 
 function row(w: WorkerRecord, busy: boolean): string[] {
   const ready = conditionOf(w, 'Ready');
   const readyText = ready ? `${ready.status}${ready.status === 'True' ? '' : ' ' + ready.reason}` : 'Unknown';
-  return [
+  const cells = [
     (busy ? '* ' : '  ') + w.name,
     w.spec.host,
     w.vmid !== undefined ? String(w.vmid) : '-',
@@ -107,6 +109,7 @@ function row(w: WorkerRecord, busy: boolean): string[] {
     // Paths in causes are absolute; relative to the working directory they read better.
     relativeInText(lastActivity(w)),
   ];
+  return cells.map(safeLine);
 }
 
 /** Per-worker facts whose change the non-TTY view logs. */

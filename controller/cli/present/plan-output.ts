@@ -5,6 +5,7 @@
 import Table from 'cli-table3';
 import { relative } from 'node:path';
 import type { ActionKind, Plan, PlannedAction } from '../../reconcile/contracts.js';
+import { safeLine } from '../../terminal-text.js';
 import type { Diagnostic } from '../../types.js';
 import { fitColumns, type ColumnSpec } from './columns.js';
 
@@ -31,9 +32,9 @@ export function formatDiagnostics(diagnostics: Diagnostic[], cwd = process.cwd()
     .map((d) => {
       const rel = relative(cwd, d.file);
       const file = rel && !rel.startsWith('..') ? rel : d.file;
-      const where = d.pointer ? ` (at ${d.pointer})` : '';
-      const hint = d.hint ? `\n    hint: ${d.hint}` : '';
-      return `${file}:${d.line}:${d.col}: ${d.severity}: ${d.message}${where} [${d.code}]${hint}`;
+      const where = d.pointer ? ` (at ${safeLine(d.pointer)})` : '';
+      const hint = d.hint ? `\n    hint: ${safeLine(d.hint)}` : '';
+      return `${safeLine(file)}:${d.line}:${d.col}: ${d.severity}: ${safeLine(d.message)}${where} [${d.code}]${hint}`;
     })
     .join('\n');
 }
@@ -66,8 +67,8 @@ export function summarizePlan(plan: Plan): string {
 export function planInWords(plan: Plan): string {
   return plan.actions
     .map((a) => {
-      const blocked = a.blockedBy ? `\n      blocked: ${a.blockedBy}` : '';
-      return `  ${SYMBOL[a.kind].padEnd(3)} ${a.worker}: ${a.kind} [${a.class}] ${a.reason}${blocked}`;
+      const blocked = a.blockedBy ? `\n      blocked: ${safeLine(a.blockedBy)}` : '';
+      return `  ${SYMBOL[a.kind].padEnd(3)} ${safeLine(a.worker)}: ${a.kind} [${a.class}] ${safeLine(a.reason)}${blocked}`;
     })
     .join('\n');
 }
@@ -89,7 +90,7 @@ export function planTable(plan: Plan, columns = 120): string {
     style: { head: [], border: [] },
   });
   for (const a of plan.actions) {
-    const row = [a.worker, a.kind, a.class, a.reason, a.blockedBy ?? ''];
+    const row = [a.worker, a.kind, a.class, a.reason, a.blockedBy ?? ''].map(safeLine);
     table.push(fit.shown.map((i) => row[i]!));
   }
   return table.toString();

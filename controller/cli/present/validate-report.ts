@@ -2,8 +2,9 @@
  * Renders a LoadResult for people (compiler style), machines (JSON) and GitHub Actions
  * (workflow-command annotations). Paths are shown relative to a base directory (the cwd).
  */
-import { stringify } from 'yaml';
 import { displayPath } from '../../manifest/finding.js';
+import { safeLine } from '../../terminal-text.js';
+import { structured } from '../output.js';
 import type { Diagnostic, LoadResult } from '../../types.js';
 
 /** Counts for the summary line. */
@@ -75,7 +76,8 @@ export function formatText(result: LoadResult, opts: ReportOptions = {}): string
     if (d.hint) lines.push(`  hint: ${d.hint}`);
   }
   lines.push(summaryLine(summarize(result)));
-  return `${lines.join('\n')}\n`;
+  // Each entry is one line: a newline or an escape sequence in a key, value or source line is shown escaped.
+  return `${lines.map(safeLine).join('\n')}\n`;
 }
 
 /** A diagnostic with its file shown relative to cwd. */
@@ -85,7 +87,7 @@ function relativeDiagnostic(d: Diagnostic, cwd: string): Diagnostic {
 
 /** Machine-readable JSON: {valid, summary, workers, diagnostics, invalidFiles}. */
 export function formatJson(result: LoadResult, opts: ReportOptions = {}): string {
-  return `${JSON.stringify(reportData(result, opts), null, 2)}\n`;
+  return structured('json', reportData(result, opts))!;
 }
 
 /** What json and yaml print. */
@@ -129,13 +131,13 @@ export function formatGithub(result: LoadResult, opts: ReportOptions = {}): stri
     return `::${d.severity} ${props.join(',')}::${escapeData(body)}`;
   });
   lines.push(summaryLine(summarize(result)));
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(safeLine).join('\n')}\n`;
 }
 
 /** Renders in one of the formats. */
 export function formatReport(result: LoadResult, format: ReportFormat, opts: ReportOptions = {}): string {
   if (format === 'json') return formatJson(result, opts);
-  if (format === 'yaml') return stringify(reportData(result, opts));
+  if (format === 'yaml') return structured('yaml', reportData(result, opts))!;
   if (format === 'github') return formatGithub(result, opts);
   return formatText(result, opts);
 }

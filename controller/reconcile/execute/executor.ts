@@ -62,19 +62,22 @@ export class Executor {
         await run.persist();
         run.note('vm deleted for redeploy', action.reason);
         return;
-      case 'delete':
+      case 'delete': {
+        const vmid = run.rec.vmid;
         await destroyVm(m, run, { vm: vm(), signal });
-        run.log.info('vm deleted, record dropped', { vmid: run.rec.vmid });
-        await run.drop();
+        if (await run.drop(`vm ${vmid} deleted`)) run.log.info('vm deleted, record dropped', { vmid });
+        else run.log.info('vm deleted; the worker was declared again and stays', { vmid });
         return;
-      case 'orphan':
+      }
+      case 'orphan': {
+        const vmid = run.rec.vmid;
         await orphanVm(m, run, { vm: vm(), signal });
-        run.log.info('vm orphaned, record dropped', { vmid: run.rec.vmid });
-        await run.drop();
+        if (await run.drop(`vm ${vmid} orphaned`)) run.log.info('vm orphaned, record dropped', { vmid });
+        else run.log.info('vm orphaned; the worker was declared again and stays', { vmid });
         return;
+      }
       case 'forget':
-        run.log.info('record dropped', { reason: action.reason });
-        await run.drop();
+        if (await run.drop('record kept')) run.log.info('record dropped', { reason: action.reason });
         return;
       default:
         // wait, conflict, resume: nothing to do here (resume is handled before planning).
