@@ -81,7 +81,7 @@ describe('plan output for pull requests and CI', () => {
     const rows = lines.filter((l) => l.startsWith('| '));
     expect(rows).to.have.length(3);
     expect(rows[1]).to.contain('clone worker-template \\| to local-lvm');
-    expect(rows[2]).to.contain('vm 777 is named w2<br>but is not ours \\u001b[31m');
+    expect(rows[2]).to.contain('vm 777 is named w2<br>but is not ours \\x1b[31m');
     expect(md).not.to.contain('\u001b');
     expect(md).to.match(/- `w2` \*\*Conflict\*\*: vm 777 is named w2<br>fix: workerctl adopt w2 --vmid 777/);
     expect(markdownCell('<script>&')).to.equal('&lt;script&gt;&amp;');

@@ -28,6 +28,7 @@ import { examples } from '../help.js';
 import { outputOption, printStructured } from '../output.js';
 import { planInWords } from '../present/plan-output.js';
 import { interruptible } from '../signals.js';
+import { safeLine, safeText } from '../../terminal-text.js';
 
 type AdoptFlags = ConvergeFlags & ConnectionOptions & { vmid: number; yes?: boolean; output: string };
 
@@ -121,7 +122,8 @@ async function adopt(name: string, flags: AdoptFlags, paths: string[], signal: A
       then: check.after,
     };
     const show = (text: string) => {
-      if (flags.output === 'table') process.stdout.write(text);
+      // The VM's name and tags come from Proxmox: shown escaped.
+      if (flags.output === 'table') process.stdout.write(safeText(text));
     };
     if (check.done) {
       printStructured(flags.output, result);
@@ -131,7 +133,7 @@ async function adopt(name: string, flags: AdoptFlags, paths: string[], signal: A
     show(describe(name, vm.vmid, vm.node, vm.name, config.tags, marks.tags, check.after));
     if (check.refusals.length > 0) {
       printStructured(flags.output, result);
-      process.stderr.write(`adopt refused:\n${check.refusals.map((r) => `  ${r}`).join('\n')}\n`);
+      process.stderr.write(`adopt refused:\n${check.refusals.map((r) => `  ${safeLine(r)}`).join('\n')}\n`);
       return 1;
     }
     if (!flags.yes) {
@@ -163,8 +165,10 @@ function describe(
   then: readonly PlannedAction[],
 ): string {
   const lines = [
-    `adopt vm ${vmid} (${vmName ?? 'no name'} on ${node}) as worker ${name}:`,
-    `  tags ${tagsBefore || '(none)'} -> ${tagsAfter}; the workerctl marker added to its description`,
+    safeLine(`adopt vm ${vmid} (${vmName ?? 'no name'} on ${node}) as worker ${name}:`),
+    safeLine(
+      `  tags ${tagsBefore || '(none)'} -> ${tagsAfter}; the workerctl marker added to its description`,
+    ),
   ];
   if (then.length === 0) lines.push('then apply would change nothing');
   else lines.push('then apply would:', planInWords({ actions: [...then], converged: false }));

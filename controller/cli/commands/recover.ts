@@ -26,6 +26,7 @@ import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
 import { examples } from '../help.js';
 import { outputOption, printStructured } from '../output.js';
 import { interruptible } from '../signals.js';
+import { safeLine } from '../../terminal-text.js';
 
 type RecoverFlags = ConvergeFlags & ConnectionOptions & { yes?: boolean; output: string };
 
@@ -110,7 +111,7 @@ async function recover(flags: RecoverFlags, paths: string[]): Promise<number> {
     }
     if (ambiguous.length > 0) {
       process.stderr.write(
-        `refused ${ambiguous.length} ambiguous worker(s): ${ambiguous.map((v) => v.worker).join(', ')}\n`,
+        `refused ${ambiguous.length} ambiguous worker(s): ${safeLine(ambiguous.map((v) => v.worker).join(', '))}\n`,
       );
       return 1;
     }
@@ -130,13 +131,13 @@ function verdictTable(verdicts: readonly RecoveryVerdict[]): string {
   for (const v of verdicts) {
     switch (v.kind) {
       case 'recover':
-        table.push([v.worker, `${v.vm.vmid} on ${v.vm.node}`, 'recover: tag and marker match']);
+        table.push([v.worker, `${v.vm.vmid} on ${v.vm.node}`, 'recover: tag and marker match'].map(safeLine));
         break;
       case 'recorded':
-        table.push([v.worker, String(v.vmid), 'already recorded']);
+        table.push([v.worker, String(v.vmid), 'already recorded'].map(safeLine));
         break;
       default:
-        table.push([v.worker ?? '-', v.vmids.join(', '), `${v.kind}: ${v.reason}`]);
+        table.push([v.worker ?? '-', v.vmids.join(', '), `${v.kind}: ${v.reason}`].map(safeLine));
     }
   }
   return table.toString();

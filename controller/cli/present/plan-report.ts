@@ -11,6 +11,7 @@ import type { Plan, PlannedAction } from '../../reconcile/contracts.js';
 import type { Diagnostic, GitRevision, SourceRef } from '../../types.js';
 import { escapeData, escapeProperty } from './validate-report.js';
 import { formatDiagnostics, formatPlan, planJson, summarizePlan } from './plan-output.js';
+import { safeLine, safeText } from '../../terminal-text.js';
 
 export interface PlanReport {
   plan: Plan;
@@ -60,19 +61,24 @@ function who(b: Blocker): string {
 export function formatBlockers(blocked: readonly Blocker[]): string {
   if (blocked.length === 0) return '';
   const lines = [`Blocked: ${blocked.length} thing(s) only a person can fix:`];
-  for (const b of blocked) lines.push(`  ${who(b)}${b.reason}: ${b.message}`, `    fix: ${b.fix}`);
+  // Messages name VMs and files from Proxmox and manifests: one escaped line each.
+  for (const b of blocked)
+    lines.push(safeLine(`  ${who(b)}${b.reason}: ${b.message}`), safeLine(`    fix: ${b.fix}`));
   return lines.join('\n');
 }
 
 /** The blockers as error lines, each with its fix (plan, on stderr). */
 export function formatBlockerErrors(blocked: readonly Blocker[]): string {
-  return blocked.map((b) => `error: ${b.reason}: ${who(b)}${b.message}\n  fix: ${b.fix}`).join('\n');
+  return blocked
+    .map((b) => `${safeLine(`error: ${b.reason}: ${who(b)}${b.message}`)}\n  fix: ${safeLine(b.fix)}`)
+    .join('\n');
 }
 
 /** The table format: revision, the plan in words and as a table (the blockers go to stderr). */
 export function formatPlanTable(r: PlanReport, columns: number): string {
   const parts: string[] = [];
-  if (r.revision) parts.push(`Manifests at ${revisionText(r.revision)}, planned against ${r.against}.`);
+  if (r.revision)
+    parts.push(safeLine(`Manifests at ${revisionText(r.revision)}, planned against ${r.against}.`));
   parts.push(formatPlan(r.plan, columns));
   return parts.join('\n');
 }
@@ -110,12 +116,12 @@ export function markdownCell(text: string): string {
     .replace(/\r?\n/g, '<br>');
 }
 
-/** Control characters as \uXXXX, so a comment or an annotation never carries raw escapes. */
+/**
+ * Control and bidirectional characters escaped (terminal-text.ts), line breaks kept for the caller
+ * to encode, so a comment or an annotation never carries raw escapes or reordered text.
+ */
 function visible(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, (c) =>
-    c === '\t' ? ' ' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return safeText(text.replace(/\t/g, ' '));
 }
 
 /** A summary for a pull-request comment: the counts, a table of actions, the blockers, problems. */
@@ -135,7 +141,7 @@ export function formatPlanMarkdown(r: PlanReport): string {
       const why = a.blockedBy ? `${a.reason} (${a.blockedBy})` : a.reason;
       const src = r.sources[a.worker];
       out.push(
-        `| ${markdownCell(SYMBOL[a.kind] ?? '~')} | \`${a.worker}\` | ${a.kind} | ${a.class} | ${markdownCell(why)} | ${src ? `\`${markdownCell(`${src.file}:${src.line}`)}\`` : ''} |`,
+        `| ${markdownCell(SYMBOL[a.kind] ?? '~')} | \`${markdownCell(a.worker)}\` | ${a.kind} | ${a.class} | ${markdownCell(why)} | ${src ? `\`${markdownCell(`${src.file}:${src.line}`)}\`` : ''} |`,
       );
     }
     out.push('');
@@ -143,7 +149,7 @@ export function formatPlanMarkdown(r: PlanReport): string {
   if (r.blocked.length > 0) {
     out.push(`**Blocked** (only a person can fix, so \`apply\` would not finish):`, '');
     for (const b of r.blocked) {
-      const who = b.worker ? `\`${b.worker}\` ` : '';
+      const who = b.worker ? `\`${markdownCell(b.worker)}\` ` : '';
       out.push(
         `- ${who}**${markdownCell(b.reason)}**: ${markdownCell(b.message)}<br>fix: ${markdownCell(b.fix)}`,
       );
@@ -163,7 +169,7 @@ export function formatPlanMarkdown(r: PlanReport): string {
     }
     out.push('', '</details>', '');
   }
-  return out.join('\n');
+  return safeText(out.join('\n'));
 }
 
 /** GitHub Actions annotations: problems and blockers as errors, actions as notices, on their lines. */
@@ -195,5 +201,6 @@ export function formatPlanGithub(r: PlanReport): string {
     );
   }
   lines.push(summarizePlan(r.plan).split('\n')[0]!);
-  return lines.join('\n') + '\n';
+  // Titles carry worker names too: no line carries a raw control or bidirectional character.
+  return lines.map(safeLine).join('\n') + '\n';
 }
