@@ -104,6 +104,16 @@ describe('plan at the controller (--controller) and a git-sync manifest root', f
         w.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'),
       ).length === 3;
     await eventually(allReady, 20_000);
+    // The start log names the number of reconciles at once for what it is.
+    await eventually(() => /"message":"controller started"/.test(controller!.output()), 10_000);
+    const started = JSON.parse(
+      controller
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"message":"controller started"'))!,
+    ) as Record<string, unknown>;
+    expect(started.concurrency).to.equal(32);
+    expect(started).not.to.have.property('workers');
     expect((await status()).manifests?.revision).to.equal(C1);
 
     // The pull request: a changed worker, a new one, a removed one, in a checkout with no state.

@@ -133,6 +133,21 @@ describe('examples/ci/github-workflow.yml', function () {
     expect(workflow.env.WORKERCTL_API_TOKEN).to.equal('${{ secrets.WORKERCTL_API_TOKEN }}');
   });
 
+  it("the README's GitOps section shows the plan job's commands as the workflow has them", () => {
+    const readme = readFileSync(join(packageRoot, 'README.md'), 'utf8');
+    const gitops = readme.slice(
+      readme.indexOf('<!-- section:gitops -->'),
+      readme.indexOf('<!-- /section:gitops -->'),
+    );
+    const shown = gitops.split('\n').map((l) => l.trim());
+    const planLines = workflow.jobs
+      .plan!.steps.flatMap((st) => (st.run ?? '').split('\n'))
+      .map((l) => l.trim())
+      .filter(Boolean);
+    expect(planLines.length).to.be.greaterThan(4);
+    for (const line of planLines) expect(shown, line).to.include(line);
+  });
+
   it('calls only commands and flags that exist', () => {
     const program = buildProgram();
     expect(runLines).not.to.be.empty;
