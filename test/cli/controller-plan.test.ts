@@ -95,7 +95,10 @@ describe('plan at the controller (--controller) and a git-sync manifest root', f
         workers: {
           name: string;
           revision?: string;
-          status: { conditions: { type: string; status: string }[] };
+          status: {
+            conditions: { type: string; status: string }[];
+            history: { action: string; cause: string }[];
+          };
         }[];
         manifests: { revision?: string } | null;
       };
@@ -205,6 +208,11 @@ describe('plan at the controller (--controller) and a git-sync manifest root', f
       const s = await status();
       return s.manifests?.revision === C2 && s.workers.find((w) => w.name === 'gp-a')?.revision === C2;
     }, 5_000);
+    // The change's history entry (what the events stream carries) names the commit that brought it.
+    const gpA = (await status()).workers.find((w) => w.name === 'gp-a')!;
+    expect(gpA.status.history.map((h) => `${h.action}: ${h.cause}`)).to.include(
+      `spec changed: generation 2 @ ${C2.slice(0, 7)}`,
+    );
     const table = await runCli(['status', '--controller', url]);
     expect(table.stdout).to.contain(`manifests at ${C2.slice(0, 7)}`);
     for (const line of table.stdout.split('\n')) expect([...line].length, line).to.be.at.most(80);
