@@ -114,7 +114,7 @@ async function runStatus(names: string[], flags: StatusFlags): Promise<number> {
     const missing = names.filter((n) => !records.some((r) => r.name === n));
     if (missing.length > 0) {
       process.stderr.write(
-        `workerctl: no such worker: ${missing.join(', ')} (state dir ${displayPath(stateDir)})\n`,
+        `workerctl: no such worker: ${safeLine(missing.join(', '))} (state dir ${safeLine(displayPath(stateDir))})\n`,
       );
       return 1;
     }
