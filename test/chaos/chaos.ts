@@ -5,9 +5,9 @@
  * 596s, dropped connections, lock timeouts, slow and failing tasks), lost responses, kill -9 of the
  * controller (sometimes two starts racing for the lock afterwards), out-of-band VM edits and
  * deletes (also of a VM between the end of its clone and its finish), hostile manifest edits
- * (dangling and looping symlinks, a link to /usr, half-writes,
- * empty and invalid files, each undone within the round) and API load (reads, malformed requests,
- * sessions). After every round it checks the invariants:
+ * (dangling and looping symlinks, a link to /usr, half-writes, empty and invalid files, each undone
+ * within the round) and API load (reads, malformed requests, sessions). After every round it checks
+ * the invariants:
  *
  *   duplicate VM       no two VMs carry one worker's name
  *   foreign VM touched the VMs that are not workerctl's keep their config and power state
