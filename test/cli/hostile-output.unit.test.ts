@@ -181,6 +181,8 @@ describe('hostile text in outputs (issue 11 point 3)', () => {
   it('redaction masks secrets, not ordinary words that share a secret name', () => {
     expect(redactText('yaml: unexpected token: }')).to.equal('yaml: unexpected token: }');
     expect(redactText('backup token: nightly')).to.equal('backup token: nightly');
+    expect(redactText('the bearer token of its writes')).to.equal('the bearer token of its writes');
+    expect(redactText('Authorization: Bearer 9f2c1e7a-b3')).to.equal(`Authorization: Bearer ${MASK}`);
     expect(redactText('password=hunter2 secret: Pa55w0rd-x')).to.equal(`password=${MASK} secret: ${MASK}`);
     const out = redact({
       spec: { labels: { token: 'blue', secret: 'none' }, updates: { proxy: { passwordFile: '/m/pass' } } },
