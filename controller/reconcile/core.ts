@@ -51,8 +51,8 @@ export class ReconcileCore implements FleetReconciler {
     return this.intake.massDeleteBlocked;
   }
 
-  applyDesired(load: LoadResult): Promise<IntakeResult> {
-    return this.intake.applyDesired(load);
+  applyDesired(load: LoadResult, only?: ReadonlySet<string>): Promise<IntakeResult> {
+    return this.intake.applyDesired(load, only);
   }
 
   observe() {
@@ -60,7 +60,11 @@ export class ReconcileCore implements FleetReconciler {
   }
 
   plan(): Promise<Plan> {
-    return this.reconciler.plan(this.intake.massDeleteBlocked);
+    return this.reconciler.plan(this.intake.massDeleteBlocked, this.intake.scopedRecords());
+  }
+
+  inScope(name: string): boolean {
+    return this.intake.inScope(name);
   }
 
   reconcile(name: string, signal: AbortSignal): Promise<ReconcileResult> {

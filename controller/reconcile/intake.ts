@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isoNow } from '../clock.js';
+import { matchesSelector, type Selector } from '../selector.js';
 import type { DesiredState, LoadResult, WorkerRecord } from '../types.js';
 import type { IntakeResult, Plan, ReconcileDeps } from './contracts.js';
 import { mergeDesired } from './desired-state.js';
@@ -13,9 +14,46 @@ import type { DesiredChange } from '../store/store.js';
 
 /** The store meta key of the mass-delete guard's last verdict. */
 export const MASS_DELETE_META = 'massDeleteBlocked';
+/** The store meta key of the manifests last taken in: their Git revision (ManifestsMeta). */
+export const MANIFESTS_META = 'manifests';
+
+/** What the store remembers of the manifests last taken in. */
+export interface ManifestsMeta {
+  /** The Git commit, when the manifests are in a Git checkout. */
+  revision?: string;
+  /** Its branch, when HEAD was on one. */
+  ref?: string;
+  /** When that revision was first taken in (ISO). */
+  since: string;
+}
+
+/**
+ * The workers a label selector takes in: a worker the manifests declare (in a valid file) by its
+ * labels there; any other recorded worker (removed, or in an invalid file) by its recorded labels.
+ * So a label changed in the manifests moves the worker in or out of scope as a whole, never halfway
+ * (it is not "removed" from a scope it left).
+ */
+export function selectorScope(
+  records: readonly WorkerRecord[],
+  load: LoadResult,
+  selector: Selector,
+): Set<string> {
+  const invalid = new Set(load.invalidFiles);
+  const loaded = new Map(
+    load.workers.filter((w) => !invalid.has(w.source.file)).map((w) => [w.spec.name, w.spec.labels]),
+  );
+  const scope = new Set<string>();
+  for (const [name, labels] of loaded) if (matchesSelector(selector, labels)) scope.add(name);
+  for (const r of records) {
+    if (!loaded.has(r.name) && matchesSelector(selector, r.spec.labels)) scope.add(r.name);
+  }
+  return scope;
+}
 
 export class Intake {
   #massDeleteBlocked: Plan['massDeleteBlocked'];
+  /** The workers in scope of settings.selector at the last intake (undefined: no selector). */
+  #scope?: Set<string>;
   readonly #newUid: () => string;
   /** When each undeclared worker was first seen undeclared (memory: a restart waits the window again). */
   #absentSince = new Map<string, number>();
@@ -35,13 +73,37 @@ export class Intake {
     return this.#massDeleteBlocked;
   }
 
+  /** False for a worker the label selector leaves out (settings.selector). */
+  inScope(name: string): boolean {
+    if (this.#scope) return this.#scope.has(name);
+    const selector = this.deps.settings.selector;
+    if (!selector) return true;
+    const rec = this.deps.store.getWorker(name);
+    return rec !== undefined && matchesSelector(selector, rec.spec.labels);
+  }
+
+  /** The records in scope of the selector, or undefined when there is no selector (all of them). */
+  scopedRecords(): WorkerRecord[] | undefined {
+    if (!this.#scope && !this.deps.settings.selector) return undefined;
+    return this.deps.store.listWorkers().filter((r) => this.inScope(r.name));
+  }
+
   /**
    * Merges `load` into the records and saves them. On a read-only store (a plan while a controller
-   * runs) nothing is written: the plan shows the merge all the same.
+   * runs) nothing is written: the plan shows the merge all the same. With a label selector, only the
+   * workers in its scope are taken in (selectorScope), with `only` only those workers (adopt); the
+   * others stay as recorded.
    */
-  async applyDesired(load: LoadResult): Promise<IntakeResult> {
+  async applyDesired(fullLoad: LoadResult, only?: ReadonlySet<string>): Promise<IntakeResult> {
     const { store, clock, logger } = this.deps;
-    const snapshot = store.listWorkers();
+    const selector = this.deps.settings.selector;
+    const all = store.listWorkers();
+    this.#scope = only ? new Set(only) : selector ? selectorScope(all, fullLoad, selector) : undefined;
+    const scope = this.#scope;
+    const snapshot = scope ? all.filter((r) => scope.has(r.name)) : all;
+    const load = scope
+      ? { ...fullLoad, workers: fullLoad.workers.filter((w) => scope.has(w.spec.name)) }
+      : fullLoad;
     const before = new Map(snapshot.map((r) => [r.name, r]));
     const merged = mergeDesired(
       snapshot,
@@ -89,7 +151,8 @@ export class Intake {
     // waiting for the disk. It is awaited before returning: nothing is enqueued, and so nothing mutates
     // Proxmox, before the specs are on disk.
     const saving = (async () => {
-      await store.saveDesired(changes);
+      // Queued together, the desired state and a new revision go out in one durable write.
+      await Promise.all([store.saveDesired(changes), this.#saveRevision(load)]);
       if (JSON.stringify(merged.massDeleteBlocked) !== JSON.stringify(store.getMeta(MASS_DELETE_META))) {
         await store.setMeta(MASS_DELETE_META, merged.massDeleteBlocked);
       }
@@ -101,17 +164,32 @@ export class Intake {
       logger.warn('mass delete held back', { ...merged.massDeleteBlocked });
     }
     // The plan is a preview: when Proxmox cannot be read now, plan from what was observed last.
-    const plan = await this.reconciler.plan(this.#massDeleteBlocked).catch((err: unknown) => {
-      logger.warn('plan without a fresh observation', { err });
-      return this.reconciler.planObserved(this.#massDeleteBlocked);
-    });
+    const plan = await this.reconciler
+      .plan(this.#massDeleteBlocked, this.scopedRecords())
+      .catch((err: unknown) => {
+        logger.warn('plan without a fresh observation', { err });
+        return this.reconciler.planObserved(this.#massDeleteBlocked, this.scopedRecords());
+      });
     const saved = await saving;
     if (saved) throw saved.failed;
     return { changed: merged.changed, removed: merged.removed, plan, settling };
   }
 
+  /** Remembers the manifests' Git revision when it changed (status and the API show it). */
+  async #saveRevision(load: LoadResult): Promise<void> {
+    const { store, clock } = this.deps;
+    const meta = store.getMeta<ManifestsMeta>(MANIFESTS_META);
+    if (meta?.revision === load.revision && meta?.ref === load.revisionRef) return;
+    const next: ManifestsMeta = { since: isoNow(clock) };
+    if (load.revision) next.revision = load.revision;
+    if (load.revisionRef) next.ref = load.revisionRef;
+    await store.setMeta(MANIFESTS_META, next);
+  }
+
   async #preview(merged: ReturnType<typeof mergeDesired>): Promise<Plan> {
-    const records = new Map<string, WorkerRecord>(this.deps.store.listWorkers().map((r) => [r.name, r]));
+    const records = new Map<string, WorkerRecord>(
+      (this.scopedRecords() ?? this.deps.store.listWorkers()).map((r) => [r.name, r]),
+    );
     for (const r of merged.save) records.set(r.name, r);
     return this.reconciler.plan(merged.massDeleteBlocked, [...records.values()]);
   }
@@ -143,5 +221,6 @@ export function desiredOf(rec: WorkerRecord): DesiredState {
   if (rec.source) d.source = rec.source;
   if (rec.uid !== undefined) d.uid = rec.uid;
   if (rec.removeRequestedAt !== undefined) d.removeRequestedAt = rec.removeRequestedAt;
+  if (rec.revision !== undefined) d.revision = rec.revision;
   return d;
 }
