@@ -8,7 +8,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
  * folders listed in `uses`, nothing else: lower layers never import higher ones, and folders of one
  * layer stay independent of each other. README "Layout" draws the same map.
  */
-const BASE = ['types', 'errors', 'clock', 'log', 'redact', 'paths', 'duration', 'credentials'];
+const BASE = ['types', 'errors', 'clock', 'log', 'redact', 'paths', 'duration', 'credentials', 'selector'];
 const FOLDERS = {
   proxmox: [],
   store: [],

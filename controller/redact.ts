@@ -45,7 +45,8 @@ const SECRET_PATTERNS: [RegExp, string][] = [
   [/([\w.-]+@[\w.-]+![\w.-]+=)[0-9a-fA-F-]{8,}/g, `$1${MASK}`],
   [/(PVEAuthCookie=)[^\s;"']+/g, `$1${MASK}`],
   [/(PVE:[^:\s]+:[0-9A-F]{8}::)[A-Za-z0-9+/=]+/g, `$1${MASK}`],
-  [/(Bearer\s+)[^\s"',;]+/gi, `$1${MASK}`],
+  // "Bearer s3cr3t" is a credential; "the bearer token of" is prose.
+  [new RegExp(String.raw`(Bearer\s+)` + CREDENTIAL_VALUE, 'gi'), `$1${MASK}`],
   // password=... in free text, as a last line of defence; "token: nightly" or "unexpected token: }" are words.
   [
     new RegExp(

@@ -108,6 +108,18 @@ export interface LoadResult {
   files: string[];
   /** Files that had at least one error: their previous valid specs stay in force (invariant 1). */
   invalidFiles: string[];
+  /** The Git commit the manifests were read at, when they are in a Git checkout. */
+  revision?: string;
+  /** The branch HEAD named then, unless it was detached (git-sync). */
+  revisionRef?: string;
+}
+
+/** A commit of the Git checkout that holds the manifests (manifest/git-revision.ts). */
+export interface GitRevision {
+  /** The full commit id (40 or 64 hex digits). */
+  commit: string;
+  /** The branch HEAD names (e.g. main), absent when HEAD is detached (git-sync). */
+  ref?: string;
 }
 
 // ---------- status ----------
@@ -261,6 +273,8 @@ export interface WorkerRecord {
   uid?: string;
   /** Set when no manifest declares the worker any more: the VM is to be removed (ISO time). */
   removeRequestedAt?: string;
+  /** The Git commit of the manifests when this generation of the spec was loaded. */
+  revision?: string;
   /** Lifecycle hook: an OnDemand worker is deployed when this is true (a test or session wants it). */
   wantDeployed?: boolean;
   /** What the VM was cloned from; a change of any of these means a redeploy. */
@@ -279,6 +293,8 @@ export interface DesiredState {
   source?: SourceRef;
   uid?: string;
   removeRequestedAt?: string;
+  /** The Git commit of the manifests this generation was loaded at. */
+  revision?: string;
 }
 
 /** What workerctl has in Proxmox; written by the executor only (reconcile/execute/). */

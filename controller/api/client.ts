@@ -11,6 +11,8 @@ import { ControllerUnavailableError, UsageError, WorkerctlError } from '../error
 import type { SessionKind, SessionRecord, TestResult, WorkerRecord } from '../types.js';
 import { readTokenFile } from './auth.js';
 import type { WorkerSummary } from './views.js';
+import type { PlanPreviewResponse } from './plan-request.js';
+import type { ManifestsMeta } from '../reconcile/intake.js';
 
 export const DEFAULT_CONTROLLER_URL = 'http://127.0.0.1:8080';
 /** Where `workerctl run` writes a generated token when given no --api-token-file. */
@@ -96,7 +98,12 @@ export class ControllerClient {
     return Boolean(this.#opts.controller ?? (this.#opts.env ?? process.env).WORKERCTL_CONTROLLER);
   }
 
-  async #request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  async #request<T>(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (method !== 'GET') {
       this.#token ??= resolveToken(this.#opts);
@@ -111,6 +118,7 @@ export class ControllerClient {
         timeout: { request: this.#opts.timeoutMs ?? 15 * 60_000 },
         retry: { limit: 0 },
         responseType: 'json',
+        ...(signal ? { signal } : {}),
       });
       return res.body as T;
     } catch (err) {
@@ -153,7 +161,17 @@ export class ControllerClient {
 
   /** Whole worker records (what `workerctl status` shows). */
   async records(): Promise<WorkerRecord[]> {
-    return (await this.#request<{ workers: WorkerRecord[] }>('GET', '/v1/workers?full=1')).workers;
+    return (await this.recordsWithManifests()).workers;
+  }
+
+  /** Whole worker records, and the manifests' revision the controller last took in. */
+  recordsWithManifests(): Promise<{ workers: WorkerRecord[]; manifests?: ManifestsMeta | null }> {
+    return this.#request('GET', '/v1/workers?full=1');
+  }
+
+  /** Plans posted manifests against the controller (POST /v1/plan, read-only there). */
+  plan(body: unknown, signal?: AbortSignal): Promise<PlanPreviewResponse> {
+    return this.#request('POST', '/v1/plan', body, signal);
   }
 
   worker(name: string): Promise<WorkerSummary & Record<string, unknown>> {

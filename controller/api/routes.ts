@@ -11,6 +11,7 @@ import { HttpError, toHttpError } from './http-errors.js';
 import { durationParam, intParam, parseTarget, readJson, send, stringParam } from './request.js';
 import type { ApiServices } from './server.js';
 import { sessionView, workerDetail, workerSummary } from './views.js';
+import { planRoute } from './plan-route.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void>;
 
@@ -70,6 +71,7 @@ export function apiRoutes(services: ApiServices, sseClients: Set<ServerResponse>
         // ?full=1: whole records (status CLI); secrets masked all the same.
         send(res, 200, {
           workers: full === '1' || full === 'true' ? sorted.map((r) => redact(r)) : sorted.map(workerSummary),
+          manifests: store.getMeta('manifests') ?? null,
         });
       },
     },
@@ -97,6 +99,7 @@ export function apiRoutes(services: ApiServices, sseClients: Set<ServerResponse>
         send(res, 200, { worker: name, result });
       },
     },
+    planRoute(services),
     {
       method: 'GET',
       pattern: /^\/v1\/sessions$/,

@@ -6,6 +6,7 @@
  *   GET  /metrics                    Prometheus text
  *   GET  /v1/workers[/NAME]          workers and their status (?full=1: whole records)
  *   POST /v1/workers/NAME/test       test a worker (waits for the result)
+ *   POST /v1/plan                    plan posted manifests against this controller (read-only)
  *   POST /v1/sessions                start a session (waits until the worker is Working)
  *   GET  /v1/sessions[/ID]           open sessions
  *   DELETE /v1/sessions/ID           end a session
@@ -29,6 +30,7 @@ import type { ManifestHealthView } from '../loop/manifest-health.js';
 import type { Plan } from '../reconcile/contracts.js';
 import type { Store } from '../store/store.js';
 import type { TestResult } from '../types.js';
+import type { PlanPreviewRequest, PlanPreviewResponse } from './plan-request.js';
 import { bearerToken, tokensEqual } from './auth.js';
 import { fleetRoutes } from './fleet-routes.js';
 import { HttpError, toHttpError } from './http-errors.js';
@@ -53,6 +55,8 @@ export interface ApiServices {
   startSession?: (req: SessionRequest) => Promise<SessionGrant>;
   /** Runs a worker test; without it the test route answers 503. */
   test?: (name: string) => Promise<TestResult>;
+  /** Plans posted manifests, changing nothing (POST /v1/plan); without it the route answers 503. */
+  previewPlan?: (request: PlanPreviewRequest) => Promise<PlanPreviewResponse>;
   /** The bearer token; without one, requests that change something are refused. */
   token?: string;
   /** Interval of SSE keep-alive comments (default 15 s). */

@@ -9,6 +9,10 @@ import type { LifecycleSettings } from '../lifecycle/settings.js';
 import type { ControllerSettings } from '../reconcile/contracts.js';
 import { makeSettings } from '../reconcile/settings.js';
 import { durationOption } from '../duration.js';
+import { parseSelector } from '../selector.js';
+import { loadManifests } from '../manifest/load.js';
+import type { LoadResult } from '../types.js';
+import { formatDiagnostics } from './present/plan-output.js';
 import type { EmbeddedSimulatorOptions } from '../compose/app.js';
 import { DEFAULT_LISTEN } from '../api/server.js';
 
@@ -19,8 +23,15 @@ export interface ConvergeFlags {
   concurrency?: number;
   logLevel?: string;
   logFormat?: 'json' | 'text';
+  latency?: 'fast' | 'realistic';
+  timeScale?: number;
+  /** The old names of --latency and --time-scale (hidden aliases). */
   simLatency?: 'fast' | 'realistic';
   simTimeScale?: number;
+  /** -l: label selectors (plan, apply). */
+  selector?: string[];
+  /** How long a stop on SIGTERM/SIGINT may take. */
+  grace: number;
 }
 
 function positiveInt(flag: string) {
@@ -49,9 +60,17 @@ export const logFormatOption = (): Option =>
     .choices(['json', 'text'])
     .env('WORKERCTL_LOG_FORMAT');
 
-/** -f/--filename (repeatable), --allow-mass-delete, --concurrency, --log-level/--log-format, simulator tuning. */
-export function addConvergeOptions(cmd: Command, opts: { massDelete?: boolean } = {}): Command {
+/**
+ * -f/--filename (repeatable), --allow-mass-delete, --concurrency, --log-level, --grace, simulator
+ * tuning (--latency, --time-scale: the names `workerctl simulator` uses; --sim-latency and
+ * --sim-time-scale are their old hidden aliases) and, for plan and apply, -l/--selector.
+ */
+export function addConvergeOptions(
+  cmd: Command,
+  opts: { massDelete?: boolean; selector?: boolean } = {},
+): Command {
   cmd.option('-f, --filename <path...>', 'manifest files or directories (walked recursively)');
+  if (opts.selector) cmd.addOption(selectorOption());
   if (opts.massDelete !== false)
     cmd.option(
       '--allow-mass-delete',
@@ -63,20 +82,39 @@ export function addConvergeOptions(cmd: Command, opts: { massDelete?: boolean } 
         .argParser(positiveInt('--concurrency'))
         .default(32),
     )
+    .addOption(graceOption())
     .addOption(new Option('--log-level <level>', 'error, warn, info or debug').env('WORKERCTL_LOG_LEVEL'))
     .addOption(logFormatOption())
-    .addOption(
-      new Option('--sim-latency <profile>', 'with --simulate: latency profile').choices([
-        'fast',
-        'realistic',
-      ]),
-    )
-    .addOption(
-      new Option('--sim-time-scale <x>', 'with --simulate: simulated seconds per real second').argParser(
-        positiveNumber('--sim-time-scale'),
-      ),
-    );
+    .addOption(latencyOption('--latency <profile>'))
+    .addOption(timeScaleOption('--time-scale <x>'))
+    .addOption(latencyOption('--sim-latency <profile>').hideHelp())
+    .addOption(timeScaleOption('--sim-time-scale <x>').hideHelp());
   return cmd;
+}
+
+function latencyOption(flags: string): Option {
+  return new Option(flags, 'with --simulate: latency profile').choices(['fast', 'realistic']);
+}
+
+function timeScaleOption(flags: string): Option {
+  return new Option(flags, 'with --simulate: simulated seconds per real second').argParser(
+    positiveNumber(flags.split(' ')[0]!),
+  );
+}
+
+/** -l/--selector: only workers whose labels match (repeatable; all must hold). */
+export function selectorOption(): Option {
+  return new Option(
+    '-l, --selector <selector...>',
+    'only workers whose labels match: key=value, key!=value, key, !key; comma-separated (all must hold)',
+  );
+}
+
+/** --grace: how long a stop on SIGTERM/SIGINT may take, in all (cli/signals.ts). */
+export function graceOption(): Option {
+  return new Option('--grace <duration>', 'on SIGTERM/SIGINT: the most the clean stop may take')
+    .argParser(durationOption('--grace'))
+    .default(10_000, '10s');
 }
 
 /** The manifest paths, or a usage error saying how to give them. */
@@ -87,29 +125,43 @@ export function manifestPaths(flags: ConvergeFlags): string[] {
   return paths;
 }
 
+/** The manifests when every file is valid; else their errors are printed and `command` refused. */
+export async function validManifests(paths: string[], command: string): Promise<LoadResult | undefined> {
+  const load = await loadManifests(paths);
+  if (!load.diagnostics.some((d) => d.severity === 'error')) return load;
+  process.stderr.write(
+    `${formatDiagnostics(load.diagnostics)}\n${command} refused: fix the manifests first\n`,
+  );
+  return undefined;
+}
+
 /** Settings from the defaults and the flags. */
-export function settingsFrom(flags: ConvergeFlags & { resync?: number }): ControllerSettings {
+export function settingsFrom(flags: Omit<ConvergeFlags, 'grace'> & { resync?: number }): ControllerSettings {
   const overrides: Partial<ControllerSettings> = { allowMassDelete: Boolean(flags.allowMassDelete) };
   if (flags.resync !== undefined) overrides.resyncIntervalMs = flags.resync;
+  const selector = parseSelector(flags.selector);
+  if (selector) overrides.selector = selector;
   return makeSettings(overrides);
 }
 
 /** Simulator settings for --simulate (undefined: connect()'s defaults). */
 export function simulatorFrom(
-  flags: ConvergeFlags & { simulate?: boolean },
+  flags: Omit<ConvergeFlags, 'grace'> & { simulate?: boolean },
   defaults?: EmbeddedSimulatorOptions,
 ): EmbeddedSimulatorOptions | undefined {
   if (!flags.simulate) return undefined;
-  if (!defaults && !flags.simLatency && !flags.simTimeScale) return undefined;
+  const latency = flags.latency ?? flags.simLatency;
+  const timeScale = flags.timeScale ?? flags.simTimeScale;
+  if (!defaults && !latency && !timeScale) return undefined;
   return {
-    latency: flags.simLatency ?? defaults?.latency ?? 'fast',
-    timeScale: flags.simTimeScale ?? defaults?.timeScale ?? 1,
+    latency: latency ?? defaults?.latency ?? 'fast',
+    timeScale: timeScale ?? defaults?.timeScale ?? 1,
   };
 }
 
 /** A logger on stderr (or the given stream) at the flag's level. */
 export function commandLogger(
-  flags: ConvergeFlags,
+  flags: Pick<ConvergeFlags, 'logLevel' | 'logFormat'>,
   fallbackLevel: string,
   stream?: NodeJS.WritableStream,
 ): Logger {

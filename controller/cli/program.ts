@@ -2,12 +2,13 @@
  * The workerctl command line. Each command lives in cli/commands/<name>.ts and exports
  * `register(program)`; this file only assembles them and maps errors to exit codes.
  *
- * Exit codes: 0 success; 1 failure (invalid manifests, errors talking to Proxmox); 2 usage error,
- * or for `plan`, changes pending (Terraform's detailed exit code).
+ * Exit codes, as Terraform's `plan -detailed-exitcode`: 0 success (nothing to do); 1 any error,
+ * usage errors included; 2 only for changes pending (`plan`, `adopt` and `recover` without --yes).
  */
 import { Command, CommanderError } from 'commander';
 import { UsageError, errorMessage } from '../errors.js';
 import { redactText } from '../redact.js';
+import { examples } from './help.js';
 import { safeText } from '../terminal-text.js';
 import { register as registerVersion } from './commands/version.js';
 import { register as registerValidate } from './commands/validate.js';
@@ -18,17 +19,30 @@ import { register as registerPlan } from './commands/plan.js';
 import { register as registerApply } from './commands/apply.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerStatus } from './commands/status.js';
+import { register as registerAdopt } from './commands/adopt.js';
+import { register as registerRecover } from './commands/recover.js';
+import { register as registerCompletion } from './commands/completion.js';
 import { register as registerState } from './commands/state.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+/** A usage error is an error like any other: 2 means "changes pending" only. */
+export const EXIT_USAGE = 1;
 
 export function buildProgram(): Command {
   const program = new Command('workerctl')
     .description('declarative controller for Proxmox VE backup and restore worker VMs')
     .showHelpAfterError('(run workerctl --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      'after',
+      examples([
+        ['workerctl run -f examples/ --simulate', 'the demo fleet on the embedded Proxmox VE simulator'],
+        ['workerctl validate -o github workers/', 'check manifests (CI: annotations)'],
+        ['workerctl plan -f workers/ --controller https://ctl:8080 -o markdown', 'plan a pull request'],
+        ['workerctl <command> --help', 'each command, with examples'],
+      ]),
+    );
   registerVersion(program);
   registerValidate(program);
   registerSimulator(program);
@@ -38,6 +52,9 @@ export function buildProgram(): Command {
   registerApply(program);
   registerRun(program);
   registerStatus(program);
+  registerAdopt(program);
+  registerRecover(program);
+  registerCompletion(program);
   registerState(program);
   return program;
 }

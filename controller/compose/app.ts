@@ -13,8 +13,8 @@
  * start() runs them in order (the API listens first so /healthz answers and /readyz says "not
  * ready" during the first pass); stop() stops them in reverse and closes store and connection.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { generateTokenFile, readTokenFile } from '../api/auth.js';
 import { ControllerMetrics } from '../api/metrics.js';
 import { DEFAULT_LISTEN, startApiServer, type ApiServer } from '../api/server.js';
@@ -39,6 +39,7 @@ import { DB_FILE_NAME, LowdbStore } from '../store/lowdb-store.js';
 import { migrateStoreData } from '../store/schema.js';
 import { MemoryStore, type MemoryVolume } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
+import { planPreview } from './preview.js';
 import {
   connect,
   connectEndpoint,
@@ -348,6 +349,14 @@ export async function openApp(opts: AppOptions): Promise<App> {
     },
   };
 
+  /** POST /v1/plan: posted manifests planned as if in the first manifest directory. */
+  function previewFor() {
+    const first = opts.controller?.manifestPaths[0];
+    if (!first) return undefined;
+    const root = existsSync(first) && statSync(first).isFile() ? dirname(resolve(first)) : resolve(first);
+    return planPreview({ client: conn.client, store, settings, logger, clock, manifestRoot: root });
+  }
+
   async function startApi(
     api: NonNullable<AppOptions['api']>,
     lc: Lifecycle,
@@ -375,6 +384,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
           sessions: lc.sessions,
           startSession: (req) => lc.startSession(req),
           test: (name) => lc.test(name),
+          previewPlan: previewFor(),
           token,
           plan: () => core.reconciler.planObserved(core.massDeleteBlocked),
           ...(manifestHealth ? { manifests: () => manifestHealth.view() } : {}),

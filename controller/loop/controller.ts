@@ -33,6 +33,8 @@ import { ExponentialBackoff, jitter } from '../queue/rate-limiter.js';
 import { WorkQueue, runWorkers, type ItemOutcome } from '../queue/work-queue.js';
 import { ManifestWatcher, type ChangeBatch } from '../manifest/watch.js';
 import { patchPlan } from '../reconcile/plan.js';
+import { manifestRevision } from '../manifest/git-revision.js';
+import { findBlockers, isStuck, type Blocker } from './blockers.js';
 
 /** Problems after which the manifest set is not known: nothing changes until they are gone (invariant 2). */
 const SET_UNKNOWN = new Set(['path.missing', 'path.unreadable', 'path.limit']);
@@ -85,6 +87,10 @@ export interface ConvergenceResult {
   plan: Plan;
   pending: NotConverged[];
   elapsedMs: number;
+  /** Set when the wait ended early because nothing progresses and a person must act (blockers.ts). */
+  blocked?: Blocker[];
+  /** Set when the wait was aborted (a signal). */
+  interrupted?: boolean;
 }
 
 export interface ReconciledEvent {
@@ -199,7 +205,7 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
     this.#scheduleResync();
     this.#log.info('controller started', {
       paths: this.#o.manifestPaths,
-      workers: n,
+      concurrency: n,
       watch: this.#o.watch !== false,
       resyncMs: this.#resyncMs(),
     });
@@ -297,15 +303,17 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
    * not count). What `apply` without --wait waits for.
    */
   async waitForIdle(signal?: AbortSignal): Promise<void> {
-    while (!this.#isIdle()) {
+    while (!this.#isIdle() && !this.#stopping) {
       if (signal?.aborted) throw signal.reason;
       await new Promise<void>((resolve) => {
         const done = () => {
           this.off('idle', done);
+          this.off('stopped', done);
           signal?.removeEventListener('abort', done);
           resolve();
         };
         this.once('idle', done);
+        this.once('stopped', done);
         signal?.addEventListener('abort', done, { once: true });
       });
     }
@@ -313,26 +321,39 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
 
   /**
    * Waits until a fresh observation plans nothing (`apply --wait`), checking each time the queue goes
-   * idle and at least every `pollMs`. On timeout, says for each worker why it has not converged.
+   * idle and at least every `pollMs`. Ends early when nothing progresses any more and what is left
+   * waits for a person (a conflict, the mass-delete guard, a terminal error: blockers.ts), and at
+   * once when `signal` aborts. On timeout, says for each worker why it has not converged.
    */
-  async waitForConvergence(timeoutMs: number, opts: { pollMs?: number; signal?: AbortSignal } = {}) {
+  async waitForConvergence(
+    timeoutMs: number,
+    opts: { pollMs?: number; signal?: AbortSignal } = {},
+  ): Promise<ConvergenceResult> {
     const t0 = this.#clock.now();
     const deadline = t0 + timeoutMs;
     const pollMs = opts.pollMs ?? 1000;
     let plan: Plan | undefined;
+    const result = (p: Plan, extra: Partial<ConvergenceResult> = {}): ConvergenceResult => ({
+      converged: p.converged,
+      plan: p,
+      pending: p.converged ? [] : this.#pendingReasons(p),
+      elapsedMs: this.#clock.now() - t0,
+      ...extra,
+    });
     for (;;) {
-      if (opts.signal?.aborted) break;
+      if (opts.signal?.aborted || this.#stopping) {
+        return result(plan ?? this.#lastPlan ?? { actions: [], converged: false }, { interrupted: true });
+      }
       // Only look when the queue has nothing ready: the fleet cannot be converged while work is queued.
       if (this.#isIdle()) {
         plan = await this.#checkPlan();
-        if (plan?.converged) {
-          const result: ConvergenceResult = {
-            converged: true,
-            plan,
-            pending: [],
-            elapsedMs: this.#clock.now() - t0,
-          };
-          return result;
+        if (plan?.converged) return result(plan);
+        if (plan) {
+          const report = findBlockers(plan, {
+            records: this.#o.store.listWorkers().filter((w) => this.#inScope(w.name)),
+            useStatus: true,
+          });
+          if (isStuck(report)) return result(plan, { blocked: report.blocked });
         }
       }
       const left = deadline - this.#clock.now();
@@ -340,13 +361,7 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
       await this.#sleepUntilIdleOr(Math.min(pollMs, left), opts.signal);
     }
     plan = (await this.#checkPlan()) ?? plan ?? { actions: [], converged: false };
-    const result: ConvergenceResult = {
-      converged: plan.converged,
-      plan,
-      pending: this.#pendingReasons(plan),
-      elapsedMs: this.#clock.now() - t0,
-    };
-    return result;
+    return result(plan);
   }
 
   /**
@@ -430,7 +445,16 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
     const t0 = this.#clock.now();
     let load: LoadResult;
     try {
-      load = await this.#o.load(this.#o.manifestPaths);
+      // The commit is read beside the load (a few small file reads), not after it.
+      const [loaded, revision] = await Promise.all([
+        this.#o.load(this.#o.manifestPaths),
+        manifestRevision(this.#o.manifestPaths),
+      ]);
+      load = loaded;
+      if (revision) {
+        load.revision ??= revision.commit;
+        if (revision.ref) load.revisionRef ??= revision.ref;
+      }
     } catch (err) {
       // Unreadable directory and the like: nothing changes (invariant 1).
       this.#log.error('manifests could not be loaded; last valid specs stay in force', { err });
@@ -473,6 +497,7 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
       warnings: load.diagnostics.length - errors,
       massDeleteBlocked: plan.massDeleteBlocked,
     };
+    if (load.revision) this.#lastLoad.revision = load.revision;
     if (plan.massDeleteBlocked) {
       const m = plan.massDeleteBlocked;
       this.#log.warn('mass delete held back; pass --allow-mass-delete to carry it out', {
@@ -483,6 +508,7 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
     }
     const durationMs = this.#clock.now() - t0;
     this.#log.info('manifests loaded', {
+      revision: load.revision,
       files: load.files.length,
       workers: load.workers.length,
       invalidFiles: load.invalidFiles.length,
@@ -538,7 +564,10 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
       // Reconciles observe what they need themselves; a failed listing only costs the cache.
       this.#log.warn('cluster observation failed', { err });
     }
-    const names = this.#o.store.listWorkers().map((w) => w.name);
+    const names = this.#o.store
+      .listWorkers()
+      .map((w) => w.name)
+      .filter((name) => this.#inScope(name));
     for (const name of names) this.#queue.add(name);
     return names.length;
   }
@@ -569,6 +598,10 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
     this.#maybeIdle();
   }
 
+  #inScope(name: string): boolean {
+    return this.#o.reconciler.inScope?.(name) ?? true;
+  }
+
   #isIdle(): boolean {
     return this.#queue.len() === 0 && this.#queue.processing() === 0 && !this.#loadRunning;
   }
@@ -578,6 +611,7 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
   }
 
   async #checkPlan(): Promise<Plan | undefined> {
+    if (this.#storeClosed) return undefined;
     try {
       await this.#o.reconciler.observe();
       const plan = await this.#o.reconciler.plan();
@@ -612,6 +646,7 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
       out.set(a.worker, prev ? `${prev}; ${why}` : why);
     }
     for (const w of this.#o.store.listWorkers()) {
+      if (!this.#inScope(w.name)) continue;
       if (out.has(w.name) || isReady(w) || !w.status.lastError) continue;
       out.set(w.name, `not Ready: ${w.status.lastError}`);
     }

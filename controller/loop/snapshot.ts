@@ -14,6 +14,8 @@ export interface LoadSummary {
   warnings: number;
   /** Set when the mass-delete guard held deletions back. */
   massDeleteBlocked?: { wouldDelete: number; of: number; threshold: string };
+  /** The Git commit the manifests were read at, when they are in a Git checkout. */
+  revision?: string;
 }
 
 export interface QueueSummary {

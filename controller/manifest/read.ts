@@ -31,16 +31,7 @@ export async function readManifestFile(file: string, opts: ReadOptions = {}): Pr
         ),
       };
     }
-    if (read === 'too-large') {
-      return {
-        problem: fileProblem(
-          file,
-          'file.too-large',
-          `file is larger than the limit of ${maxBytes} bytes`,
-          'split the manifests over several files',
-        ),
-      };
-    }
+    if (read === 'too-large') return { problem: tooLargeProblem(file, maxBytes) };
     return read;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
@@ -99,6 +90,16 @@ function readLimited(
       });
     });
   });
+}
+
+/** The diagnostic of a file over the size limit (read from disk or posted to the API). */
+export function tooLargeProblem(file: string, maxBytes: number): Diagnostic {
+  return fileProblem(
+    file,
+    'file.too-large',
+    `file is larger than the limit of ${maxBytes} bytes`,
+    'split the manifests over several files',
+  );
 }
 
 /**

@@ -11,6 +11,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { lstatSync, realpathSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { Logger } from '../log.js';
+import { RootSwapWatcher } from './root-swap.js';
 import { isInside } from '../secret-file.js';
 import { DEFAULT_WALK_LIMITS } from './walk.js';
 
@@ -102,6 +103,7 @@ export class ManifestWatcher {
     Pick<ManifestWatcherOptions, 'depth' | 'pollIntervalMs'>;
   readonly #roots: Set<string>;
   #watcher?: FSWatcher;
+  #swaps?: RootSwapWatcher;
   #pending = new Set<string>();
   #events = 0;
   #firstEventAt = 0;
@@ -127,6 +129,22 @@ export class ManifestWatcher {
   /** Starts watching; resolves once the initial scan is done (events before that are not reported). */
   async start(): Promise<void> {
     if (this.#watcher) return;
+    await this.#startChokidar();
+    this.#ready = true;
+    // A symlink swapped over a root (git-sync) is a change chokidar cannot see: re-watch, reload.
+    this.#swaps = new RootSwapWatcher({
+      roots: [...this.#roots],
+      logger: this.#opts.logger,
+      onSwap: (root, from, to) => {
+        this.#opts.logger.info('manifest root swapped', { root, from, to });
+        void this.#restartChokidar().then(() => this.#onEvent('addDir', root));
+      },
+    });
+    await this.#swaps.start();
+    this.#opts.logger.debug('manifest watcher ready', { paths: [...this.#roots] });
+  }
+
+  async #startChokidar(): Promise<void> {
     const roots = [...this.#roots];
     const ignored = (path: string, stats?: { isFile(): boolean; isDirectory(): boolean }): boolean => {
       const abs = resolve(path);
@@ -146,11 +164,18 @@ export class ManifestWatcher {
       ...(this.#opts.pollIntervalMs ? { usePolling: true, interval: this.#opts.pollIntervalMs } : {}),
     });
     this.#watcher = w;
-    w.on('all', (event, path) => this.#onEvent(event, path));
+    w.on('all', (event, path) => {
+      if (this.#watcher === w) this.#onEvent(event, path);
+    });
     w.on('error', (err) => this.#opts.logger.warn('manifest watcher error', { err }));
     await new Promise<void>((resolveReady) => w.once('ready', () => resolveReady()));
-    this.#ready = true;
-    this.#opts.logger.debug('manifest watcher ready', { paths: roots });
+  }
+
+  async #restartChokidar(): Promise<void> {
+    const old = this.#watcher;
+    this.#watcher = undefined;
+    if (old) await closeChokidar(old);
+    if (!this.#closed) await this.#startChokidar();
   }
 
   #onEvent(event: string, path: string): void {
@@ -205,9 +230,21 @@ export class ManifestWatcher {
   /** Stops watching; a pending burst is dropped (the caller is shutting down). */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#swaps?.close();
     if (this.#quietTimer) clearTimeout(this.#quietTimer);
     if (this.#maxTimer) clearTimeout(this.#maxTimer);
-    await this.#watcher?.close();
+    const w = this.#watcher;
     this.#watcher = undefined;
+    if (w) await closeChokidar(w);
   }
+}
+
+/**
+ * Closes a chokidar watcher for good. Its delayed unlink handling (the `atomic` option's timer)
+ * may still run after close() and, for a removed root, call add(), which reopens the watcher and
+ * leaves an fs watcher nobody closes; once closed, add() does nothing.
+ */
+async function closeChokidar(w: FSWatcher): Promise<void> {
+  w.add = () => w;
+  await w.close();
 }

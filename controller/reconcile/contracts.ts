@@ -7,6 +7,7 @@ import type { VmResource } from '../proxmox/types.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
+import type { Selector } from '../selector.js';
 import type { LoadResult } from '../types.js';
 
 /** Controller-wide settings (flags / settings file), with defaults in reconcile/settings.ts. */
@@ -39,6 +40,8 @@ export interface ControllerSettings {
    * token). Otherwise such a VM gets a condition with the `qm unlock` to run.
    */
   skiplock: boolean;
+  /** Only workers whose labels match are taken in, planned and reconciled (`-l`; intake.ts). */
+  selector?: Selector;
 }
 
 /** How disruptive a change is. */
@@ -77,6 +80,11 @@ export interface PlannedAction {
   changes: FieldChange[];
   /** Set when the action is deferred or refused (kind 'wait' / 'conflict', or mass-delete guard). */
   blockedBy?: string;
+  /**
+   * For a conflict: the foreign VM, whether it holds the worker's name or its recorded vmid, and
+   * whether it carries the owner tag (then the records were likely lost: workerctl recover).
+   */
+  conflict?: { kind: 'name' | 'vmid'; vmid: number; node: string; tagged: boolean };
 }
 
 export interface Plan {
@@ -159,6 +167,8 @@ export interface FleetReconciler {
   plan(): Promise<Plan>;
   /** Converges one worker; level-triggered: reads everything it needs each time. */
   reconcile(name: string, signal: AbortSignal): Promise<ReconcileResult>;
+  /** False for a worker a label selector leaves out (settings.selector); absent: every worker is in. */
+  inScope?(name: string): boolean;
   /**
    * Powers the worker's VM on or off through the executor (slots, intent first, UPID recorded);
    * resolves once the task ended, at once when the VM already is in that state. Only for a worker

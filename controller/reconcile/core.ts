@@ -51,8 +51,12 @@ export class ReconcileCore implements FleetReconciler {
     return this.intake.massDeleteBlocked;
   }
 
-  applyDesired(load: LoadResult, opts?: { partial?: boolean }): Promise<IntakeResult> {
-    return this.intake.applyDesired(load, opts);
+  /** FleetReconciler.applyDesired; `only`: take in only these workers (adopt), the others stay. */
+  applyDesired(
+    load: LoadResult,
+    opts: { partial?: boolean; only?: ReadonlySet<string> } = {},
+  ): Promise<IntakeResult> {
+    return this.intake.applyDesired(load, opts.only, { partial: opts.partial });
   }
 
   observe() {
@@ -60,7 +64,11 @@ export class ReconcileCore implements FleetReconciler {
   }
 
   plan(): Promise<Plan> {
-    return this.reconciler.plan(this.intake.massDeleteBlocked);
+    return this.reconciler.plan(this.intake.massDeleteBlocked, this.intake.scopedRecords());
+  }
+
+  inScope(name: string): boolean {
+    return this.intake.inScope(name);
   }
 
   reconcile(name: string, signal: AbortSignal): Promise<ReconcileResult> {

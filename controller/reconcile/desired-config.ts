@@ -3,6 +3,7 @@
  * (`workerctl: worker=<name> uid=<uid>`) that is the third leg of the identity check (ownership.ts).
  */
 import type { WorkerSpec } from '../types.js';
+import { workerTags } from './label-tags.js';
 
 /** The config a worker's VM should have: a value per key, `undefined` = the key must be absent. */
 export type DesiredConfig = Record<string, string | undefined>;
@@ -40,9 +41,9 @@ export function desiredDescription(spec: WorkerSpec, uid: string): string {
   return text ? `${text}\n${markerLine(spec.name, uid)}` : markerLine(spec.name, uid);
 }
 
-/** Tags: the owner tag only (PVE form: lower-case, sorted, ';'). */
-export function desiredTags(ownerTag: string): string {
-  return ownerTag.toLowerCase();
+/** Tags: the owner tag and the labels (PVE form: lower-case, sorted, ';'; label-tags.ts). */
+export function desiredTags(ownerTag: string, labels: Readonly<Record<string, string>> = {}): string {
+  return workerTags(ownerTag, labels);
 }
 
 /** netN value as we write it (PVE adds the MAC; formatNet keeps an existing one). */
@@ -64,7 +65,7 @@ export function desiredConfig(spec: WorkerSpec, opts: { ownerTag: string; uid: s
     sockets: '1',
     memory: String(Math.round(spec.memoryGiB * 1024)),
     description: desiredDescription(spec, opts.uid),
-    tags: desiredTags(opts.ownerTag),
+    tags: desiredTags(opts.ownerTag, spec.labels),
     onboot: '0',
     agent: '1',
     nameserver: spec.dns === 'auto' ? undefined : spec.dns.servers.join(' '),

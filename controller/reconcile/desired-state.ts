@@ -67,12 +67,15 @@ export function mergeDesired(
   const loadedNames = new Set(loaded.map((w) => w.spec.name));
   const save: WorkerRecord[] = [];
   const changed: string[] = [];
+  const revision = load.revision;
+  // The commit in history causes, so events and `status` say which revision brought a change.
+  const at = revision ? ` @ ${revision.slice(0, 7)}` : '';
 
   for (const w of loaded) {
     const name = w.spec.name;
     const prev = byName.get(name);
     if (!prev) {
-      save.push({
+      const added: WorkerRecord = {
         name,
         spec: w.spec,
         specHash: w.specHash,
@@ -84,9 +87,11 @@ export function mergeDesired(
           conditions: [],
           observedGeneration: 0,
           sessions: [],
-          history: [{ time: now, action: 'added', cause: `${w.source.file}:${w.source.line}` }],
+          history: [{ time: now, action: 'added', cause: `${w.source.file}:${w.source.line}${at}` }],
         },
-      });
+      };
+      if (revision) added.revision = revision;
+      save.push(added);
       changed.push(name);
       continue;
     }
@@ -99,11 +104,13 @@ export function mergeDesired(
       next.spec = w.spec;
       next.specHash = w.specHash;
       next.generation = prev.generation + 1;
+      if (revision) next.revision = revision;
+      else delete next.revision;
       next.status = {
         ...prev.status,
         history: [
           ...prev.status.history,
-          { time: now, action: 'spec changed', cause: `generation ${next.generation}` },
+          { time: now, action: 'spec changed', cause: `generation ${next.generation}${at}` },
         ],
       };
     }

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isoNow } from '../clock.js';
+import { matchesSelector, type Selector } from '../selector.js';
 import type { DesiredState, LoadResult, WorkerRecord } from '../types.js';
 import type { IntakeResult, Plan, ReconcileDeps } from './contracts.js';
 import { mergeDesired } from './desired-state.js';
@@ -14,9 +15,46 @@ import type { DesiredChange } from '../store/store.js';
 
 /** The store meta key of the mass-delete guard's last verdict. */
 export const MASS_DELETE_META = 'massDeleteBlocked';
+/** The store meta key of the manifests last taken in: their Git revision (ManifestsMeta). */
+export const MANIFESTS_META = 'manifests';
+
+/** What the store remembers of the manifests last taken in. */
+export interface ManifestsMeta {
+  /** The Git commit, when the manifests are in a Git checkout. */
+  revision?: string;
+  /** Its branch, when HEAD was on one. */
+  ref?: string;
+  /** When that revision was first taken in (ISO). */
+  since: string;
+}
+
+/**
+ * The workers a label selector takes in: a worker the manifests declare (in a valid file) by its
+ * labels there; any other recorded worker (removed, or in an invalid file) by its recorded labels.
+ * So a label changed in the manifests moves the worker in or out of scope as a whole, never halfway
+ * (it is not "removed" from a scope it left).
+ */
+export function selectorScope(
+  records: readonly WorkerRecord[],
+  load: LoadResult,
+  selector: Selector,
+): Set<string> {
+  const invalid = new Set(load.invalidFiles);
+  const loaded = new Map(
+    load.workers.filter((w) => !invalid.has(w.source.file)).map((w) => [w.spec.name, w.spec.labels]),
+  );
+  const scope = new Set<string>();
+  for (const [name, labels] of loaded) if (matchesSelector(selector, labels)) scope.add(name);
+  for (const r of records) {
+    if (!loaded.has(r.name) && matchesSelector(selector, r.spec.labels)) scope.add(r.name);
+  }
+  return scope;
+}
 
 export class Intake {
   #massDeleteBlocked: Plan['massDeleteBlocked'];
+  /** The workers in scope of settings.selector at the last intake (undefined: no selector). */
+  #scope?: Set<string>;
   readonly #newUid: () => string;
   /** When each undeclared worker was first seen undeclared (memory: a restart waits the window again). */
   #absentSince = new Map<string, number>();
@@ -40,18 +78,40 @@ export class Intake {
     return this.#massDeleteBlocked;
   }
 
+  /** False for a worker the label selector leaves out (settings.selector). */
+  inScope(name: string): boolean {
+    if (this.#scope) return this.#scope.has(name);
+    const selector = this.deps.settings.selector;
+    if (!selector) return true;
+    const rec = this.deps.store.getWorker(name);
+    return rec !== undefined && matchesSelector(selector, rec.spec.labels);
+  }
+
+  /** The records in scope of the selector, or undefined when there is no selector (all of them). */
+  scopedRecords(): WorkerRecord[] | undefined {
+    if (!this.#scope && !this.deps.settings.selector) return undefined;
+    return this.deps.store.listWorkers().filter((r) => this.inScope(r.name));
+  }
+
   /**
    * Merges `load` into the records and saves them. On a read-only store (a plan while a controller
-   * runs) nothing is written: the plan shows the merge all the same.
+   * runs) nothing is written: the plan shows the merge all the same. With a label selector, only the
+   * workers in its scope are taken in (selectorScope), with `only` only those workers (adopt); the
+   * others stay as recorded.
    *
    * `partial`: merge and plan only the workers the load can have changed since the last merge (see
-   * #scope), not the whole fleet. The outcome is the same as a full merge's; the returned plan then
-   * covers only the changed and removed workers. A full merge runs when there is no last merge to
-   * compare with (the first, one after a failure) or when more than a quarter of the files changed.
+   * #partialScope), not the whole fleet. The outcome is the same as a full merge's; the returned plan
+   * then covers only the changed and removed workers. A full merge runs when there is no last merge to
+   * compare with (the first, one after a failure, one narrowed by a selector or `only`) or when more
+   * than a quarter of the files changed.
    */
-  async applyDesired(load: LoadResult, opts: { partial?: boolean } = {}): Promise<IntakeResult> {
+  async applyDesired(
+    fullLoad: LoadResult,
+    only?: ReadonlySet<string>,
+    opts: { partial?: boolean } = {},
+  ): Promise<IntakeResult> {
     try {
-      return await this.#apply(load, opts.partial === true);
+      return await this.#apply(fullLoad, only, opts.partial === true);
     } catch (err) {
       // What was saved is unknown: the next merge compares with nothing and is full.
       this.#last = undefined;
@@ -59,20 +119,37 @@ export class Intake {
     }
   }
 
-  async #apply(load: LoadResult, partial: boolean): Promise<IntakeResult> {
+  async #apply(fullLoad: LoadResult, only: ReadonlySet<string> | undefined, partial: boolean) {
     const { store, clock, logger } = this.deps;
-    const digest = digestLoad(load);
-    const scope = partial && !store.readOnly ? this.#scope(digest, load) : undefined;
-    const snapshot = scope ? scope.records : store.listWorkers();
+    const selector = this.deps.settings.selector;
+    const digest = digestLoad(fullLoad);
+    // A selector or `only` narrows the merge its own way: those merge in full.
+    const part =
+      partial && !only && !selector && !store.readOnly ? this.#partialScope(digest, fullLoad) : undefined;
+    let snapshot: WorkerRecord[];
+    let load: LoadResult;
+    if (part) {
+      this.#scope = undefined;
+      snapshot = part.records;
+      load = { ...fullLoad, workers: fullLoad.workers.filter((w) => part.names.has(w.spec.name)) };
+    } else {
+      const all = store.listWorkers();
+      this.#scope = only ? new Set(only) : selector ? selectorScope(all, fullLoad, selector) : undefined;
+      const scope = this.#scope;
+      snapshot = scope ? all.filter((r) => scope.has(r.name)) : all;
+      load = scope
+        ? { ...fullLoad, workers: fullLoad.workers.filter((w) => scope.has(w.spec.name)) }
+        : fullLoad;
+    }
     const before = new Map(snapshot.map((r) => [r.name, r]));
     const merged = mergeDesired(
       snapshot,
-      scope ? { ...load, workers: load.workers.filter((w) => scope.names.has(w.spec.name)) } : load,
+      load,
       this.deps.settings,
       isoNow(clock),
       this.#newUid,
       this.#absentSince,
-      scope?.active,
+      part?.active,
     );
     const settling = settlingOf(merged.absentSince, this.deps.settings.removalSettleMs ?? 0, clock.now());
     if (store.readOnly) {
@@ -85,8 +162,8 @@ export class Intake {
     }
     this.#absentSince = merged.absentSince;
     this.#massDeleteBlocked = merged.massDeleteBlocked;
-    if (!scope) this.#kept.clear();
-    for (const name of scope?.names ?? []) this.#kept.delete(name);
+    if (!part) this.#kept.clear();
+    for (const name of part?.names ?? []) this.#kept.delete(name);
     for (const k of merged.kept) this.#kept.set(k.name, k.file);
     const kept = [...this.#kept].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const keptKey = JSON.stringify(kept);
@@ -116,7 +193,8 @@ export class Intake {
     // waiting for the disk. It is awaited before returning: nothing is enqueued, and so nothing mutates
     // Proxmox, before the specs are on disk.
     const saving = (async () => {
-      await store.saveDesired(changes);
+      // Queued together, the desired state and a new revision go out in one durable write.
+      await Promise.all([store.saveDesired(changes), this.#saveRevision(load)]);
       if (JSON.stringify(merged.massDeleteBlocked) !== JSON.stringify(store.getMeta(MASS_DELETE_META))) {
         await store.setMeta(MASS_DELETE_META, merged.massDeleteBlocked);
       }
@@ -128,17 +206,19 @@ export class Intake {
       logger.warn('mass delete held back', { ...merged.massDeleteBlocked });
     }
     // A partial merge plans what it changed; a full one the fleet.
-    const touched = scope
+    const touched = part
       ? [...new Set([...merged.changed, ...merged.removed])].sort().flatMap((n) => store.getWorker(n) ?? [])
       : undefined;
     // The plan is a preview: when Proxmox cannot be read now, plan from what was observed last.
-    const plan = await this.reconciler.plan(this.#massDeleteBlocked, touched).catch((err: unknown) => {
+    const planned = touched ?? this.scopedRecords();
+    const plan = await this.reconciler.plan(this.#massDeleteBlocked, planned).catch((err: unknown) => {
       logger.warn('plan without a fresh observation', { err });
-      return this.reconciler.planObserved(this.#massDeleteBlocked, touched);
+      return this.reconciler.planObserved(this.#massDeleteBlocked, planned);
     });
     const saved = await saving;
     if (saved) throw saved.failed;
-    this.#last = digest;
+    // A merge narrowed by a selector or `only` left the others as they were: no baseline.
+    this.#last = only || selector ? undefined : digest;
     const result: IntakeResult = { changed: merged.changed, removed: merged.removed, plan, settling };
     if (touched) result.planned = touched.map((r) => r.name);
     return result;
@@ -152,7 +232,7 @@ export class Intake {
    * removed (settle window, mass-delete guard). Every other record is declared, unchanged, by the
    * same file as at the last merge, which saved it as such: a full merge would leave it alone.
    */
-  #scope(digest: LoadDigest, load: LoadResult): MergeScope | undefined {
+  #partialScope(digest: LoadDigest, load: LoadResult): MergeScope | undefined {
     if (!this.#last) return undefined;
     const paths = changedPaths(this.#last, digest);
     // A checkout of a large part of the tree: one pass over everything is as cheap as picking.
@@ -168,8 +248,21 @@ export class Intake {
     return { names, records, active };
   }
 
+  /** Remembers the manifests' Git revision when it changed (status and the API show it). */
+  async #saveRevision(load: LoadResult): Promise<void> {
+    const { store, clock } = this.deps;
+    const meta = store.getMeta<ManifestsMeta>(MANIFESTS_META);
+    if (meta?.revision === load.revision && meta?.ref === load.revisionRef) return;
+    const next: ManifestsMeta = { since: isoNow(clock) };
+    if (load.revision) next.revision = load.revision;
+    if (load.revisionRef) next.ref = load.revisionRef;
+    await store.setMeta(MANIFESTS_META, next);
+  }
+
   async #preview(merged: ReturnType<typeof mergeDesired>): Promise<Plan> {
-    const records = new Map<string, WorkerRecord>(this.deps.store.listWorkers().map((r) => [r.name, r]));
+    const records = new Map<string, WorkerRecord>(
+      (this.scopedRecords() ?? this.deps.store.listWorkers()).map((r) => [r.name, r]),
+    );
     for (const r of merged.save) records.set(r.name, r);
     return this.reconciler.plan(merged.massDeleteBlocked, [...records.values()]);
   }
@@ -208,5 +301,6 @@ export function desiredOf(rec: WorkerRecord): DesiredState {
   if (rec.source) d.source = rec.source;
   if (rec.uid !== undefined) d.uid = rec.uid;
   if (rec.removeRequestedAt !== undefined) d.removeRequestedAt = rec.removeRequestedAt;
+  if (rec.revision !== undefined) d.revision = rec.revision;
   return d;
 }

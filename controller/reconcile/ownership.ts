@@ -25,6 +25,8 @@ export interface Clash {
   vmid: number;
   node: string;
   reason: string;
+  /** It carries the owner tag (a lost state directory: workerctl recover). */
+  tagged: boolean;
 }
 
 export interface OwnershipView {
@@ -65,6 +67,7 @@ export function identify(
       vmid: r.vmid,
       node: r.node,
       reason: `vm ${r.vmid} on ${r.node} is named ${record.name} but is not in our records`,
+      tagged: r.tags.includes(tag),
     }));
   if (record.vmid === undefined) return { identity: { kind: 'absent' }, clashes };
   const vm = resources.find((r) => r.vmid === record.vmid);

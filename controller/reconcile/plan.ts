@@ -144,18 +144,25 @@ export function planWorker(record: WorkerRecord, ctx: PlanContext): WorkerPlan {
   // A foreign VM that merely shares the name blocks a create; the worker's own VM is still kept in line.
   if (!removing) {
     for (const c of ownership.clashes) {
-      out.push(
-        action(name, 'conflict', 'none', c.reason, [], 'Conflict: a foreign vm clashes; it is left alone'),
-      );
+      out.push({
+        ...action(name, 'conflict', 'none', c.reason, [], 'Conflict: a foreign vm clashes; it is left alone'),
+        conflict: { kind: 'name', vmid: c.vmid, node: c.node, tagged: c.tagged },
+      });
     }
   }
   if (id.kind === 'foreign') {
     if (removing) {
       out.push(action(name, 'forget', 'none', `drop the record; ${id.reason}, so it is left alone`));
     } else {
-      out.push(
-        action(name, 'conflict', 'none', id.reason, [], 'Conflict: the vm is not ours; it is left alone'),
-      );
+      out.push({
+        ...action(name, 'conflict', 'none', id.reason, [], 'Conflict: the vm is not ours; it is left alone'),
+        conflict: {
+          kind: 'vmid',
+          vmid: id.vm.vmid,
+          node: id.vm.node,
+          tagged: id.vm.tags.includes(ctx.ownerTag.toLowerCase()),
+        },
+      });
     }
     return plan;
   }

@@ -108,6 +108,8 @@ const worker = obj({
       source: obj({ file: str, line: int, col: int }),
       uid: str,
       removeRequestedAt: str,
+      // The commit the spec came from (status and the live view shorten it).
+      revision: str,
     },
   ),
   inventory: obj(
@@ -160,7 +162,8 @@ export const STORE_FILE_SCHEMA = {
     schemaVersion: { const: 2 },
     workers: { type: 'object', additionalProperties: worker },
     sessions: { type: 'object', additionalProperties: session },
-    meta: { type: 'object' },
+    // The manifests' commit as last taken in (reconcile/intake.ts): `status` and the page read it.
+    meta: { type: 'object', properties: { manifests: obj({ since: str }, { revision: str, ref: str }) } },
   },
 };
 

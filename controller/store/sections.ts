@@ -82,7 +82,7 @@ export function splitRecord(rec: WorkerRecord): WorkerSections {
     : (st.phase as RestingPhase);
   const out: WorkerSections = {
     name: rec.name,
-    desired: pick(rec, ['spec', 'specHash', 'generation', 'source', 'uid', 'removeRequestedAt']),
+    desired: pick(rec, ['spec', 'specHash', 'generation', 'source', 'uid', 'removeRequestedAt', 'revision']),
     inventory: pick(rec, ['vmid', 'node', 'intent', 'deployed', 'deploy', 'leftover']),
     lifecycle: { sessions: [...(st.sessions ?? [])] },
     status: {

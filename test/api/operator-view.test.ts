@@ -76,9 +76,18 @@ describe('operator view end to end (plan, manifests, events, metrics)', function
     const broken = (await env.http<ManifestHealthView>('GET', '/v1/manifests', undefined, false)).body;
     expect(broken.lastLoad!.invalidFiles).to.have.length(1);
     expect(broken.lastLoad!.invalidFiles[0]).to.match(/b\.yaml$/);
-    expect(broken.lastSuccessAt).to.equal(clean.lastSuccessAt);
     expect(broken.diagnostics[0]).to.include({ severity: 'error', line: 6, col: 1 });
     expect(broken.diagnostics[0]!.file).to.match(/b\.yaml$/);
+    // A load that fails does not move the last success (compared between two failing loads: a clean
+    // reload of the first writes may still land after the first read above).
+    env.write('b.yaml', 'apiVersion: workerctl.dev/v1\nkind: Worker\nmetadata:\n  name: op-2\n\nspec: [\n');
+    let brokenAgain: ManifestHealthView | undefined;
+    await eventually(async () => {
+      brokenAgain = (await env.http<ManifestHealthView>('GET', '/v1/manifests', undefined, false)).body;
+      return brokenAgain.diagnostics[0]?.line === 7 || JSON.stringify(brokenAgain.diagnostics[0]);
+    });
+    expect(brokenAgain!.lastSuccessAt).to.equal(broken.lastSuccessAt);
+    expect(broken.lastSuccessAt! >= clean.lastSuccessAt!).to.equal(true);
     metrics = (await env.http<string>('GET', '/metrics')).body;
     expect(samples(metrics, 'workerctl_manifest_invalid_files')).to.deep.equal([
       'workerctl_manifest_invalid_files 1',

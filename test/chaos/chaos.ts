@@ -4,9 +4,10 @@
  * rounds of a few seconds. Each round draws, from the seed, a mix of: simulator faults (errors,
  * 596s, dropped connections, lock timeouts, slow and failing tasks), lost responses, kill -9 of the
  * controller (sometimes two starts racing for the lock afterwards), out-of-band VM edits and
- * deletes, hostile manifest edits (dangling and looping symlinks, a link to /usr, half-writes,
- * empty and invalid files, each undone within the round) and API load (reads, malformed requests,
- * sessions). After every round it checks the invariants:
+ * deletes (also of a VM between the end of its clone and its finish), hostile manifest edits
+ * (dangling and looping symlinks, a link to /usr, half-writes, empty and invalid files, each undone
+ * within the round) and API load (reads, malformed requests, sessions). After every round it checks
+ * the invariants:
  *
  *   duplicate VM       no two VMs carry one worker's name
  *   foreign VM touched the VMs that are not workerctl's keep their config and power state
@@ -125,6 +126,7 @@ const figures = {
   racingStarts: 0,
   oobEdits: 0,
   oobDeletes: 0,
+  midDeployDeletes: 0,
   hostileEdits: 0,
   apiRequests: 0,
   apiErrors: 0,
@@ -277,7 +279,17 @@ async function main(): Promise<number> {
     const actions: Promise<void>[] = [];
     const draws = 1 + Math.floor(random() * 3);
     for (let i = 0; i < draws; i++) {
-      const kind = pick(['fault', 'loss', 'kill', 'edit', 'delete', 'manifest', 'manifest', 'api'] as const);
+      const kind = pick([
+        'fault',
+        'loss',
+        'kill',
+        'edit',
+        'delete',
+        'delete-mid-deploy',
+        'manifest',
+        'manifest',
+        'api',
+      ] as const);
       actions.push(act(kind, roundMs));
     }
     await Promise.all(actions);
@@ -306,7 +318,8 @@ async function main(): Promise<number> {
   process.stdout.write(
     `chaos: seed ${seed}: ${figures.rounds} rounds in ${minutes} min; ${figures.faults} faults, ` +
       `${figures.lostResponses} lost responses, ${figures.kills} kills (${figures.racingStarts} with racing starts), ` +
-      `${figures.oobEdits} out-of-band edits, ${figures.oobDeletes} out-of-band deletes, ` +
+      `${figures.oobEdits} out-of-band edits, ${figures.oobDeletes} out-of-band deletes ` +
+      `(${figures.midDeployDeletes} mid-deploy), ` +
       `${figures.hostileEdits} hostile manifest edits, ${figures.apiRequests} API requests ` +
       `(${figures.apiErrors} failed), ${figures.sessions} sessions (answers ${JSON.stringify(sessionAnswers)}); ` +
       `${violations.length} violations\n`,
@@ -376,6 +389,22 @@ async function main(): Promise<number> {
         oobDeleted.add(vm.vmid);
         sim.sim.removeVm(vm.vmid);
         figures.oobDeletes++;
+        return;
+      }
+      case 'delete-mid-deploy': {
+        // A VM whose clone has ended but that is not finished yet (no lock, no owner tag): deleted
+        // outside workerctl in that window (issue 11 point 7), whenever one shows up in this round.
+        const until = Date.now() + roundMs;
+        while (Date.now() < until) {
+          const vm = pick(workerVms(sim).filter((v) => !v.lock && !(v.tags ?? '').includes('workerctl')));
+          if (vm) {
+            oobDeleted.add(vm.vmid);
+            sim.sim.removeVm(vm.vmid);
+            figures.midDeployDeletes++;
+            return;
+          }
+          await sleep(20);
+        }
         return;
       }
       case 'manifest':

@@ -9,6 +9,16 @@ import { Writable } from 'node:stream';
 import { formatJson, formatText, formatGithub } from '../../controller/cli/present/validate-report.js';
 import { formatDiagnostics, formatPlan } from '../../controller/cli/present/plan-output.js';
 import { renderFrame } from '../../controller/cli/present/live-view.js';
+import {
+  formatBlockerErrors,
+  formatBlockers,
+  formatPlanGithub,
+  formatPlanMarkdown,
+  formatPlanTable,
+  type PlanReport,
+} from '../../controller/cli/present/plan-report.js';
+import { structured } from '../../controller/cli/output.js';
+import { statusTable } from '../../controller/cli/commands/status.js';
 import { createLogger } from '../../controller/log.js';
 import { loadManifestSource } from '../../controller/manifest/load.js';
 import { MASK, redact, redactText } from '../../controller/redact.js';
@@ -79,6 +89,56 @@ describe('hostile text in outputs (issue 11 point 3)', () => {
     expect(out.split('\n').some((l) => l.startsWith('w2: delete'))).to.equal(false);
   });
 
+  it('plan for pull requests: markdown, github annotations, the table and the blockers; json and yaml of every command', () => {
+    const report: PlanReport = {
+      plan: {
+        converged: false,
+        actions: [
+          {
+            worker: `w1${HOSTILE}`,
+            kind: 'conflict',
+            class: 'none',
+            reason: `vm 777 is named ${HOSTILE}`,
+            changes: [],
+            blockedBy: HOSTILE,
+          },
+        ],
+      },
+      diagnostics: [
+        {
+          file: `workers/${HOSTILE}.yaml`,
+          line: 1,
+          col: 1,
+          pointer: '',
+          severity: 'error',
+          code: 'yaml.syntax',
+          message: HOSTILE,
+        },
+      ],
+      sources: { [`w1${HOSTILE}`]: { file: `workers/${HOSTILE}.yaml`, line: 2, col: 1 } },
+      blocked: [{ worker: 'w1', reason: 'Conflict', message: HOSTILE, fix: `rename ${HOSTILE}` }],
+      revision: { commit: '0'.repeat(40), ref: HOSTILE },
+      against: 'the controller at http://127.0.0.1:1',
+    };
+    const outs = [
+      formatPlanMarkdown(report),
+      formatPlanGithub(report),
+      formatPlanTable(report, 80),
+      formatBlockers(report.blocked),
+      formatBlockerErrors(report.blocked),
+      structured('json', report)!,
+      structured('yaml', report)!,
+      statusTable([makeRecord(`w${HOSTILE}`, { status: makeStatus() })], 80),
+    ];
+    for (const out of outs) {
+      expect(out).not.to.match(RAW);
+      // yaml writes ESC as \e inside double quotes.
+      expect(out).to.match(/\\x1b|\\u001b|\\e/);
+    }
+    // Escaped, the value is still the same value.
+    expect((JSON.parse(structured('json', { v: HOSTILE })!) as { v: string }).v).to.equal(HOSTILE);
+  });
+
   it('live view: the table and the log tail show escaped text', () => {
     const rec = makeRecord('w1', {
       status: makeStatus({ history: [{ time: '2026-01-01T00:00:00Z', action: HOSTILE, cause: HOSTILE }] }),
@@ -121,6 +181,8 @@ describe('hostile text in outputs (issue 11 point 3)', () => {
   it('redaction masks secrets, not ordinary words that share a secret name', () => {
     expect(redactText('yaml: unexpected token: }')).to.equal('yaml: unexpected token: }');
     expect(redactText('backup token: nightly')).to.equal('backup token: nightly');
+    expect(redactText('the bearer token of its writes')).to.equal('the bearer token of its writes');
+    expect(redactText('Authorization: Bearer 9f2c1e7a-b3')).to.equal(`Authorization: Bearer ${MASK}`);
     expect(redactText('password=hunter2 secret: Pa55w0rd-x')).to.equal(`password=${MASK} secret: ${MASK}`);
     const out = redact({
       spec: { labels: { token: 'blue', secret: 'none' }, updates: { proxy: { passwordFile: '/m/pass' } } },

@@ -17,7 +17,13 @@ describe('lifecycle CLI against a running controller', function () {
   before(async () => {
     env = new LifecycleEnv();
     env.write('a.yaml', workerYaml('cli-w1', { deploy: 'Eager' }));
-    env.write('b.yaml', workerYaml('cli-w2', { host: 'pve2', updates: { enabled: false } }));
+    env.write(
+      'b.yaml',
+      workerYaml('cli-w2', { host: 'pve2', updates: { enabled: false } }).replace(
+        '  name: cli-w2',
+        '  name: cli-w2\n  labels: { tier: test }',
+      ),
+    );
     await env.start();
     await env.converged();
     tokenFile = join(env.state, 'token-copy');
@@ -92,12 +98,13 @@ describe('lifecycle CLI against a running controller', function () {
     // (A .workerctl/api-token in the working directory would be sent instead: refused all the same.)
     expect(res.stderr).to.match(/this request changes something|the API token does not match/);
     const usage = await runCli(['session', 'start', '--host', 'pve1', '--tasks', 'two', ...api()]);
-    expect(usage.code).to.equal(2);
+    expect(usage.code, 'a usage error is an error: 1 (2 means changes pending)').to.equal(1);
     expect(usage.stderr).to.contain("--tasks: 'two' is not a positive integer");
   });
 
   it('test NAME prints each check; exit 0 on pass, 1 on failure', async () => {
-    const ok = await runCli(['test', 'cli-w2', ...api()]);
+    // -l picks the workers to test: only cli-w2 carries tier=test.
+    const ok = await runCli(['test', '-l', 'tier=test', ...api()]);
     expect(ok.code, ok.stderr).to.equal(0);
     expect(ok.stdout).to.match(/^worker cli-w2: test passed\n/);
     for (const check of ['agent', 'network', 'proxmox-host', 'backup-server'])
@@ -131,6 +138,10 @@ describe('lifecycle CLI against a running controller', function () {
     expect(res.code, res.stderr).to.equal(0);
     const names = (JSON.parse(res.stdout) as { workers: { name: string }[] }).workers.map((w) => w.name);
     expect(names).to.deep.equal(['cli-w1', 'cli-w2']);
+    const selected = await runCli(['status', '-l', 'tier=test', '-o', 'yaml', '--controller', env.url]);
+    expect(selected.code, selected.stderr).to.equal(0);
+    expect(selected.stdout).to.match(/^ {2}- name: cli-w2$/m);
+    expect(selected.stdout).not.to.contain('cli-w1');
   });
 
   it('says plainly when no controller is running', async () => {

@@ -59,7 +59,7 @@ describe('live view', () => {
       now: 0,
     });
     const lines = frame.split('\n');
-    expect(lines[1]).to.match(/2 workers, 1 Ready \| queue 2, in flight 1 \| reconciles 7 \(1 failed\)/);
+    expect(lines[1]).to.match(/2 workers, 1 Ready \| queue 2 \(1 in flight\) \| 7 reconciles \(1 failed\)/);
     expect(lines[2]).to.match(/1 invalid \(last valid spec kept\): \/m\/bad\.yaml/);
     const b = lines.findIndex((l) => l.includes('* w-b'));
     const a = lines.findIndex((l) => l.includes('w-a'));

@@ -53,10 +53,11 @@ describe('--log-format', function () {
 
   it('anything else is a usage error naming the flag and the choices', async () => {
     const res = await plan(['--log-format', 'yaml']);
-    expect(res.code).to.equal(2);
+    // A usage error exits 1 like any error (2 means "changes pending").
+    expect(res.code).to.equal(1);
     expect(res.stderr).to.match(/--log-format.*'yaml' is invalid.*json, text/);
     const sim = await runCli(['simulator', '--port', '0', '--log-format', 'xml']);
-    expect(sim.code).to.equal(2);
+    expect(sim.code).to.equal(1);
     expect(sim.stderr).to.match(/--log-format/);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The CLI contract of plan, apply and status, through the real binary against the simulator over
- * HTTP: exit codes (plan: 0 no changes / 2 changes / 1 error; apply: 0 done / 1 failed or refused;
- * 2 usage), read-only plan, apply --wait, and the mass-delete guard from the command line.
+ * HTTP: exit codes (plan: 0 no changes / 2 changes / 1 error, usage errors and blocked work
+ * included; apply: 0 done / 1 failed, refused or blocked), read-only plan, apply --wait, and the
+ * mass-delete guard from the command line.
  */
 import { expect } from 'chai';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -121,22 +122,46 @@ describe('workerctl plan / apply / status (CLI exit codes)', function () {
     expect(Object.keys(storedWorkers(state))).to.deep.equal([]);
   });
 
-  it('apply exits 2 on a bad duration and on missing manifests', async () => {
+  it('a usage error exits 1, never 2 (2 means changes pending): a bad duration, missing manifests, an unknown flag', async () => {
     const bad = await runCli(['apply', '-f', manifests, ...conn, '--wait', '--timeout', '5x']);
-    expect(bad.code, bad.stdout + bad.stderr).to.equal(2);
+    expect(bad.code, bad.stdout + bad.stderr).to.equal(1);
     expect(bad.stderr).to.match(/--timeout: invalid duration '5x'/);
     const none = await runCli(['plan', ...conn]);
-    expect(none.code, none.stdout + none.stderr).to.equal(2);
+    expect(none.code, none.stdout + none.stderr).to.equal(1);
     expect(none.stderr).to.match(/no manifests given/);
+    const bogus = await runCli(['plan', '--bogus', '-f', manifests, ...conn]);
+    expect(bogus.code, bogus.stdout + bogus.stderr).to.equal(1);
+    expect(bogus.stderr).to.match(/unknown option '--bogus'/);
   });
 
-  it('apply --wait exits 1 naming the worker that cannot converge (foreign VM conflict)', async () => {
+  it('apply --wait exits 1 in seconds once the rest waits for a person (a conflict, a missing template), naming each with its fix; plan exits 1 too', async () => {
     sim.sim.createForeignVm({ vmid: 777, node: 'pve1', name: 'cli-clash' });
-    writeFileSync(join(manifests, 'a.yaml'), workerYaml('cli-clash') + '---\n' + workerYaml('cli-fine'));
-    const apply = await runCli(['apply', '-f', manifests, ...conn, '--wait', '--timeout', '5s']);
+    writeFileSync(
+      join(manifests, 'a.yaml'),
+      [
+        workerYaml('cli-clash'),
+        workerYaml('cli-fine'),
+        workerYaml('cli-notpl', { template: 'gone-template' }),
+      ].join('---\n'),
+    );
+    const plan = await runCli(['plan', '-f', manifests, ...conn]);
+    expect(plan.code, 'a plan with a conflict cannot be carried out: 1, not 2').to.equal(1);
+    expect(plan.stderr).to.match(/error: Conflict: vm 777 on pve1 is named cli-clash/);
+    expect(plan.stderr).to.match(/fix: .*workerctl adopt cli-clash --vmid 777/);
+    const t0 = Date.now();
+    // The default --timeout (15 minutes): only the blocked verdict ends the wait.
+    const apply = await runCli(['apply', '-f', manifests, ...conn, '--wait']);
+    expect(Date.now() - t0, 'exits in seconds, not after its timeout').to.be.below(15_000);
     expect(apply.code, apply.stdout + apply.stderr).to.equal(1);
-    expect(apply.stderr).to.match(/cli-clash: conflict/);
+    expect(apply.stderr).to.match(/nothing more happens on its own/);
+    expect(apply.stderr).to.match(/ {2}Conflict: vm 777 on pve1 is named cli-clash/);
+    expect(apply.stderr).to.match(
+      /fix: rename or remove vm 777 on pve1, or, .*workerctl adopt cli-clash --vmid 777/,
+    );
+    expect(apply.stderr).to.match(/TemplateNotFound: worker cli-notpl: .*gone-template/);
+    expect(apply.stderr).to.match(/fix: create the template in the cluster, or change spec.template/);
     expect(apply.stderr).not.to.match(/cli-fine/);
+    expect(vms().map((v) => v.name)).to.include('cli-fine');
     expect(sim.sim.getVm(777)?.tags ?? '').not.to.contain('workerctl');
   });
 
@@ -149,11 +174,18 @@ describe('workerctl plan / apply / status (CLI exit codes)', function () {
     rmSync(join(manifests, 'a.yaml'));
     const guarded = await runCli(['apply', '-f', manifests, ...conn]);
     expect(guarded.code, guarded.stdout + guarded.stderr).to.equal(1);
-    expect(guarded.stderr).to.match(/mass-delete guard/);
+    expect(guarded.stderr).to.match(/MassDeleteGuard: 3 of 3 workers would be deleted/);
+    const t0 = Date.now();
+    const waiting = await runCli(['apply', '-f', manifests, ...conn, '--wait']);
+    expect(Date.now() - t0, 'the guard ends the wait at once').to.be.below(15_000);
+    expect(waiting.code, waiting.stdout + waiting.stderr).to.equal(1);
+    expect(waiting.stderr).to.match(/fix: restore the manifests .*--allow-mass-delete/);
     expect(vms()).to.have.length(3);
     const plan = await runCli(['plan', '-f', manifests, ...conn]);
-    expect(plan.code, plan.stdout + plan.stderr).to.equal(2);
+    expect(plan.code, 'held back by the guard: apply would fail, so 1').to.equal(1);
     expect(plan.stdout).to.match(/Mass-delete guard: 3 of 3/);
+    const allowed = await runCli(['plan', '-f', manifests, ...conn, '--allow-mass-delete']);
+    expect(allowed.code, allowed.stdout + allowed.stderr).to.equal(2);
 
     const forced = await runCli(['apply', '-f', manifests, ...conn, '--allow-mass-delete', '--wait']);
     expect(forced.code, forced.stderr).to.equal(0);

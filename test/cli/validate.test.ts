@@ -97,14 +97,16 @@ describe('spec: workerctl validate (end to end)', () => {
     expect(r.out).to.contain(': warning: ');
   });
 
-  it('exits 2 on usage errors: no path, a missing path, an unknown format', () => {
-    expect(validate([]).code).to.equal(2);
+  it('exits 1 on usage errors too: no path, a missing path, an unknown format', () => {
+    expect(validate([]).code).to.equal(1);
     const missing = validate(['examples/', 'nope/']);
     expect([missing.code, missing.err.trim()]).to.deep.equal([
-      2,
+      1,
       'workerctl: no such file or directory: nope/',
     ]);
-    expect(validate(['-o', 'xml', 'examples/']).code).to.equal(2);
+    const xml = validate(['-o', 'xml', 'examples/']);
+    expect(xml.code).to.equal(1);
+    expect(xml.err).to.contain("unknown output format 'xml'; use one of table, json, yaml, github");
   });
 
   it('shows absolute paths for files outside the cwd', () => {

@@ -10,6 +10,8 @@ import { chmodSync, copyFileSync, cpSync, readFileSync, readdirSync, writeFileSy
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { buildProgram } from '../../controller/cli/program.js';
+import { LifecycleEnv } from '../helpers/lifecycle-env.js';
+import { runCli } from '../helpers/cli.js';
 import { CREDENTIAL } from '../../controller/credentials.js';
 import { examplesDir, packageRoot } from '../../controller/paths.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -100,7 +102,11 @@ describe('examples/ci/github-workflow.yml', function () {
   this.timeout(20_000);
   const workflow = parseYaml(readFileSync(WORKFLOW, 'utf8')) as {
     on: Record<string, unknown>;
-    jobs: Record<string, { steps: { run?: string; uses?: string }[] }>;
+    env: Record<string, string>;
+    jobs: Record<
+      string,
+      { steps: { run?: string; uses?: string }[]; permissions?: Record<string, string>; if?: string }
+    >;
   };
   const runLines = Object.values(workflow.jobs)
     .flatMap((j) => j.steps)
@@ -109,7 +115,38 @@ describe('examples/ci/github-workflow.yml', function () {
 
   it('parses, runs on pull requests, and validates with GitHub annotations', () => {
     expect(workflow.on).to.have.property('pull_request');
-    expect(runLines.map(words)).to.deep.include(['workerctl', 'validate', '--format', 'github', 'workers/']);
+    expect(runLines.map(words)).to.deep.include(['workerctl', 'validate', '-o', 'github', 'workers/']);
+  });
+
+  it('plans each pull request at the controller, as annotations and as a comment, with its token as a secret', () => {
+    const plan = workflow.jobs.plan!;
+    expect(plan.if).to.contain("github.event_name == 'pull_request'");
+    expect(plan.permissions).to.include({ 'pull-requests': 'write' });
+    const lines = plan.steps.flatMap((st) => (st.run ?? '').split('\n')).map((l) => l.trim());
+    const calls = lines.filter((l) => l.startsWith('workerctl plan ')).map(words);
+    expect(calls.map((w) => w.slice(0, 8))).to.deep.equal([
+      ['workerctl', 'plan', '-f', 'workers/', '--controller', '$WORKERCTL_CONTROLLER', '-o', 'github'],
+      ['workerctl', 'plan', '-f', 'workers/', '--controller', '$WORKERCTL_CONTROLLER', '-o', 'markdown'],
+    ]);
+    // Exit 2 (changes pending) passes; 1 (cannot be applied) fails the job.
+    expect(lines.filter((l) => l === 'test $code -ne 1')).to.have.length(2);
+    expect(workflow.env.WORKERCTL_API_TOKEN).to.equal('${{ secrets.WORKERCTL_API_TOKEN }}');
+  });
+
+  it("the README's GitOps section shows the plan job's commands as the workflow has them", () => {
+    const readme = readFileSync(join(packageRoot, 'README.md'), 'utf8');
+    const gitops = readme.slice(
+      readme.indexOf('<!-- section:gitops -->'),
+      readme.indexOf('<!-- /section:gitops -->'),
+    );
+    const shown = gitops.split('\n').map((l) => l.trim().replace(/^- run: /, ''));
+    const planLines = workflow.jobs
+      .plan!.steps.flatMap((st) => (st.run ?? '').split('\n'))
+      .map((l) => l.trim())
+      // Comments are left out of the README's shorter version.
+      .filter((l) => l !== '' && !l.startsWith('#'));
+    expect(planLines.length).to.be.greaterThan(4);
+    for (const line of planLines) expect(shown, line).to.include(line);
   });
 
   it('calls only commands and flags that exist', () => {
@@ -120,6 +157,37 @@ describe('examples/ci/github-workflow.yml', function () {
       const cmd = subcommand(program, name!);
       expect(cmd, `workerctl ${name}`).to.not.equal(undefined);
       expect(unknownFlags(cmd!, args), line).to.deep.equal([]);
+    }
+  });
+
+  it('its plan step, run against a controller, prints the pull-request comment', async function () {
+    this.timeout(60_000);
+    const env = new LifecycleEnv();
+    const tmp = makeTempDir('wctl-gha-plan-');
+    try {
+      for (const f of readdirSync(examplesDir).filter((f) => f.endsWith('.yaml')))
+        env.write(f, readFileSync(join(examplesDir, f), 'utf8'));
+      await env.start();
+      await env.converged();
+      // The pull request: the examples with a label of the Eager worker changed (a tag on its VM).
+      const workers = join(tmp.path, 'workers');
+      cpSync(examplesDir, workers, { recursive: true });
+      const pve1 = join(workers, 'pve1.yaml');
+      writeFileSync(pve1, readFileSync(pve1, 'utf8').replace('tier: static', 'tier: fixed'));
+      const line = runLines.find((l) => l.includes('-o markdown'))!;
+      const args = words(line.slice(0, line.indexOf(' >')))
+        .slice(1)
+        .map((w) => (w === '$WORKERCTL_CONTROLLER' ? env.url : w));
+      // Asynchronously: the controller answers from this process.
+      const res = await runCli(args, { cwd: tmp.path, env: { WORKERCTL_API_TOKEN: env.token } });
+      expect(res.code, res.stderr).to.equal(2);
+      expect(res.stdout).to.match(/^### workerctl plan: 1 to change \(1 worker\)\./);
+      expect(res.stdout).to.match(
+        /\| ~ \| `pve1-worker-02` \| configure \| live \| tags site-dc1;tier-static;workerctl -&gt; site-dc1;tier-fixed;workerctl .*\| `workers\/pve1\.yaml:\d+` \|/,
+      );
+    } finally {
+      await env.dispose();
+      tmp.remove();
     }
   });
 

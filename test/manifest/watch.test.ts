@@ -56,6 +56,41 @@ describe('manifest watcher', function () {
     }
   });
 
+  it('notices a symlink swapped over a directory of the watched path within the debounce (git-sync)', async () => {
+    // git-sync's layout: the root is a link to a revision's checkout, replaced by a rename.
+    for (const rev of ['r1', 'r2', 'r3']) {
+      mkdirSync(join(dir.path, rev, 'workers'), { recursive: true });
+      writeFileSync(join(dir.path, rev, 'workers', 'a.yaml'), `a: ${rev}\n`);
+    }
+    symlinkSync('r1', join(dir.path, 'current'));
+    const swap = (rev: string) => {
+      symlinkSync(rev, join(dir.path, 'next'));
+      renameSync(join(dir.path, 'next'), join(dir.path, 'current'));
+    };
+    watcher = new ManifestWatcher({
+      paths: [join(dir.path, 'current', 'workers')],
+      logger: silentLogger(),
+      quietMs: 40,
+      maxWaitMs: 200,
+      onChange: (b) => batches.push(b),
+    });
+    await watcher.start();
+    const t0 = Date.now();
+    swap('r2');
+    await collect(batches, 150);
+    expect(batches, 'one batch for the swap').to.have.length(1);
+    expect(batches[0]!.firstEventAt - t0, 'seen at once').to.be.below(1000);
+    // Watching follows the new checkout: an edit there is seen, the old one is ignored.
+    writeFileSync(join(dir.path, 'r2', 'workers', 'a.yaml'), 'a: edited\n');
+    await collect(batches, 150);
+    writeFileSync(join(dir.path, 'r1', 'workers', 'a.yaml'), 'a: stale\n');
+    await collect(batches, 150);
+    expect(batches).to.have.length(2);
+    swap('r3');
+    await collect(batches, 150);
+    expect(batches).to.have.length(3);
+  });
+
   it('reports nothing for the files already there', async () => {
     await startWatcher();
     await collect(batches, 150);

@@ -201,6 +201,7 @@ describe('reconcile fleet (simulator)', function () {
       let err: unknown;
       await h.fleet.reconcile(name, signal()).catch((e: unknown) => (err = e));
       expect(err, name).to.be.instanceOf(TerminalError);
+      // A missing template has its own reason: apply --wait names the fix (loop/blockers.ts).
       const reason = name === 'w1' ? 'TemplateNotFound' : 'NoDeployPath';
       expect(cond(h, name, 'Degraded')).to.include({ status: 'True', reason });
       expect(cond(h, name, 'Reconciling')).to.include({ status: 'False' });

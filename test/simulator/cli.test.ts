@@ -75,7 +75,7 @@ describe('simulator: workerctl simulator command', () => {
     let err = '';
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    expect(code).to.equal(2);
+    expect(code).to.equal(1);
     expect(err).to.contain('--latency');
   });
 });

@@ -277,6 +277,8 @@ describe('LowdbStore on disk', () => {
         '/workers/w1/lifecycle/sessions',
         (d) => ((d.workers.w1!.lifecycle as unknown as Json).sessions = null),
       ],
+      ['/workers/w2/desired/revision', (d) => ((d.workers.w2!.desired as unknown as Json).revision = 7)],
+      ['/meta/manifests/revision', (d) => (d.meta.manifests = { since: 'x', revision: ['a'] })],
     ];
     const good = JSON.parse(readFileSync(file, 'utf8')) as StoreData;
     for (const [pointer, damage] of cases) {

@@ -1,8 +1,9 @@
 /**
  * `workerctl run -f DIR`: the controller. Watches the manifests, reconciles continuously, resyncs on a
  * jittered interval, serves the lifecycle's HTTP API (`--listen`), and stops cleanly on
- * SIGTERM/SIGINT (a second signal exits at once). On a terminal it draws the live view; otherwise it
- * writes structured log lines. Everything is built by the composition root (compose/app.ts).
+ * SIGTERM/SIGINT within --grace (a second signal exits at once; cli/signals.ts). On a terminal it
+ * draws the live view; otherwise it writes structured log lines. Everything is built by the
+ * composition root (compose/app.ts).
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
@@ -24,10 +25,18 @@ import {
 } from '../command-support.js';
 import { addConnectionOptions, type ConnectionOptions } from '../connection.js';
 import { LiveView } from '../present/live-view.js';
+import { examples } from '../help.js';
+import { onStopSignals, stopReserveMs, untilStopped } from '../signals.js';
 
 export type RunFlags = ConvergeFlags &
   ConnectionOptions &
-  ApiFlags & { resync?: number; grace: number; debounce?: number; view?: boolean; removalDelay?: number };
+  ApiFlags & {
+    resync?: number;
+    debounce?: number;
+    progress?: boolean;
+    view?: boolean;
+    removalDelay?: number;
+  };
 
 /**
  * How long `run` lets a worker stay undeclared before removing it: far longer than any editor's
@@ -44,11 +53,6 @@ export function register(program: Command): void {
     .description('run the controller: watch the manifests, reconcile, resync; stop with Ctrl-C or SIGTERM')
     .addOption(resyncOption())
     .addOption(
-      new Option('--grace <duration>', 'on stop, how long in-flight reconciles may finish')
-        .argParser(durationOption('--grace'))
-        .default(10_000, '10s'),
-    )
-    .addOption(
       new Option(
         '--removal-delay <duration>',
         'a worker no manifest declares any more is removed only after it stayed undeclared this long (0: at once)',
@@ -61,10 +65,26 @@ export function register(program: Command): void {
         .argParser(durationOption('--debounce'))
         .hideHelp(),
     )
-    .option('--no-view', 'no live table on a terminal; log lines instead');
+    .option('--no-progress', 'no live table on a terminal; log lines instead')
+    // The old name of --no-progress, kept as an alias.
+    .addOption(new Option('--no-view', 'same as --no-progress').hideHelp());
   addConvergeOptions(cmd);
   addConnectionOptions(cmd);
   addApiOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    examples([
+      ['workerctl run -f examples/ --simulate', 'the demo: the example fleet on the embedded simulator'],
+      [
+        'workerctl run -f /srv/gitops/workers --server https://pve1:8006 --token-file /etc/workerctl/pve-token',
+        'the controller (systemd: see examples/deploy/workerctl.service)',
+      ],
+      [
+        'workerctl run -f workers/ --simulate --listen 127.0.0.1:9090 --no-progress',
+        'API on another port, log lines',
+      ],
+    ]),
+  );
   cmd.action(async (flags: RunFlags) => {
     process.exitCode = await runController(flags);
   });
@@ -78,12 +98,23 @@ export async function runController(
   const paths = manifestPaths(flags);
   const view = new LiveView({
     out: process.stdout,
-    tty: flags.view !== false && Boolean(process.stdout.isTTY),
+    tty: flags.progress !== false && flags.view !== false && Boolean(process.stdout.isTTY),
     title: `workerctl run -f ${paths.join(' ')}`,
   });
   const logger = commandLogger(flags, 'info', view.isTTY ? view.logStream() : undefined);
   view.useLogger(logger);
-  const app = await openApp({
+  let stopping: Promise<void> | undefined;
+  // In-flight reconciles get the grace period less what the abort and the final flush need.
+  const inFlightMs = flags.grace - stopReserveMs(flags.grace);
+  let app: Awaited<ReturnType<typeof openApp>> | undefined = undefined;
+  const signals = onStopSignals({
+    graceMs: flags.grace,
+    onSignal: (signal) => {
+      logger.info('stopping', { signal, graceMs: flags.grace });
+      stopping = app?.stop(inFlightMs);
+    },
+  });
+  app = await openApp({
     connection: flags,
     settings: { ...settingsFrom(flags), removalSettleMs: flags.removalDelay ?? DEFAULT_REMOVAL_DELAY_MS },
     logger,
@@ -110,35 +141,36 @@ export async function runController(
   for (const event of ['loaded', 'reconciled', 'resync', 'load-failed'] as const)
     controller.on(event, () => view.update());
 
-  let stopping: Promise<void> | undefined;
-  const stop = (signal: string) => {
-    if (stopping) {
-      logger.warn('second signal: exiting now', { signal });
-      process.exit(130);
-    }
-    logger.info('stopping', { signal });
-    stopping = app.stop(flags.grace);
-  };
-  const onInt = () => stop('SIGINT');
-  const onTerm = () => stop('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
+  if (signals.signal.aborted) {
+    await app.close();
+    signals.dispose();
+    return 0;
+  }
   try {
     const stopped = new Promise<void>((resolve) => controller.once('stopped', () => resolve()));
-    await app.start();
-    view.attach(() => controller.snapshot());
-    view.update();
+    // A signal during the start (a first pass that waits for Proxmox) stops it: nothing is in flight.
+    const started = await untilStopped(app.start(), signals.signal).then(
+      () => true,
+      (err: unknown) => {
+        if (!signals.signal.aborted) throw err;
+        return false;
+      },
+    );
+    if (started) {
+      view.attach(() => controller.snapshot());
+      view.update();
+    }
+    stopping ??= signals.signal.aborted ? app.stop(inFlightMs) : undefined;
     await stopped;
     await stopping;
     return 0;
   } catch (err) {
     logger.error('controller failed', { err });
-    if (!stopping) await app.stop(flags.grace).catch(() => undefined);
+    if (!stopping) await app.stop(inFlightMs).catch(() => undefined);
     throw err;
   } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
     view.close();
     await app.close();
+    signals.dispose();
   }
 }

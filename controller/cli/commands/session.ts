@@ -6,6 +6,8 @@ import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { UsageError } from '../../errors.js';
 import { apiClient, withApiOptions, type ApiOptions } from './api-options.js';
+import { examples } from '../help.js';
+import { outputOption, printStructured } from '../output.js';
 
 interface StartOptions extends ApiOptions {
   host: string;
@@ -25,7 +27,18 @@ function positiveInt(flag: string, v: string): number {
 export function register(program: Command): void {
   const session = program
     .command('session')
-    .description('start, list, renew and end sessions (a job needs a worker)');
+    .description('start, list, renew and end sessions (a job needs a worker)')
+    .addHelpText(
+      'after',
+      examples([
+        [
+          'workerctl session start --host pve1 --tasks 2 --lease 30m',
+          'a Working worker for a backup on pve1',
+        ],
+        ['workerctl session list', 'the open sessions'],
+        ['workerctl session end s-0123456789ab --reason "backup done"', 'its worker shuts down when idle'],
+      ]),
+    );
 
   withApiOptions(
     session
@@ -36,7 +49,14 @@ export function register(program: Command): void {
       .option('--kind <kind>', 'backup or restore', 'backup')
       .option('--lease <duration>', 'lease length, renewed with `session renew` (e.g. 15m)')
       .option('--wait <duration>', 'wait this long for a usable worker (e.g. 2m)')
-      .option('-o, --output <format>', 'text or json', 'text'),
+      .addOption(outputOption())
+      .addHelpText(
+        'after',
+        examples([
+          ['workerctl session start --host pve1', 'one task slot, a backup, the default lease'],
+          ['workerctl session start --host pve2 --kind restore --tasks 4 --wait 2m -o json', 'for a script'],
+        ]),
+      ),
   ).action(async (opts: StartOptions) => {
     if (opts.kind !== 'backup' && opts.kind !== 'restore') {
       throw new UsageError(`--kind: '${opts.kind}' must be backup or restore`);
@@ -48,10 +68,7 @@ export function register(program: Command): void {
       ...(opts.lease ? { lease: opts.lease } : {}),
       ...(opts.wait ? { wait: opts.wait } : {}),
     });
-    if (opts.output === 'json') {
-      process.stdout.write(JSON.stringify(grant, null, 2) + '\n');
-      return;
-    }
+    if (printStructured(opts.output, grant)) return;
     const where = grant.fallback
       ? ` (fallback: on ${grant.node ?? 'another host'}, asked for ${opts.host})`
       : '';
@@ -66,10 +83,12 @@ export function register(program: Command): void {
       .command('end')
       .argument('<id>', 'the session id')
       .description('end a session; its worker shuts down when it serves no other session')
-      .option('--reason <text>', 'why, recorded in the worker history'),
-  ).action(async (id: string, opts: ApiOptions & { reason?: string }) => {
-    await apiClient(opts).endSession(id, opts.reason);
-    process.stdout.write(`session ${id} ended\n`);
+      .option('--reason <text>', 'why, recorded in the worker history')
+      .addOption(outputOption())
+      .addHelpText('after', examples([['workerctl session end s-0123456789ab --reason done', 'end it']])),
+  ).action(async (id: string, opts: ApiOptions & { reason?: string; output: string }) => {
+    const ended = await apiClient(opts).endSession(id, opts.reason);
+    if (!printStructured(opts.output, ended)) process.stdout.write(`session ${id} ended\n`);
   });
 
   withApiOptions(
@@ -77,23 +96,27 @@ export function register(program: Command): void {
       .command('renew')
       .argument('<id>', 'the session id')
       .description("extend a session's lease")
-      .option('--lease <duration>', 'new lease length (default: the session’s own)'),
-  ).action(async (id: string, opts: ApiOptions & { lease?: string }) => {
+      .option('--lease <duration>', 'new lease length (default: the session’s own)')
+      .addOption(outputOption())
+      .addHelpText('after', examples([['workerctl session renew s-0123456789ab --lease 30m', 'extend it']])),
+  ).action(async (id: string, opts: ApiOptions & { lease?: string; output: string }) => {
     const s = await apiClient(opts).renewSession(id, opts.lease);
-    process.stdout.write(`session ${id} renewed: lease until ${s.leaseExpiresAt}\n`);
+    if (!printStructured(opts.output, s))
+      process.stdout.write(`session ${id} renewed: lease until ${s.leaseExpiresAt}\n`);
   });
 
   withApiOptions(
     session
       .command('list')
       .description('list open sessions')
-      .option('-o, --output <format>', 'text or json', 'text'),
+      .addOption(outputOption())
+      .addHelpText(
+        'after',
+        examples([['workerctl session list -o yaml', 'every open session, every field']]),
+      ),
   ).action(async (opts: ApiOptions & { output: string }) => {
     const sessions = await apiClient(opts).sessions();
-    if (opts.output === 'json') {
-      process.stdout.write(JSON.stringify({ sessions }, null, 2) + '\n');
-      return;
-    }
+    if (printStructured(opts.output, { sessions })) return;
     if (sessions.length === 0) {
       process.stdout.write('no open sessions\n');
       return;

@@ -4,6 +4,8 @@ import { UsageError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { logFormatOption } from '../command-support.js';
 import { startSimulator } from '../../simulator/index.js';
+import { examples } from '../help.js';
+import { outputOption, structured } from '../output.js';
 
 interface SimulatorCliOptions {
   port: string;
@@ -49,7 +51,17 @@ export function register(program: Command): void {
     .option('--no-resources-lag', '/cluster/resources shows every change at once')
     .option('--no-assumptions', 'switch off the models no Proxmox source grounds (README section simulator)')
     .option('--auth-delay <ms>', 'delay of 401 answers in ms', '50')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      examples([
+        ['workerctl simulator --port 8006 --tls', 'prints URL, token, root@pam password and TLS fingerprint'],
+        [
+          'workerctl simulator --port 0 --latency realistic --time-scale 100 -o json',
+          'one JSON line, for scripts',
+        ],
+      ]),
+    )
     .addOption(logFormatOption())
     .action(async (opts: SimulatorCliOptions) => {
       if (opts.latency !== 'fast' && opts.latency !== 'realistic')
@@ -77,7 +89,9 @@ export function register(program: Command): void {
         fingerprint: running.fingerprint,
       };
       // the simulator prints its own throwaway credentials: that is its purpose
+      // One JSON line (scripts read the first line while the simulator keeps running).
       if (opts.output === 'json') process.stdout.write(JSON.stringify(info) + '\n');
+      else if (opts.output === 'yaml') process.stdout.write(structured('yaml', info)!);
       else {
         process.stdout.write(`simulator listening on ${info.url} (API ${info.api})\n`);
         process.stdout.write(`token: ${info.token}\n`);

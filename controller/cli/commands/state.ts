@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { silentLogger } from '../../log.js';
 import { DB_FILE_NAME, DEFAULT_STATE_DIR } from '../../store/lowdb-store.js';
 import { inspectStateDir, restoreDatabase, type DatabaseReport } from '../../store/maintenance.js';
-import { safeJson, safeText } from '../../terminal-text.js';
+import { safeText } from '../../terminal-text.js';
+import { examples } from '../help.js';
+import { outputOption, printStructured } from '../output.js';
 
 function describe(r: DatabaseReport): string {
   if (!r.exists) return `${r.file}: none`;
@@ -20,8 +22,7 @@ function describe(r: DatabaseReport): string {
 /** Runs `state check`; returns the exit code (1 when the database is damaged). */
 export async function runStateCheck(stateDir: string, output: string): Promise<number> {
   const report = await inspectStateDir(stateDir);
-  if (output === 'json') process.stdout.write(safeJson(JSON.stringify(report, null, 2)) + '\n');
-  else {
+  if (!printStructured(output, report)) {
     const lines = [describe(report.database), describe(report.backup)];
     lines.push(
       report.lock
@@ -41,8 +42,13 @@ export async function runStateCheck(stateDir: string, output: string): Promise<n
 }
 
 /** Runs `state restore`; returns the exit code. */
-export async function runStateRestore(stateDir: string, from: string | undefined): Promise<number> {
+export async function runStateRestore(
+  stateDir: string,
+  from: string | undefined,
+  output = 'table',
+): Promise<number> {
   const result = await restoreDatabase(stateDir, { from, logger: silentLogger() });
+  if (printStructured(output, result)) return 0;
   const lines = [
     `restored ${join(stateDir, DB_FILE_NAME)} from ${result.restoredFrom}`,
     describe(result.report),
@@ -56,12 +62,26 @@ export async function runStateRestore(stateDir: string, from: string | undefined
 export function register(program: Command): void {
   const state = program
     .command('state')
-    .description('inspect the configuration database, or roll it back to its last good copy');
+    .description('inspect the configuration database, or roll it back to its last good copy')
+    .addHelpText(
+      'after',
+      examples([
+        ['workerctl state check', 'is the database sound, who holds the lock'],
+        ['workerctl state restore', 'roll back to the last good copy'],
+      ]),
+    );
   state
     .command('check')
     .description('check the database and its backup (.bak) and say who holds the lock; exit 1 when damaged')
     .option('--state-dir <dir>', 'state directory', DEFAULT_STATE_DIR)
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      examples([
+        ['workerctl state check', 'the database in .workerctl, its .bak and the lock holder'],
+        ['workerctl state check --state-dir /var/lib/workerctl -o json', 'the same as JSON'],
+      ]),
+    )
     .action(async (opts: { stateDir: string; output: string }) => {
       process.exitCode = await runStateCheck(opts.stateDir, opts.output);
     });
@@ -72,7 +92,15 @@ export function register(program: Command): void {
     )
     .option('--state-dir <dir>', 'state directory', DEFAULT_STATE_DIR)
     .option('--from <file>', 'the copy to restore (default: <state-dir>/workerctl.db.json.bak)')
-    .action(async (opts: { stateDir: string; from?: string }) => {
-      process.exitCode = await runStateRestore(opts.stateDir, opts.from);
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      examples([
+        ['workerctl state restore --state-dir /var/lib/workerctl', 'put the .bak back (controller stopped)'],
+        ['workerctl state restore --from copy.json', 'restore another copy that checks out'],
+      ]),
+    )
+    .action(async (opts: { stateDir: string; from?: string; output: string }) => {
+      process.exitCode = await runStateRestore(opts.stateDir, opts.from, opts.output);
     });
 }

@@ -1,21 +1,31 @@
 /**
  * `workerctl validate PATH...`: checks Worker manifests and reports every problem in every file at
- * file:line:col. Exit 0 when everything is valid (warnings allowed), 1 when anything is not, 2 on a
+ * file:line:col. Exit 0 when everything is valid (warnings allowed), 1 when anything is not or on a
  * usage error (no path, a path that does not exist, an unknown format).
  */
-import type { Command } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { UsageError } from '../../errors.js';
 import { loadManifests } from '../../manifest/load.js';
+import { DEFAULT_MAX_FILE_BYTES } from '../../manifest/read.js';
 import { REPORT_FORMATS, formatReport, type ReportFormat } from '../present/validate-report.js';
+import { normalizeFormat, outputOption } from '../output.js';
+import { examples } from '../help.js';
 
 interface ValidateOptions {
   output: string;
   format?: string;
 }
 
+/**
+ * The text of a diagnosed file, for the excerpt under its message. A diagnostic may name what the
+ * loader refused to read (a link to /dev/zero, a FIFO, a huge file): only a regular file within the
+ * loader's size limit is read.
+ */
 function readSource(file: string): string | undefined {
   try {
+    const st = statSync(file);
+    if (!st.isFile() || st.size > DEFAULT_MAX_FILE_BYTES) return undefined;
     return readFileSync(file, 'utf8');
   } catch {
     return undefined;
@@ -24,10 +34,7 @@ function readSource(file: string): string | undefined {
 
 /** Runs validate; returns the exit code. */
 export async function runValidate(paths: string[], opts: ValidateOptions): Promise<number> {
-  const format = (opts.format ?? opts.output) as ReportFormat;
-  if (!REPORT_FORMATS.includes(format)) {
-    throw new UsageError(`unknown output format '${format}'; use one of ${REPORT_FORMATS.join(', ')}`);
-  }
+  const format = normalizeFormat(opts.format ?? opts.output, REPORT_FORMATS) as ReportFormat;
   if (paths.length === 0) throw new UsageError('validate needs at least one manifest file or directory');
   const missing = paths.filter((p) => !existsSync(p));
   if (missing.length > 0) throw new UsageError(`no such file or directory: ${missing.join(', ')}`);
@@ -42,8 +49,17 @@ export function register(program: Command): void {
     .command('validate')
     .description('check Worker manifests (files or directories) and report every problem at file:line:col')
     .argument('[paths...]', 'manifest files or directories (walked recursively for *.yaml, *.yml)')
-    .option('-o, --output <format>', `output format: ${REPORT_FORMATS.join(', ')}`, 'text')
-    .option('--format <format>', 'same as --output (e.g. --format github for Actions annotations)')
+    .addOption(outputOption(['github']))
+    // The old name of -o, kept for existing workflows.
+    .addOption(new Option('--format <format>', 'same as --output').hideHelp())
+    .addHelpText(
+      'after',
+      examples([
+        ['workerctl validate workers/', 'every problem in every file, at file:line:col'],
+        ['workerctl validate -o github workers/', 'GitHub Actions annotations on the pull request'],
+        ['workerctl validate -o json examples/ | jq .summary', 'for machines'],
+      ]),
+    )
     .action(async (paths: string[], opts: ValidateOptions) => {
       process.exitCode = await runValidate(paths, opts);
     });

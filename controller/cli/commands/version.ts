@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { packageVersion } from '../../paths.js';
+import { examples } from '../help.js';
+import { outputOption, printStructured } from '../output.js';
 
 export const workerctlVersion = packageVersion;
 
@@ -8,10 +10,11 @@ export function register(program: Command): void {
   program
     .command('version')
     .description('print the workerctl version and the Node.js version')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption())
+    .addHelpText('after', examples([['workerctl version -o json', '{"workerctl": "...", "node": "..."}']]))
     .action((opts: { output: string }) => {
       const info = { workerctl: workerctlVersion(), node: process.version };
-      if (opts.output === 'json') process.stdout.write(JSON.stringify(info) + '\n');
-      else process.stdout.write(`workerctl ${info.workerctl} (node ${info.node})\n`);
+      if (!printStructured(opts.output, info))
+        process.stdout.write(`workerctl ${info.workerctl} (node ${info.node})\n`);
     });
 }

@@ -9,6 +9,8 @@ import type { Logger } from '../../log.js';
 import type { WorkerRecord } from '../../types.js';
 import { formatDuration } from '../../duration.js';
 import { conditionOf, isReady, lastActivity, type ControllerSnapshot } from '../../loop/snapshot.js';
+import { displayPath } from '../../manifest/finding.js';
+import { fitColumns, relativeInText, truncate, type ColumnSpec } from './columns.js';
 import { safeLine, safeText } from '../../terminal-text.js';
 
 export interface LiveViewOptions {
@@ -40,16 +42,17 @@ export function renderFrame(
   const ready = snap.workers.filter(isReady).length;
   const head = [
     `${opts.title}`,
-    `${snap.workers.length} workers, ${ready} Ready | queue ${snap.queue.ready}, in flight ${snap.queue.processing.length}` +
-      ` | reconciles ${snap.reconciles} (${snap.failures} failed)` +
-      (snap.nextResyncAt ? ` | resync in ${formatDuration(Math.max(0, snap.nextResyncAt - opts.now))}` : '') +
+    `${snap.workers.length} workers, ${ready} Ready | queue ${snap.queue.ready} (${snap.queue.processing.length} in flight)` +
+      ` | ${snap.reconciles} reconciles (${snap.failures} failed)` +
+      (snap.nextResyncAt ? ` | resync ${formatDuration(Math.max(0, snap.nextResyncAt - opts.now))}` : '') +
       (snap.stopping ? ' | STOPPING' : ''),
   ];
   if (snap.lastLoad) {
     const l = snap.lastLoad;
     let line = `manifests: ${l.files} files, ${l.workers} workers`;
+    if (l.revision) line += ` at ${l.revision.slice(0, 7)}`;
     if (l.invalidFiles.length)
-      line += `, ${l.invalidFiles.length} invalid (last valid spec kept): ${safeLine(l.invalidFiles.join(', '))}`;
+      line += `, ${l.invalidFiles.length} invalid (last valid spec kept): ${safeLine(l.invalidFiles.map((f) => displayPath(f)).join(', '))}`;
     if (l.massDeleteBlocked)
       line += ` | MASS DELETE HELD BACK: ${l.massDeleteBlocked.wouldDelete}/${l.massDeleteBlocked.of} (> ${l.massDeleteBlocked.threshold}); use --allow-mass-delete`;
     head.push(line);
@@ -64,16 +67,27 @@ export function renderFrame(
   const shown = sorted.slice(0, budget);
   const processing = new Set(snap.queue.processing);
 
-  const fixed = 24 + 8 + 7 + 12 + 18 + 6 * 3;
-  const lastWidth = Math.max(16, opts.columns - fixed - 4);
+  const rows = shown.map((w) => row(w, processing.has(w.name)));
+  const longest = (k: number, head: string) => Math.max(head.length, ...rows.map((r) => r[k]!.length)) + 2;
+  // Narrow terminals drop host, then vmid; the last column takes what is left (80 columns fit).
+  const cols: ColumnSpec[] = [
+    // Names are what the table is for: as wide as the longest (up to 24) before anything else grows.
+    { head: 'worker', min: Math.min(24, longest(0, 'worker')), ideal: Math.min(32, longest(0, 'worker')) },
+    { head: 'host', min: 6, ideal: longest(1, 'host'), drop: 1 },
+    { head: 'vmid', min: 7, ideal: 7, drop: 2 },
+    { head: 'phase', min: 12, ideal: 12 },
+    { head: 'Ready', min: 8, ideal: Math.min(20, longest(4, 'Ready')) },
+    { head: 'last action / reason', min: 24, ideal: Infinity },
+  ];
+  const fit = fitColumns(cols, opts.columns);
   const table = new Table({
-    head: ['worker', 'host', 'vmid', 'phase', 'Ready', 'last action / reason'],
-    colWidths: [24, 8, 7, 12, 18, lastWidth],
+    head: fit.shown.map((i) => cols[i]!.head),
+    colWidths: fit.widths,
     wordWrap: false,
     style: { head: [], border: [], compact: true },
   });
-  for (const w of shown) table.push(row(w, processing.has(w.name)));
-  const lines = [...head, table.toString()];
+  for (const r of rows) table.push(fit.shown.map((i, k) => truncate(r[i]!, fit.widths[k]! - 2)));
+  const lines = [...head.map((l) => truncate(l, opts.columns)), table.toString()];
   if (sorted.length > shown.length) {
     const hidden = sorted.slice(shown.length);
     lines.push(`... and ${hidden.length} more (${hidden.filter(isReady).length} Ready)`);
@@ -93,15 +107,9 @@ function row(w: WorkerRecord, busy: boolean): string[] {
     w.status.phase,
     readyText,
     // Paths in causes are absolute; relative to the working directory they read better.
-    lastActivity(w)
-      .split(process.cwd() + '/')
-      .join(''),
+    relativeInText(lastActivity(w)),
   ];
   return cells.map(safeLine);
-}
-
-function truncate(s: string, width: number): string {
-  return s.length > width ? s.slice(0, Math.max(0, width - 1)) + '…' : s;
 }
 
 /** Per-worker facts whose change the non-TTY view logs. */

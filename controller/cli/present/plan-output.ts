@@ -7,6 +7,7 @@ import { relative } from 'node:path';
 import type { ActionKind, Plan, PlannedAction } from '../../reconcile/contracts.js';
 import { safeLine } from '../../terminal-text.js';
 import type { Diagnostic } from '../../types.js';
+import { fitColumns, type ColumnSpec } from './columns.js';
 
 const SYMBOL: Record<ActionKind, string> = {
   create: '+',
@@ -72,17 +73,26 @@ export function planInWords(plan: Plan): string {
     .join('\n');
 }
 
-/** The plan as a table: worker, action, class, reason, blocked by. */
+/** The plan as a table: worker, action, class, reason, blocked by (narrow terminals drop class, blocked by). */
 export function planTable(plan: Plan, columns = 120): string {
-  const reasonWidth = Math.max(30, columns - 24 - 11 - 12 - 28 - 16);
+  const cols: ColumnSpec[] = [
+    { head: 'worker', min: 16, ideal: 24 },
+    { head: 'action', min: 11, ideal: 11 },
+    { head: 'class', min: 12, ideal: 12, drop: 2 },
+    { head: 'reason', min: 30, ideal: Infinity },
+    { head: 'blocked by', min: 20, ideal: 28, drop: 1 },
+  ];
+  const fit = fitColumns(cols, Math.max(60, columns));
   const table = new Table({
-    head: ['worker', 'action', 'class', 'reason', 'blocked by'],
-    colWidths: [24, 11, 12, reasonWidth, 28],
+    head: fit.shown.map((i) => cols[i]!.head),
+    colWidths: fit.widths,
     wordWrap: true,
     style: { head: [], border: [] },
   });
-  for (const a of plan.actions)
-    table.push([a.worker, a.kind, a.class, a.reason, a.blockedBy ?? ''].map(safeLine));
+  for (const a of plan.actions) {
+    const row = [a.worker, a.kind, a.class, a.reason, a.blockedBy ?? ''].map(safeLine);
+    table.push(fit.shown.map((i) => row[i]!));
+  }
   return table.toString();
 }
 

@@ -3,7 +3,8 @@
  * (workflow-command annotations). Paths are shown relative to a base directory (the cwd).
  */
 import { displayPath } from '../../manifest/finding.js';
-import { safeJson, safeLine } from '../../terminal-text.js';
+import { safeLine } from '../../terminal-text.js';
+import { structured } from '../output.js';
 import type { Diagnostic, LoadResult } from '../../types.js';
 
 /** Counts for the summary line. */
@@ -14,8 +15,8 @@ export interface ReportSummary {
   warnings: number;
 }
 
-/** The output formats of `workerctl validate`. */
-export const REPORT_FORMATS = ['text', 'json', 'github'] as const;
+/** The output formats of `workerctl validate` (`text` is still accepted for `table`). */
+export const REPORT_FORMATS = ['table', 'json', 'yaml', 'github'] as const;
 /** One of REPORT_FORMATS. */
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
@@ -86,9 +87,14 @@ function relativeDiagnostic(d: Diagnostic, cwd: string): Diagnostic {
 
 /** Machine-readable JSON: {valid, summary, workers, diagnostics, invalidFiles}. */
 export function formatJson(result: LoadResult, opts: ReportOptions = {}): string {
+  return structured('json', reportData(result, opts))!;
+}
+
+/** What json and yaml print. */
+function reportData(result: LoadResult, opts: ReportOptions): unknown {
   const cwd = opts.cwd ?? process.cwd();
   const summary = summarize(result);
-  const out = {
+  return {
     valid: summary.errors === 0,
     summary,
     workers: result.workers.map((w) => ({
@@ -101,14 +107,15 @@ export function formatJson(result: LoadResult, opts: ReportOptions = {}): string
     diagnostics: result.diagnostics.map((d) => relativeDiagnostic(d, cwd)),
     invalidFiles: result.invalidFiles.map((f) => displayPath(f, cwd)),
   };
-  return `${safeJson(JSON.stringify(out, null, 2))}\n`;
 }
 
-function escapeData(s: string): string {
+/** A workflow command's message, escaped (%, CR, LF). */
+export function escapeData(s: string): string {
   return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
 
-function escapeProperty(s: string): string {
+/** A workflow command's property value, escaped (also : and ,). */
+export function escapeProperty(s: string): string {
   return escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 }
 
@@ -130,6 +137,7 @@ export function formatGithub(result: LoadResult, opts: ReportOptions = {}): stri
 /** Renders in one of the formats. */
 export function formatReport(result: LoadResult, format: ReportFormat, opts: ReportOptions = {}): string {
   if (format === 'json') return formatJson(result, opts);
+  if (format === 'yaml') return structured('yaml', reportData(result, opts))!;
   if (format === 'github') return formatGithub(result, opts);
   return formatText(result, opts);
 }

@@ -9,6 +9,7 @@ import type { DeployProgress, WorkerRecord } from '../../types.js';
 import type { PlannedAction, PowerOp, VmLocation } from '../contracts.js';
 import type { WorkerPlan } from '../plan.js';
 import type { WorkerRun } from '../worker-run.js';
+import { adoptVm } from './adopt.js';
 import { cloneFailed, cloneSucceeded, cloneVm } from './clone.js';
 import { configureVm } from './configure.js';
 import { continueDeploy, stepDone } from './deploy.js';
@@ -87,6 +88,11 @@ export class Executor {
   /** Powers the worker's VM on or off unless it already is; resolves true when it acted. */
   power(run: WorkerRun, opts: { op: PowerOp; vm: VmLocation; signal: AbortSignal }): Promise<boolean> {
     return powerVm(this.#m, run, opts);
+  }
+
+  /** Marks `vm` as the run's worker's (workerctl adopt; reconcile/takeover.ts checked it may). */
+  adopt(run: WorkerRun, opts: { vm: VmResource; signal: AbortSignal }): Promise<void> {
+    return adoptVm(this.#m, run, opts);
   }
 
   /** Follows a recorded task (resume.ts); a failed task clears the intent unless `keepIntent`. */
