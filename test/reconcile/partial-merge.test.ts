@@ -12,6 +12,7 @@ import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import type { IntakeResult } from '../../controller/reconcile/contracts.js';
 import { loadManifests } from '../../controller/manifest/load.js';
+import { parseSelector } from '../../controller/selector.js';
 import type { LoadResult, WorkerRecord } from '../../controller/types.js';
 import { startHarness, type Harness } from '../helpers/sim-harness.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -200,6 +201,24 @@ describe('partial merge: the workers a reload changed, with the outcome of a ful
     full.settings.allowMassDelete = true;
     r = await step('allowed: the held-back removals go through without a file change');
     expect(sorted(r.result.removed)).to.deep.equal(['d1', 'd2', 'e1', 'z1', 'z2', 'z3', 'z4']);
+  });
+
+  it('with a label selector every merge is full, within the selector', async () => {
+    const selector = parseSelector('site=dc1');
+    partial.settings.selector = selector;
+    full.settings.selector = selector;
+    const labelled = (name: string, site: string, spec: Record<string, unknown> = {}) =>
+      workerYaml(name, { deploy: 'OnDemand', ...spec }).replace(
+        `  name: ${name}\n`,
+        `  name: ${name}\n  labels: { site: ${site} }\n`,
+      );
+    writeFileSync(file('s.yaml'), [labelled('s1', 'dc1'), labelled('s2', 'dc2')].join('---\n'));
+    await step('first load');
+    writeFileSync(file('s.yaml'), [labelled('s1', 'dc1', { cpus: 3 }), labelled('s2', 'dc2')].join('---\n'));
+    const r = await step('an edit inside the selector');
+    expect(r.result.planned, 'a selector narrows the merge its own way: full').to.equal(undefined);
+    expect(r.result.changed).to.deep.equal(['s1']);
+    expect(partial.store.getWorker('s2')).to.equal(undefined);
   });
 
   it('falls back to a full merge after a failed save, and when most files changed', async () => {
