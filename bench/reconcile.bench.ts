@@ -10,10 +10,12 @@
  * (d) RSS of a `workerctl run` process holding 1,000 and 10,000 workers.
  *
  * Run: npx tsc -p . && node dist/bench/run.js reconcile
- * Env: BENCH_SIZES=100,1000  BENCH_TIME_SCALE=20  BENCH_RSS_SIZES=1000,10000  BENCH_LATENCY_ROUNDS=30
+ * Env: BENCH_SIZES=100,1000  BENCH_TIME_SCALE=20  BENCH_RSS_SIZES=1000,10000  BENCH_LATENCY_ROUNDS=50
  *      BENCH_PROFILE=fast (only for (b)-(c): converge with the fast profile)
  *      BENCH_CONCURRENCY (reconciles at once in (a); default: the runtime's 32)
  *      BENCH_ASSUMPTIONS=off (the simulator's models no Proxmox source grounds off: `--no-assumptions`)
+ *      BENCH_LOADS=partial|full (only one kind of load pass in (c); default both, in turn)
+ *      BENCH_CPU_PROFILE=DIR (a CPU profile of the controller during (c), DIR/reconcile-c-<n>.cpuprofile)
  *
  * The world has a copy of the template on every node (each on that node's local-lvm), so every
  * worker's deploy path is a local clone, as README "Running against a real cluster" recommends; with
@@ -23,6 +25,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../controller/clock.js';
@@ -34,7 +37,10 @@ import { makeSettings } from '../controller/reconcile/settings.js';
 import { REALISTIC_PROFILE } from '../controller/simulator/latency.js';
 import { defaultWorld, scaledWorld } from '../controller/simulator/world/default-world.js';
 import { loadManifests } from '../controller/manifest/load.js';
+import { createManifestLoader } from '../controller/manifest/cached-loader.js';
 import type { LowdbStore } from '../controller/store/lowdb-store.js';
+import { DatabaseText } from '../controller/store/database-text.js';
+import type { StoreData } from '../controller/store/store.js';
 import { emptyStoreData } from '../controller/store/schema.js';
 import { splitRecord } from '../controller/store/sections.js';
 import { mergeDesired } from '../controller/reconcile/desired-state.js';
@@ -49,12 +55,14 @@ const RSS_SIZES = (process.env.BENCH_RSS_SIZES ?? '1000,10000')
   .map(Number)
   .filter((n) => n > 0);
 const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? 20);
-const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 30);
+const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 50);
 /** Concurrent reconciles of the controller in (a); the runtime's default (32) when unset. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 0);
 const NODES = 10;
 /** BENCH_PROFILE=fast: (b) and (c) on a fleet converged quickly (the (a) figures then mean nothing). */
 const PROFILE: 'fast' | 'realistic' = process.env.BENCH_PROFILE === 'fast' ? 'fast' : 'realistic';
+/** (c) with partial loads, full loads, or both in turn (default; BENCH_LOADS=partial|full for a profile). */
+const LOADS = (['partial', 'full'] as const).find((m) => m === process.env.BENCH_LOADS) ?? 'both';
 /** The simulator's ASSUMPTION models (storage-lock chance, agent boot times) on (default) or off. */
 const ASSUMPTIONS = process.env.BENCH_ASSUMPTIONS !== 'off';
 
@@ -183,6 +191,26 @@ function lowerBoundSimMs(
   return { ms: rounds * cloneMs + tail, cloneMs, rounds };
 }
 
+/**
+ * BENCH_CPU_PROFILE=DIR: a CPU profile of the controller process during (c) only (the rounds of
+ * save -> first call), written as DIR/reconcile-<label>.cpuprofile; open it in Chrome DevTools.
+ */
+async function startCpuProfile(): Promise<((label: string) => Promise<void>) | undefined> {
+  const out = process.env.BENCH_CPU_PROFILE;
+  if (!out) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return async (label) => {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, `reconcile-${label}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 function pct(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
@@ -197,6 +225,8 @@ async function benchFleet(n: number, dir: string): Promise<void> {
   let firstCall: number | undefined;
   let firstClone: number | undefined;
   const settings = makeSettings({ resyncIntervalMs: 0 });
+  const loader = createManifestLoader();
+  let loadMs = 0;
   const app = await openApp({
     endpoint: sim,
     clientOptions: {
@@ -220,8 +250,14 @@ async function benchFleet(n: number, dir: string): Promise<void> {
     logger: silentLogger(),
     clock: systemClock,
     stateDir: state,
-    // The cached loader, as in `workerctl run`.
+    // The cached loader, as in `workerctl run` (timed here).
     controller: {
+      load: async (paths) => {
+        const t = Date.now();
+        const out = await loader.load(paths);
+        loadMs = Date.now() - t;
+        return out;
+      },
       manifestPaths: [manifests],
       resyncIntervalMs: 0,
       ...(CONCURRENCY ? { workers: CONCURRENCY } : {}),
@@ -278,29 +314,97 @@ async function benchFleet(n: number, dir: string): Promise<void> {
   }
   settings.driftCheckIntervalMs = makeSettings().driftCheckIntervalMs;
 
-  // (c) save -> first Proxmox call.
-  const lat: number[] = [];
+  // (c) save -> first Proxmox call, with partial loads (merge and plan only what changed) and with
+  // every load merging the whole fleet, round by round in turn so that both see the same machine.
+  const profiler = await startCpuProfile();
+  const lat = { partial: [] as number[], full: [] as number[] };
+  // Where the time goes, per round: save -> the watcher's first event -> the load pass starts (debounce)
+  // -> the manifests are loaded -> the first call (merge, plan).
+  const parts = { partial: [] as number[][], full: [] as number[][] };
+  let pass: { eventAt?: number; startAt: number } | undefined;
+  controller.on('loaded', (e) => {
+    pass ??= { eventAt: e.firstEventAt, startAt: Date.now() - e.durationMs };
+  });
   const original = readFileSync(file0, 'utf8');
-  for (let i = 0; i < LATENCY_ROUNDS; i++) {
+  for (let i = 0; i < (LOADS === 'both' ? 2 : 1) * LATENCY_ROUNDS; i++) {
+    const mode = LOADS === 'both' ? (i % 2 === 0 ? 'partial' : 'full') : LOADS;
+    controller.partialLoads = mode === 'partial';
     await controller.waitForIdle();
     await new Promise((r) => setTimeout(r, 150));
     firstCall = undefined;
+    pass = undefined;
     const text = original + `  description: "edit ${i}"\n`;
     const saved = Date.now();
     if (process.env.BENCH_DEBUG) process.stderr.write(`saved ${saved}\n`);
     writeFileSync(file0, text);
     const deadline = saved + 5000;
     while (firstCall === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-    if (firstCall !== undefined) lat.push(Math.max(0, firstCall - saved));
+    if (firstCall !== undefined) lat[mode].push(Math.max(0, firstCall - saved));
+    await controller.waitForIdle();
+    const seen = pass as { eventAt?: number; startAt: number } | undefined;
+    if (firstCall !== undefined && seen?.eventAt !== undefined)
+      parts[mode].push([
+        seen.eventAt - saved,
+        seen.startAt - seen.eventAt,
+        loadMs,
+        firstCall - seen.startAt - loadMs,
+      ]);
   }
-  lat.sort((a, b) => a - b);
-  console.log(
-    `(c) save -> first Proxmox call, ${n} workers (${lat.length}/${LATENCY_ROUNDS} rounds, debounce 50 ms quiet / 200 ms max): ` +
-      `p50 ${pct(lat, 0.5)?.toFixed(0)} ms, p99 ${pct(lat, 0.99)?.toFixed(0)} ms, max ${lat.at(-1)?.toFixed(0)} ms (target p99 < 250 ms)`,
-  );
+  controller.partialLoads = true;
+  await profiler?.(`c-${n}`);
+  for (const [mode, label] of [
+    ['partial', 'partial loads (merge and plan the changed workers)'],
+    ['full', 'full loads (merge and plan the fleet: before)'],
+  ] as const) {
+    if (lat[mode].length === 0) continue;
+    const l = lat[mode].sort((a, b) => a - b);
+    const median = (k: number) =>
+      pct(
+        parts[mode].map((p) => p[k]!).sort((a, b) => a - b),
+        0.5,
+      )?.toFixed(0);
+    console.log(
+      `(c) save -> first Proxmox call, ${n} workers, ${label} (${l.length}/${LATENCY_ROUNDS} rounds, debounce 50 ms quiet / 200 ms max): ` +
+        `p50 ${pct(l, 0.5)?.toFixed(0)} ms, p90 ${pct(l, 0.9)?.toFixed(0)} ms, p99 ${pct(l, 0.99)?.toFixed(0)} ms, max ${l.at(-1)?.toFixed(0)} ms (target p99 < 100 ms at 1,000); ` +
+        `medians: save -> watcher event ${median(0)} ms, -> load pass starts ${median(1)} ms, load ${median(2)} ms, merge and plan -> first call ${median(3)} ms`,
+    );
+  }
+  await controller.waitForIdle();
+  benchDatabaseText(store.file, n);
   await app.stop(5000);
   await app.close();
   await sim.stop();
+}
+
+/**
+ * What one durable write costs the event loop at this fleet size: the whole file serialised (before)
+ * against the parts kept per worker with one worker changed (store/database-text.ts); both give the
+ * same text.
+ */
+function benchDatabaseText(file: string, n: number): void {
+  const data = JSON.parse(readFileSync(file, 'utf8')) as StoreData;
+  const name = Object.keys(data.workers)[0]!;
+  const text = new DatabaseText();
+  text.of(data);
+  const rounds = 20;
+  let t = performance.now();
+  let whole: Buffer = Buffer.alloc(0);
+  for (let i = 0; i < rounds; i++) whole = Buffer.from(JSON.stringify(data, null, 2) + '\n');
+  const wholeMs = (performance.now() - t) / rounds;
+  t = performance.now();
+  let parts: Buffer = Buffer.alloc(0);
+  for (let i = 0; i < rounds; i++) {
+    data.workers[name]!.status.observedGeneration++;
+    text.changed([name]);
+    parts = text.of(data);
+  }
+  const partsMs = (performance.now() - t) / rounds;
+  if (!parts.equals(Buffer.from(JSON.stringify(data, null, 2) + '\n')))
+    throw new Error('database text differs from JSON.stringify');
+  console.log(
+    `    store write of ${n} workers (${(whole.length / 1024).toFixed(0)} KiB): serialising and encoding the whole file ${wholeMs.toFixed(1)} ms, ` +
+      `with each worker's part kept (one changed) ${partsMs.toFixed(1)} ms of the event loop`,
+  );
 }
 
 /**

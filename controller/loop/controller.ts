@@ -32,6 +32,7 @@ import { isReady } from './snapshot.js';
 import { ExponentialBackoff, jitter } from '../queue/rate-limiter.js';
 import { WorkQueue, runWorkers, type ItemOutcome } from '../queue/work-queue.js';
 import { ManifestWatcher, type ChangeBatch } from '../manifest/watch.js';
+import { patchPlan } from '../reconcile/plan.js';
 import { manifestRevision } from '../manifest/git-revision.js';
 import { findBlockers, isStuck, type Blocker } from './blockers.js';
 
@@ -67,6 +68,12 @@ export interface ControllerOptions {
   backoff?: { baseMs?: number; maxMs?: number };
   /** Close the store in stop() (default true). */
   closeStore?: boolean;
+  /**
+   * A reload after a manifest change merges and plans only the workers it can have changed
+   * (reconcile/intake.ts); the first load and every resync merge the whole fleet. Default true;
+   * false merges the whole fleet on every load (the benchmark's comparison).
+   */
+  partialLoads?: boolean;
 }
 
 /** Why a worker is not converged, for `apply --wait` failures. */
@@ -98,6 +105,7 @@ export interface LoadedEvent {
   load: LoadResult;
   changed: string[];
   removed: string[];
+  /** The plan of the workers this load merged: after a partial merge only those (IntakeResult.planned). */
   plan: Plan;
   durationMs: number;
   /** Set for watcher-triggered passes: when the first file event of the burst was seen. */
@@ -139,6 +147,10 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
   #loadRunning?: Promise<void>;
   #loadAgain = false;
   #loadAgainEventAt?: number;
+  /** The next load pass merges the whole fleet (a resync asked for it). */
+  #loadFull = false;
+  /** ControllerOptions.partialLoads, switchable while running (the benchmark compares both). */
+  partialLoads: boolean;
   #resyncTimer?: NodeJS.Timeout;
   #nextResyncAt?: number;
   /** A load pass scheduled for later (the removal settle window, a file caught mid-write). */
@@ -147,6 +159,7 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
   constructor(options: ControllerOptions) {
     super();
     this.#o = options;
+    this.partialLoads = options.partialLoads !== false;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger;
     this.#queue = new WorkQueue<string>({
@@ -280,7 +293,7 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
   /** A full resync now: reload, one observation, every worker queued. */
   async resync(): Promise<void> {
     const t0 = this.#clock.now();
-    await this.#requestLoad();
+    await this.#requestLoad(undefined, true);
     const n = await this.#observeAndEnqueueAll();
     this.emit('resync', { workers: n, durationMs: this.#clock.now() - t0 });
   }
@@ -398,9 +411,13 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
     void this.#requestLoad(batch.firstEventAt);
   }
 
-  /** Runs a load pass, or marks one more to run after the current one (coalescing bursts). */
-  #requestLoad(firstEventAt?: number): Promise<void> {
+  /**
+   * Runs a load pass, or marks one more to run after the current one (coalescing bursts). `full`: the
+   * pass merges the whole fleet, not only what changed.
+   */
+  #requestLoad(firstEventAt?: number, full = false): Promise<void> {
     if (this.#stopping) return Promise.resolve();
+    if (full) this.#loadFull = true;
     if (this.#loadRunning) {
       this.#loadAgain = true;
       this.#loadAgainEventAt ??= firstEventAt;
@@ -410,7 +427,9 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
       let eventAt = firstEventAt;
       do {
         this.#loadAgain = false;
-        await this.#loadPass(eventAt);
+        const partial = !this.#loadFull && this.partialLoads;
+        this.#loadFull = false;
+        await this.#loadPass(eventAt, partial);
         eventAt = this.#loadAgainEventAt;
         this.#loadAgainEventAt = undefined;
       } while (this.#loadAgain && !this.#stopping);
@@ -422,7 +441,7 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
     return this.#loadRunning;
   }
 
-  async #loadPass(firstEventAt?: number): Promise<void> {
+  async #loadPass(firstEventAt?: number, partial = false): Promise<void> {
     const t0 = this.#clock.now();
     let load: LoadResult;
     try {
@@ -458,12 +477,16 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
       this.emit('load-failed', { error: lost.map((d) => `${d.file}: ${d.message}`).join('; ') });
       return;
     }
-    const { changed, removed, plan, settling } = await this.#o.reconciler.applyDesired(load);
+    const merged = await this.#o.reconciler.applyDesired(load, { partial });
+    const { changed, removed, settling, plan } = merged;
     // Removal waits for evidence: look again once the settle window ends, and soon after a file
     // was caught mid-write (the watcher may have seen its last event already).
     if (settling) this.#loadAt(settling.dueAt + 50);
     if (load.diagnostics.some((d) => d.code === 'file.changing')) this.#loadAt(this.#clock.now() + 500);
-    this.#lastPlan = plan;
+    // A partial merge planned only its workers: in the fleet's plan the others keep their last actions.
+    // The 'loaded' listeners get this load's plan alone (the lifecycle ends sessions for an Immediate
+    // change in it: an action left from an earlier load must not end them again).
+    this.#lastPlan = merged.planned ? patchPlan(this.#lastPlan, plan, merged.planned) : plan;
     const errors = load.diagnostics.filter((d) => d.severity === 'error').length;
     this.#lastLoad = {
       at: isoNow(this.#clock),

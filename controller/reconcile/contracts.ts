@@ -142,6 +142,11 @@ export interface IntakeResult {
   settling?: { workers: string[]; dueAt: number };
   /** The fleet's plan after the merge (a preview: it is carried out by the reconciles). */
   plan: Plan;
+  /**
+   * Set by a partial merge: the workers `plan` covers (the changed and removed ones); every other
+   * worker's plan is what it was. Unset: `plan` is the whole fleet's.
+   */
+  planned?: string[];
 }
 
 /** Power operations (the lifecycle's; a reconcile restarts through the same executor). */
@@ -152,9 +157,10 @@ export interface FleetReconciler {
   /**
    * Merges a manifest load into the store (invariant 1: workers of invalid files keep their last
    * valid spec; invariant 2: mass deletions held back) and returns the names whose desired state
-   * changed plus the names to remove.
+   * changed plus the names to remove. `partial`: merge and plan only the workers this load can
+   * have changed since the last merge (same outcome; the plan covers only those).
    */
-  applyDesired(load: LoadResult): Promise<IntakeResult>;
+  applyDesired(load: LoadResult, opts?: { partial?: boolean }): Promise<IntakeResult>;
   /** One cluster-wide observation (GET /cluster/resources), cached for the pass. */
   observe(): Promise<VmResource[]>;
   /** Pure planning over the store and the last observation (what `workerctl plan` prints). */

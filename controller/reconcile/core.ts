@@ -51,8 +51,12 @@ export class ReconcileCore implements FleetReconciler {
     return this.intake.massDeleteBlocked;
   }
 
-  applyDesired(load: LoadResult, only?: ReadonlySet<string>): Promise<IntakeResult> {
-    return this.intake.applyDesired(load, only);
+  /** FleetReconciler.applyDesired; `only`: take in only these workers (adopt), the others stay. */
+  applyDesired(
+    load: LoadResult,
+    opts: { partial?: boolean; only?: ReadonlySet<string> } = {},
+  ): Promise<IntakeResult> {
+    return this.intake.applyDesired(load, opts.only, { partial: opts.partial });
   }
 
   observe() {

@@ -53,6 +53,11 @@ export function mergeDesired(
   now: string,
   newUid: () => string,
   absentSince: AbsentSince = new Map(),
+  /**
+   * Workers not marked for removal in the whole fleet, when `records` is only part of it (the
+   * intake's partial merge); the mass-delete guard weighs removals against the fleet.
+   */
+  activeInFleet?: number,
 ): MergeResult {
   const invalid = new Set(load.invalidFiles);
   const shield = protectedSource(load);
@@ -131,7 +136,7 @@ export function mergeDesired(
     if (!ripe) since.set(r.name, first);
     return ripe;
   });
-  const active = records.filter((r) => r.removeRequestedAt === undefined).length;
+  const active = activeInFleet ?? records.filter((r) => r.removeRequestedAt === undefined).length;
   const remaining = active - gone.length;
   const { maxFraction, minCount } = settings.massDelete;
   const tooMany = gone.length >= minCount && gone.length / Math.max(active, 1) > maxFraction;

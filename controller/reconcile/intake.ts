@@ -9,6 +9,7 @@ import { matchesSelector, type Selector } from '../selector.js';
 import type { DesiredState, LoadResult, WorkerRecord } from '../types.js';
 import type { IntakeResult, Plan, ReconcileDeps } from './contracts.js';
 import { mergeDesired } from './desired-state.js';
+import { changedPaths, covers, digestLoad, type LoadDigest } from './load-digest.js';
 import type { Reconciler } from './reconciler.js';
 import type { DesiredChange } from '../store/store.js';
 
@@ -57,7 +58,11 @@ export class Intake {
   readonly #newUid: () => string;
   /** When each undeclared worker was first seen undeclared (memory: a restart waits the window again). */
   #absentSince = new Map<string, number>();
+  /** Workers kept on their last spec (empty or unreadable file), with the file. */
+  #kept = new Map<string, string>();
   #lastKept = '[]';
+  /** What the last saved merge's load said (the baseline of a partial merge). */
+  #last: LoadDigest | undefined;
 
   constructor(
     private readonly deps: ReconcileDeps,
@@ -93,17 +98,49 @@ export class Intake {
    * runs) nothing is written: the plan shows the merge all the same. With a label selector, only the
    * workers in its scope are taken in (selectorScope), with `only` only those workers (adopt); the
    * others stay as recorded.
+   *
+   * `partial`: merge and plan only the workers the load can have changed since the last merge (see
+   * #partialScope), not the whole fleet. The outcome is the same as a full merge's; the returned plan
+   * then covers only the changed and removed workers. A full merge runs when there is no last merge to
+   * compare with (the first, one after a failure, one narrowed by a selector or `only`) or when more
+   * than a quarter of the files changed.
    */
-  async applyDesired(fullLoad: LoadResult, only?: ReadonlySet<string>): Promise<IntakeResult> {
+  async applyDesired(
+    fullLoad: LoadResult,
+    only?: ReadonlySet<string>,
+    opts: { partial?: boolean } = {},
+  ): Promise<IntakeResult> {
+    try {
+      return await this.#apply(fullLoad, only, opts.partial === true);
+    } catch (err) {
+      // What was saved is unknown: the next merge compares with nothing and is full.
+      this.#last = undefined;
+      throw err;
+    }
+  }
+
+  async #apply(fullLoad: LoadResult, only: ReadonlySet<string> | undefined, partial: boolean) {
     const { store, clock, logger } = this.deps;
     const selector = this.deps.settings.selector;
-    const all = store.listWorkers();
-    this.#scope = only ? new Set(only) : selector ? selectorScope(all, fullLoad, selector) : undefined;
-    const scope = this.#scope;
-    const snapshot = scope ? all.filter((r) => scope.has(r.name)) : all;
-    const load = scope
-      ? { ...fullLoad, workers: fullLoad.workers.filter((w) => scope.has(w.spec.name)) }
-      : fullLoad;
+    const digest = digestLoad(fullLoad);
+    // A selector or `only` narrows the merge its own way: those merge in full.
+    const part =
+      partial && !only && !selector && !store.readOnly ? this.#partialScope(digest, fullLoad) : undefined;
+    let snapshot: WorkerRecord[];
+    let load: LoadResult;
+    if (part) {
+      this.#scope = undefined;
+      snapshot = part.records;
+      load = { ...fullLoad, workers: fullLoad.workers.filter((w) => part.names.has(w.spec.name)) };
+    } else {
+      const all = store.listWorkers();
+      this.#scope = only ? new Set(only) : selector ? selectorScope(all, fullLoad, selector) : undefined;
+      const scope = this.#scope;
+      snapshot = scope ? all.filter((r) => scope.has(r.name)) : all;
+      load = scope
+        ? { ...fullLoad, workers: fullLoad.workers.filter((w) => scope.has(w.spec.name)) }
+        : fullLoad;
+    }
     const before = new Map(snapshot.map((r) => [r.name, r]));
     const merged = mergeDesired(
       snapshot,
@@ -112,6 +149,7 @@ export class Intake {
       isoNow(clock),
       this.#newUid,
       this.#absentSince,
+      part?.active,
     );
     const settling = settlingOf(merged.absentSince, this.deps.settings.removalSettleMs ?? 0, clock.now());
     if (store.readOnly) {
@@ -124,10 +162,14 @@ export class Intake {
     }
     this.#absentSince = merged.absentSince;
     this.#massDeleteBlocked = merged.massDeleteBlocked;
-    const keptKey = JSON.stringify(merged.kept);
+    if (!part) this.#kept.clear();
+    for (const name of part?.names ?? []) this.#kept.delete(name);
+    for (const k of merged.kept) this.#kept.set(k.name, k.file);
+    const kept = [...this.#kept].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const keptKey = JSON.stringify(kept);
     const keptChanged = keptKey !== this.#lastKept;
     this.#lastKept = keptKey;
-    for (const [file, names] of keptChanged ? groupBy(merged.kept) : []) {
+    for (const [file, names] of keptChanged ? groupBy(kept) : []) {
       logger.warn('workers keep their last spec: their file is empty or cannot be read whole', {
         file,
         workers: names,
@@ -163,16 +205,47 @@ export class Intake {
     if (merged.massDeleteBlocked) {
       logger.warn('mass delete held back', { ...merged.massDeleteBlocked });
     }
+    // A partial merge plans what it changed; a full one the fleet.
+    const touched = part
+      ? [...new Set([...merged.changed, ...merged.removed])].sort().flatMap((n) => store.getWorker(n) ?? [])
+      : undefined;
     // The plan is a preview: when Proxmox cannot be read now, plan from what was observed last.
-    const plan = await this.reconciler
-      .plan(this.#massDeleteBlocked, this.scopedRecords())
-      .catch((err: unknown) => {
-        logger.warn('plan without a fresh observation', { err });
-        return this.reconciler.planObserved(this.#massDeleteBlocked, this.scopedRecords());
-      });
+    const planned = touched ?? this.scopedRecords();
+    const plan = await this.reconciler.plan(this.#massDeleteBlocked, planned).catch((err: unknown) => {
+      logger.warn('plan without a fresh observation', { err });
+      return this.reconciler.planObserved(this.#massDeleteBlocked, planned);
+    });
     const saved = await saving;
     if (saved) throw saved.failed;
-    return { changed: merged.changed, removed: merged.removed, plan, settling };
+    // A merge narrowed by a selector or `only` left the others as they were: no baseline.
+    this.#last = only || selector ? undefined : digest;
+    const result: IntakeResult = { changed: merged.changed, removed: merged.removed, plan, settling };
+    if (touched) result.planned = touched.map((r) => r.name);
+    return result;
+  }
+
+  /**
+   * The part of the fleet a partial merge must look at, or undefined for a full merge. The records
+   * whose merge outcome can differ from the last merge's are those (1) declared by a file whose
+   * workers changed, (2) recorded from a path that changed (a file that vanished or no longer
+   * declares them, a path that became or stopped being a shield), and (3) undeclared but not yet
+   * removed (settle window, mass-delete guard). Every other record is declared, unchanged, by the
+   * same file as at the last merge, which saved it as such: a full merge would leave it alone.
+   */
+  #partialScope(digest: LoadDigest, load: LoadResult): MergeScope | undefined {
+    if (!this.#last) return undefined;
+    const paths = changedPaths(this.#last, digest);
+    // A checkout of a large part of the tree: one pass over everything is as cheap as picking.
+    if (paths.size > Math.max(16, digest.files.size / 4)) return undefined;
+    const names = new Set<string>(this.#absentSince.keys());
+    for (const w of load.workers) if (paths.has(w.source.file)) names.add(w.spec.name);
+    let active = 0;
+    for (const s of this.deps.store.workerSources()) {
+      if (!s.removeRequested) active++;
+      if (covers(paths, s.file)) names.add(s.name);
+    }
+    const records = [...names].sort().flatMap((n) => this.deps.store.getWorker(n) ?? []);
+    return { names, records, active };
   }
 
   /** Remembers the manifests' Git revision when it changed (status and the API show it). */
@@ -209,10 +282,17 @@ function settlingOf(
   };
 }
 
-function groupBy(kept: readonly { name: string; file: string }[]): Map<string, string[]> {
+function groupBy(kept: readonly [name: string, file: string][]): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const k of kept) out.set(k.file, [...(out.get(k.file) ?? []), k.name]);
+  for (const [name, file] of kept) out.set(file, [...(out.get(file) ?? []), name]);
   return out;
+}
+
+/** The records a partial merge looks at, by name, and the fleet's count of workers not being removed. */
+interface MergeScope {
+  names: Set<string>;
+  records: WorkerRecord[];
+  active: number;
 }
 
 /** The desired-state fields of a record. */

@@ -370,3 +370,18 @@ export function fleetPlanOf(
   if (massDeleteBlocked) plan.massDeleteBlocked = massDeleteBlocked;
   return plan;
 }
+
+/**
+ * `base` with the actions of `workers` replaced by `part`'s (a partial merge planned only those; see
+ * IntakeResult.planned). Without a base, `part` alone.
+ */
+export function patchPlan(base: Plan | undefined, part: Plan, workers: readonly string[]): Plan {
+  if (!base) return part;
+  const replaced = new Set(workers);
+  const actions = [...base.actions.filter((a) => !replaced.has(a.worker)), ...part.actions];
+  // Stable: each worker's actions keep their order.
+  actions.sort((a, b) => (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0));
+  const plan: Plan = { actions, converged: actions.length === 0 && !part.massDeleteBlocked };
+  if (part.massDeleteBlocked) plan.massDeleteBlocked = part.massDeleteBlocked;
+  return plan;
+}

@@ -20,9 +20,10 @@ import type {
 } from '../types.js';
 import { emptyStoreData } from './schema.js';
 import { appendTo, maskStrings, sanitizeSections, sanitizeSession } from './sanitize.js';
+import { DatabaseText } from './database-text.js';
 import { composeRecord, newSections, splitRecord } from './sections.js';
 import { StoreClosedError, StoreReadOnlyError } from './store.js';
-import type { DesiredChange, Store, StoreData, StoreStats, WorkerPart } from './store.js';
+import type { DesiredChange, Store, StoreData, StoreStats, WorkerPart, WorkerSource } from './store.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /** Default coalescing window of status writes. */
@@ -51,6 +52,8 @@ export abstract class BaseStore implements Store {
   /** Set when the store can no longer write (lock lost): every write rejects with it. */
   #fatal: Error | undefined;
   readonly #listeners = new Set<(name: string, part: WorkerPart) => void>();
+  /** The file's text, each worker's part serialised again only after it changed. */
+  readonly #text = new DatabaseText();
 
   constructor(options: BaseStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -72,7 +75,10 @@ export abstract class BaseStore implements Store {
   abstract get location(): string;
   /** Loads (and migrates) the data, taking whatever lock the backend needs. */
   protected abstract load(): Promise<StoreData>;
-  /** Persists the data: must serialise it before its first await. Returns the bytes written. */
+  /**
+   * Persists the data: must serialise it (with `serialize`) before its first await. Returns the bytes
+   * written.
+   */
   protected abstract persist(data: StoreData): Promise<number>;
   /** Releases what load took. */
   protected abstract release(): Promise<void>;
@@ -122,6 +128,16 @@ export abstract class BaseStore implements Store {
     return Object.keys(workers)
       .sort()
       .map((name) => composeRecord(structuredClone(workers[name]!)));
+  }
+
+  workerSources(): WorkerSource[] {
+    const workers = this.#readable().workers;
+    return Object.keys(workers).map((name) => {
+      const d = workers[name]!.desired;
+      const out: WorkerSource = { name, removeRequested: d.removeRequestedAt !== undefined };
+      if (d.source?.file !== undefined) out.file = d.source.file;
+      return out;
+    });
   }
 
   getSections(name: string): WorkerSections | undefined {
@@ -174,6 +190,7 @@ export abstract class BaseStore implements Store {
     if (!rec) return;
     rec.lifecycle = maskStrings(lifecycle);
     appendTo(rec, maskStrings(history));
+    this.#text.changed([name]);
     this.#batcher.markDirty();
     this.#changed([name], 'lifecycle');
   }
@@ -184,6 +201,7 @@ export abstract class BaseStore implements Store {
     if (!rec) return;
     rec.status = maskStrings(status);
     appendTo(rec, maskStrings(history));
+    this.#text.changed([name]);
     this.#batcher.markDirty();
     this.#changed([name], 'status');
   }
@@ -193,6 +211,7 @@ export abstract class BaseStore implements Store {
     const rec = this.#section(name, 'history');
     if (!rec || entries.length === 0) return;
     appendTo(rec, maskStrings(entries));
+    this.#text.changed([name]);
     this.#batcher.markDirty();
     this.#changed([name], 'history');
   }
@@ -287,6 +306,12 @@ export abstract class BaseStore implements Store {
 
   // ---------- internals ----------
 
+  /** The whole file for `data` (JSON, 2-space indent, newline at the end; UTF-8). */
+  protected serialize(data: StoreData): Buffer {
+    if (data !== this.data) return Buffer.from(JSON.stringify(data, null, 2) + '\n');
+    return this.#text.of(data);
+  }
+
   /** Marks the store unable to write (e.g. its lock was taken over); writes reject with err from now on. */
   protected fail(err: Error): void {
     this.#fatal = err;
@@ -321,6 +346,9 @@ export abstract class BaseStore implements Store {
       change();
     } catch (err) {
       return Promise.reject(err);
+    } finally {
+      // Even a change that threw half-way may have touched these workers.
+      this.#text.changed(workers);
     }
     const written = this.#batcher.writeNow();
     this.#changed(workers, part);

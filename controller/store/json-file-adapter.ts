@@ -9,11 +9,13 @@ import { basename, dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
 import { StoreCorruptError } from '../errors.js';
 
-export interface JsonFileAdapterOptions {
+export interface JsonFileAdapterOptions<T = unknown> {
   /** fsync the file and its directory on each write (default true). */
   fsync?: boolean;
   /** Called after each completed write, with its size and duration. */
   onWrite?: (info: { bytes: number; durationMs: number }) => void;
+  /** The file's content for the data (default `JSON.stringify(data, null, 2)` and a newline). */
+  serialize?: (data: T) => string | Uint8Array;
 }
 
 /** Line and column (1-based) of a character offset in a text. */
@@ -48,9 +50,11 @@ export class JsonFileAdapter<T> implements Adapter<T> {
   readonly #fsync: boolean;
   readonly #onWrite: JsonFileAdapterOptions['onWrite'];
   readonly #tempFile: string;
+  readonly #serialize: (data: T) => string | Uint8Array;
 
-  constructor(file: string, options: JsonFileAdapterOptions = {}) {
+  constructor(file: string, options: JsonFileAdapterOptions<T> = {}) {
     this.file = file;
+    this.#serialize = options.serialize ?? ((data) => JSON.stringify(data, null, 2) + '\n');
     this.#fsync = options.fsync ?? true;
     this.#onWrite = options.onWrite;
     this.#tempFile = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
@@ -79,15 +83,15 @@ export class JsonFileAdapter<T> implements Adapter<T> {
 
   /** Serialises synchronously (so later changes are not included), then writes atomically. */
   write(data: T): Promise<void> {
-    const text = JSON.stringify(data, null, 2) + '\n';
+    const text = this.#serialize(data);
     return this.#writeText(text);
   }
 
-  async #writeText(text: string): Promise<void> {
+  async #writeText(text: string | Uint8Array): Promise<void> {
     const started = performance.now();
     const handle = await open(this.#tempFile, 'w', 0o600);
     try {
-      await handle.writeFile(text, 'utf8');
+      await handle.writeFile(text);
       if (this.#fsync) await handle.sync();
     } finally {
       await handle.close();
@@ -99,7 +103,8 @@ export class JsonFileAdapter<T> implements Adapter<T> {
       throw err;
     }
     if (this.#fsync) await syncDir(dirname(this.file));
-    this.#onWrite?.({ bytes: Buffer.byteLength(text), durationMs: performance.now() - started });
+    const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.byteLength;
+    this.#onWrite?.({ bytes, durationMs: performance.now() - started });
   }
 }
 

@@ -47,6 +47,7 @@ export class LowdbStore extends BaseStore {
     this.#lockCheckMs = options.lockCheckMs;
     this.#adapter = new JsonFileAdapter<StoreData>(this.file, {
       fsync: options.fsync,
+      serialize: (data) => this.serialize(data),
       onWrite: (info) => {
         this.#lastBytes = info.bytes;
         options.onWrite?.(info);

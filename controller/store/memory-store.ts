@@ -55,7 +55,7 @@ export class MemoryStore extends BaseStore {
   }
 
   protected async persist(data: StoreData): Promise<number> {
-    const text = JSON.stringify(data);
+    const text = this.serialize(data).toString('utf8');
     // Land on a later turn, as a file write does, so batching behaves alike.
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.volume.text = text;

@@ -39,6 +39,15 @@ export interface DesiredChange {
   history?: HistoryEntry[];
 }
 
+/** Where a worker's desired state came from, as cheap to list for the whole fleet as a name. */
+export interface WorkerSource {
+  name: string;
+  /** The manifest file that declared it last (absent for a record without a source). */
+  file?: string;
+  /** Its removal is requested (no manifest declares it any more). */
+  removeRequested: boolean;
+}
+
 export interface Store {
   /** Opened for reading only (`workerctl plan`, `status`): every write is refused. */
   readonly readOnly: boolean;
@@ -52,6 +61,8 @@ export interface Store {
   /** A worker as readers see it (its sections composed). */
   getWorker(name: string): WorkerRecord | undefined;
   listWorkers(): WorkerRecord[];
+  /** Every worker's name and source file, without copying records (the intake's partial merge). */
+  workerSources(): WorkerSource[];
   /** A worker's sections as stored (a writer reads its own section here). */
   getSections(name: string): WorkerSections | undefined;
 

@@ -13,9 +13,10 @@ import type {
   Plan,
   PowerOp,
   ReconcileResult,
+  IntakeResult,
 } from '../../controller/reconcile/contracts.js';
 import { makeSettings } from '../../controller/reconcile/settings.js';
-import { Controller, type LoadFn } from '../../controller/loop/controller.js';
+import { Controller, type LoadFn, type LoadedEvent } from '../../controller/loop/controller.js';
 import { MemoryStore } from '../../controller/store/memory-store.js';
 import type { LoadResult, WorkerRecord } from '../../controller/types.js';
 import type { VmResource } from '../../controller/proxmox/types.js';
@@ -77,10 +78,13 @@ class ScriptedFleet implements FleetReconciler {
   failOnce = new Set<string>();
   failTerminal = new Set<string>();
   slow = new Map<string, number>();
+  /** Per applyDesired call: whether a partial merge was asked for. */
+  partials: boolean[] = [];
   constructor(readonly store: MemoryStore) {}
 
-  async applyDesired(load: LoadResult) {
+  async applyDesired(load: LoadResult, opts: { partial?: boolean } = {}): Promise<IntakeResult> {
     this.applied++;
+    this.partials.push(opts.partial === true);
     const changed: string[] = [];
     const removed: string[] = [];
     const keep = new Set(load.invalidFiles);
@@ -100,7 +104,16 @@ class ScriptedFleet implements FleetReconciler {
         await this.store.deleteWorker(r.name);
       }
     }
-    return { changed, removed, plan: await this.plan() };
+    const plan = await this.plan();
+    if (!opts.partial) return { changed, removed, plan };
+    // As the intake's partial merge: the plan of what changed only.
+    const planned = [...changed, ...removed];
+    return {
+      changed,
+      removed,
+      planned,
+      plan: { ...plan, actions: plan.actions.filter((a) => planned.includes(a.worker)) },
+    };
   }
 
   async observe(): Promise<VmResource[]> {
@@ -230,6 +243,21 @@ describe('controller runtime loop', function () {
     await c.waitForIdle();
     expect(fleet.reconciles).to.deep.equal(['b']);
     expect(fleet.applied).to.equal(2);
+  });
+
+  it('a reload merges partially and hands listeners its own plan; lastPlan keeps the others; a resync merges in full', async () => {
+    const c = makeController();
+    fleet.failTerminal.add('b'); // b stays unconverged: its action stays in the fleet's plan
+    await c.start();
+    await c.waitForIdle();
+    const loads: LoadedEvent[] = [];
+    c.on('loaded', (e) => loads.push(e));
+    writeFileSync(join(dir.path, 'a.yaml'), 'v2');
+    await until(() => loads.length === 1);
+    expect(loads[0]!.plan.actions.map((a) => a.worker)).to.deep.equal(['a']);
+    expect(c.lastPlan!.actions.map((a) => a.worker)).to.deep.equal(['a', 'b']);
+    await c.resync();
+    expect(fleet.partials).to.deep.equal([false, true, false]);
   });
 
   it('keeps the last valid spec when a file turns invalid (invariant 1)', async () => {

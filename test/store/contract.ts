@@ -96,6 +96,43 @@ export function storeContract(name: string, makeHarness: () => StoreHarness): vo
       expect(store.getWorker('w1')!.status.phase).to.equal('ShutDown');
     });
 
+    it('the file holds every section of every worker after each kind of write (parts kept between writes)', async () => {
+      // The file is built from each worker's part serialised when it last changed
+      // (store/database-text.ts): after every kind of write it must equal the data in memory.
+      const onDisk = async () => {
+        await store.flush();
+        const expected = Object.fromEntries(
+          store.listWorkers().map((r) => [r.name, store.getSections(r.name)]),
+        );
+        expect(h.persisted()?.workers).to.deep.equal(expected);
+        expect(Object.values(h.persisted()?.sessions ?? {})).to.deep.equal(store.listSessions());
+      };
+      for (const n of ['w1', 'w2', 'w3']) await store.seedWorker(makeRecord(n));
+      await onDisk();
+      store.saveStatus('w1', makeReconcileStatus({ phase: 'ShutDown', observedGeneration: 1 }));
+      await onDisk();
+      await store.saveDesired([
+        { name: 'w2', desired: { spec: makeRecord('w2').spec, specHash: 'h2', generation: 2 } },
+        { name: 'w4', desired: { spec: makeRecord('w4').spec, specHash: 'h4', generation: 1 } },
+      ]);
+      await onDisk();
+      await store.saveInventory('w3', { vmid: 130, node: 'pve3' });
+      await onDisk();
+      store.saveLifecycle('w1', { phase: 'Testing', sessions: ['s1'] }, makeHistory(2));
+      store.appendHistory('w2', makeHistory(1));
+      await store.saveSession(makeSession('s1'));
+      await onDisk();
+      await store.deleteWorker('w3');
+      await onDisk();
+      await store.seedWorker(makeRecord('w3', { vmid: 131 }));
+      store.saveStatus('w3', makeReconcileStatus({ phase: 'ShutDown', observedGeneration: 2 }));
+      await onDisk();
+      await store.close();
+      await store.open();
+      store.saveStatus('w4', makeReconcileStatus({ observedGeneration: 1 }));
+      await onDisk();
+    });
+
     it('lists workers sorted by name', async () => {
       for (const n of ['w3', 'w1', 'w2']) await store.seedWorker(makeRecord(n));
       expect(store.listWorkers().map((r) => r.name)).to.deep.equal(['w1', 'w2', 'w3']);

@@ -141,7 +141,7 @@ async function adopt(name: string, flags: AdoptFlags, paths: string[], signal: A
       show('\nnothing was changed; run again with --yes to adopt it\n');
       return 2;
     }
-    await app.core.applyDesired(load, new Set([name]));
+    await app.core.applyDesired(load, { only: new Set([name]) });
     const rec = app.store.getWorker(name)!;
     const run = new WorkerRun(rec, app.store, app.clock, app.logger.child({ worker: name }));
     await app.core.executor.adopt(run, { vm, signal });
