@@ -136,7 +136,12 @@ export function readStateSnapshot(stateDir: string): unknown {
 }
 
 async function openConnection(opts: AppOptions, onCall?: (info: CallInfo) => void): Promise<Connection> {
-  const clientOptions = { ...opts.clientOptions, ...(onCall ? { onCall } : {}) };
+  const clientOptions = {
+    // An in-process simulator's clock, unless the caller says otherwise (proxmox/options.ts timeScale).
+    ...(opts.endpoint?.sim ? { timeScale: opts.endpoint.sim.latency.pveTimeScale } : {}),
+    ...opts.clientOptions,
+    ...(onCall ? { onCall } : {}),
+  };
   if (opts.endpoint) {
     const conn = connectEndpoint(opts.endpoint, { logger: opts.logger, clientOptions });
     return opts.endpoint.sim ? { ...conn, simulator: { sim: opts.endpoint.sim } as RunningSimulator } : conn;

@@ -87,6 +87,8 @@ export async function connect(opts: ConnectionOptions, deps: ConnectDeps): Promi
     });
     try {
       const client = createProxmoxClient({
+        // Intervals in server time (task listings, the rate budget) run on the simulator's clock.
+        timeScale: simulator.sim.latency.pveTimeScale,
         ...base,
         url: simulator.url,
         auth: { kind: 'token', token: simulator.token },
