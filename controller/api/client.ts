@@ -11,6 +11,7 @@ import { ControllerUnavailableError, UsageError, WorkerctlError } from '../error
 import type { SessionKind, SessionRecord, TestResult, WorkerRecord } from '../types.js';
 import { readTokenFile } from './auth.js';
 import type { WorkerSummary } from './views.js';
+import type { BudgetView } from '../proxmox/node-budget.js';
 
 export const DEFAULT_CONTROLLER_URL = 'http://127.0.0.1:8080';
 /** Where `workerctl run` writes a generated token when given no --api-token-file. */
@@ -149,6 +150,11 @@ export class ControllerClient {
 
   async workers(): Promise<WorkerSummary[]> {
     return (await this.#request<{ workers: WorkerSummary[] }>('GET', '/v1/workers')).workers;
+  }
+
+  /** The controller's state beside the workers: readiness and the Proxmox API budget in use. */
+  status(): Promise<{ ready: boolean; proxmox: { budget: BudgetView | null } }> {
+    return this.#request('GET', '/v1/status');
   }
 
   /** Whole worker records (what `workerctl status` shows). */

@@ -29,6 +29,7 @@ import { Controller, type ControllerOptions, type LoadFn } from '../loop/control
 import { ManifestHealth } from '../loop/manifest-health.js';
 import { createManifestLoader } from '../manifest/cached-loader.js';
 import type { ProxmoxClient } from '../proxmox/client.js';
+import { HttpProxmoxClient } from '../proxmox/http-client.js';
 import type { CallInfo, ProxmoxClientOptions } from '../proxmox/options.js';
 import { readOnlyClient } from '../proxmox/read-only-client.js';
 import type { ControllerSettings } from '../reconcile/contracts.js';
@@ -200,6 +201,8 @@ export async function openApp(opts: AppOptions): Promise<App> {
   // caller's, which may tune it while the app runs).
   if (settings.skiplock !== Boolean(conn.rootLogin)) settings.skiplock = Boolean(conn.rootLogin);
   const core = createReconcileCore({ client, store, logger, clock, settings }, opts.core);
+  // The per-node API budget of the HTTP client (status, metrics).
+  const budget = conn.client instanceof HttpProxmoxClient ? conn.client.budget : undefined;
 
   let controller: Controller | undefined;
   if (opts.controller) {
@@ -266,6 +269,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
       started = true;
       if (opts.api && lifecycle && metrics) {
         metrics.bindStore(store);
+        if (budget) metrics.bindBudget(() => budget.view());
         if (manifestHealth) {
           metrics.bindManifests(() => manifestHealth.view());
           const events = lifecycle.events;
@@ -370,6 +374,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
           test: (name) => lc.test(name),
           token,
           plan: () => core.reconciler.planObserved(core.massDeleteBlocked),
+          ...(budget ? { budget: () => budget.view() } : {}),
           ...(manifestHealth ? { manifests: () => manifestHealth.view() } : {}),
         },
         listen,

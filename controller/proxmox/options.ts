@@ -1,7 +1,7 @@
 /** Options of the HTTP Proxmox VE client (createProxmoxClient). */
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { NodeBudget } from './node-budget.js';
+import type { NodeBudget, NodeBudgetOptions } from './node-budget.js';
 
 /** API token auth (recommended): no CSRF token, no login round trip. */
 export interface TokenAuth {
@@ -90,8 +90,11 @@ export interface ProxmoxClientOptions {
   onCall?: (info: CallInfo) => void;
   /** Most sockets per host kept by the keep-alive agent. Default 8. */
   maxSockets?: number;
-  /** The per-node budget of concurrent pvedaemon calls (node-budget.ts); default 3 per node. */
-  budget?: NodeBudget;
+  /**
+   * The per-node budget (node-budget.ts): concurrent pvedaemon calls (default 3 per node) and
+   * requests per second (default 20 per node); a budget to share, or its options.
+   */
+  budget?: NodeBudget | NodeBudgetOptions;
   /**
    * Server milliseconds per real millisecond: 1 for Proxmox, the simulator's time scale for a
    * time-scaled simulator. Intervals in server time (task listing intervals, the request-rate

@@ -13,6 +13,7 @@ import { readStateSnapshot } from '../../compose/app.js';
 import { MemoryStore } from '../../store/memory-store.js';
 import { resolve } from 'node:path';
 import type { WorkerRecord } from '../../types.js';
+import type { BudgetView } from '../../proxmox/node-budget.js';
 import { ControllerUnavailableError } from '../../errors.js';
 import { apiClient, withApiOptions, type ApiOptions } from './api-options.js';
 
@@ -61,19 +62,45 @@ export function statusView(r: WorkerRecord): Record<string, unknown> {
   };
 }
 
-/** The records from a running controller, or (when none answers at the default address) the database. */
-async function loadRecords(stateDir: string, flags: StatusFlags): Promise<WorkerRecord[]> {
+/**
+ * The records from a running controller with its API budget, or (when none answers at the default
+ * address) the database.
+ */
+async function loadRecords(
+  stateDir: string,
+  flags: StatusFlags,
+): Promise<{ records: WorkerRecord[]; budget?: BudgetView | null }> {
   const client = apiClient(flags);
-  if (flags.explicitStateDir && !client.explicit) return readDatabase(stateDir);
+  if (flags.explicitStateDir && !client.explicit) return { records: await readDatabase(stateDir) };
   try {
-    return await client.records();
+    const records = await client.records();
+    return { records, budget: (await client.status()).proxmox.budget };
   } catch (err) {
     if (!(err instanceof ControllerUnavailableError) || client.explicit) throw err;
     process.stderr.write(
       `workerctl: no controller is running at ${client.url}; showing the database in ${stateDir}\n`,
     );
   }
-  return readDatabase(stateDir);
+  return { records: await readDatabase(stateDir) };
+}
+
+const limit = (n: number, unit: string): string => (n > 0 ? `${n} ${unit}` : `no limit on ${unit}`);
+
+/** The budget in words: the limits, then per node what was used and waited. */
+export function budgetLines(b: BudgetView): string[] {
+  const out = [
+    `proxmox api budget per node: ${limit(b.callsPerNode, 'calls in flight')} ` +
+      `(${limit(b.agentCallsPerNode, 'guest agent calls')}), ${limit(b.requestsPerSecondPerNode, 'requests/s')}`,
+  ];
+  for (const [node, u] of Object.entries(b.nodes).sort(([a], [c]) => a.localeCompare(c))) {
+    const waits = u.concurrencyWaits.count + u.rateWaits.count;
+    const waitS = (u.concurrencyWaits.ms + u.rateWaits.ms) / 1000;
+    out.push(
+      `  ${node}: ${u.requests} requests, ${u.inFlight} in flight (peak ${u.peak}), ` +
+        `${waits} budget waits (${waitS.toFixed(1)} s)`,
+    );
+  }
+  return out;
 }
 
 async function readDatabase(stateDir: string): Promise<WorkerRecord[]> {
@@ -86,7 +113,9 @@ async function readDatabase(stateDir: string): Promise<WorkerRecord[]> {
 
 async function runStatus(names: string[], flags: StatusFlags): Promise<number> {
   const stateDir = resolve(flags.stateDir);
-  let records = await loadRecords(stateDir, flags);
+  const loaded = await loadRecords(stateDir, flags);
+  let records = loaded.records;
+  const budget = loaded.budget ? { apiBudget: loaded.budget } : {};
   if (names.length > 0) {
     const missing = names.filter((n) => !records.some((r) => r.name === n));
     if (missing.length > 0) {
@@ -96,11 +125,11 @@ async function runStatus(names: string[], flags: StatusFlags): Promise<number> {
     records = records.filter((r) => names.includes(r.name));
   }
   if (flags.output === 'json') {
-    process.stdout.write(JSON.stringify({ workers: records.map(statusView) }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ workers: records.map(statusView), ...budget }, null, 2) + '\n');
     return 0;
   }
   if (flags.output === 'yaml') {
-    process.stdout.write(stringify({ workers: records.map(statusView) }));
+    process.stdout.write(stringify({ workers: records.map(statusView), ...budget }));
     return 0;
   }
   if (records.length === 0) {
@@ -135,5 +164,6 @@ async function runStatus(names: string[], flags: StatusFlags): Promise<number> {
   }
   const ready = records.filter(isReady).length;
   process.stdout.write(`${table.toString()}\n${records.length} workers, ${ready} Ready\n`);
+  if (loaded.budget) process.stdout.write(budgetLines(loaded.budget).join('\n') + '\n');
   return 0;
 }
