@@ -45,12 +45,15 @@ const TYPICAL_DEFAULT_MS = 5_000;
 
 /**
  * The delay until the next look at a task that has run `elapsedMs` of an expected `expectedMs`
- * (server ms): half the time left before the expected end, then, past it, as long as it has overrun
- * (at most a quarter of the expectation); within [minMs, maxMs].
+ * (server ms): half the time left before the expected end, then, past it, as long as it has overrun;
+ * never closer than an eighth of the expectation nor, past it, farther than a quarter; within
+ * [minMs, maxMs].
  */
 export function nextLookDelay(elapsedMs: number, expectedMs: number, minMs: number, maxMs: number): number {
   const d =
-    elapsedMs < expectedMs ? (expectedMs - elapsedMs) / 2 : Math.min(elapsedMs - expectedMs, expectedMs / 4);
+    elapsedMs < expectedMs
+      ? Math.max((expectedMs - elapsedMs) / 2, expectedMs / 8)
+      : Math.min(Math.max(elapsedMs - expectedMs, expectedMs / 8), expectedMs / 4);
   return Math.min(maxMs, Math.max(minMs, d));
 }
 

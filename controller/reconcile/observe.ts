@@ -60,6 +60,8 @@ export class Observer {
   readonly deadLocks = new Set<number>();
   #recorded: ReadonlySet<number> | undefined;
   #budgetUsed = 0;
+  /** Deploy-fact reads in flight, by what they read. */
+  readonly #inFlight = new Map<string, Promise<void>>();
 
   constructor(
     private readonly client: ProxmoxClient,
@@ -88,14 +90,40 @@ export class Observer {
     return { storages: this.storages, templates: this.templates };
   }
 
-  /** Reads what choosing a deploy path from `template` to `host` needs, once per pass. */
+  /**
+   * Reads what choosing a deploy path from `template` to `host` needs, once per pass: workers planned
+   * at the same time share one read of each (the read in flight, not only its result).
+   */
   async readDeployFacts(template: VmResource, host: string): Promise<void> {
+    const reads: Promise<void>[] = [];
     if (!this.templates.has(template.vmid)) {
-      this.templates.set(template.vmid, (await this.client.getConfig(template.node, template.vmid)).values);
+      reads.push(
+        this.#once(`template ${template.vmid}`, async () => {
+          const cfg = await this.client.getConfig(template.node, template.vmid);
+          this.templates.set(template.vmid, cfg.values);
+        }),
+      );
     }
     for (const node of new Set([template.node, host])) {
-      if (!this.storages.has(node)) this.storages.set(node, await this.client.storages(node));
+      if (!this.storages.has(node)) {
+        reads.push(
+          this.#once(`storages ${node}`, async () => {
+            this.storages.set(node, await this.client.storages(node));
+          }),
+        );
+      }
     }
+    await Promise.all(reads);
+  }
+
+  /** Runs `read` unless a read of the same key is in flight in this pass; then waits for that one. */
+  #once(key: string, read: () => Promise<void>): Promise<void> {
+    let p = this.#inFlight.get(key);
+    if (!p) {
+      p = read().finally(() => this.#inFlight.delete(key));
+      this.#inFlight.set(key, p);
+    }
+    return p;
   }
 
   /**

@@ -186,8 +186,9 @@ describe('task waits: the schedule', () => {
   it('looks soon, backs off, and closes in on the expected end', () => {
     const l = looks(37_000, 37_000);
     expect(l[0]).to.equal(MIN);
-    expect(l.at(-1)! - 37_000).to.be.below(MIN + 1);
-    expect(l.length).to.be.at.most(12);
+    // Seen within an eighth of the expectation after its end, with a handful of looks.
+    expect(l.at(-1)! - 37_000).to.be.at.most(37_000 / 8);
+    expect(l.length).to.be.at.most(8);
     // versus one poll a second: 37
   });
 
