@@ -27,7 +27,7 @@ import { systemClock } from '../controller/clock.js';
 import { openApp } from '../controller/compose/app.js';
 import { silentLogger } from '../controller/log.js';
 import { packageRoot } from '../controller/paths.js';
-import { HttpProxmoxClient } from '../controller/proxmox/http-client.js';
+import type { HttpProxmoxClient } from '../controller/proxmox/http-client.js';
 import { endpointTemplate, nodeOf } from '../controller/proxmox/node-budget.js';
 import { DEFAULT_TASK_POLL } from '../controller/proxmox/options.js';
 import { makeSettings } from '../controller/reconcile/settings.js';
