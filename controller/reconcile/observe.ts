@@ -32,6 +32,9 @@ export function fromPending(p: VmPending): { config: VmConfig; pending: Map<stri
   return { config: { values, digest: p.digest }, pending };
 }
 
+/** How long deploy facts (template configs, storage lists) serve later passes (clock ms). */
+export const FACTS_TTL_MS = 30_000;
+
 /** Why a worker's config is read. */
 export type ConfigReadReason = 'spec' | 'drift' | 'mismatch';
 
@@ -60,6 +63,8 @@ export class Observer {
   readonly deadLocks = new Set<number>();
   #recorded: ReadonlySet<number> | undefined;
   #budgetUsed = 0;
+  /** When the kept deploy facts were first read (clock ms). */
+  #factsAt = -Infinity;
   /** Deploy-fact reads in flight, by what they read. */
   readonly #inFlight = new Map<string, Promise<void>>();
 
@@ -76,8 +81,12 @@ export class Observer {
     this.power.clear();
     this.configs.clear();
     this.pending.clear();
-    this.templates.clear();
-    this.storages.clear();
+    // Template configs and storage lists change rarely: passes in quick succession share them.
+    if (now - this.#factsAt >= FACTS_TTL_MS) {
+      this.templates.clear();
+      this.storages.clear();
+      this.#factsAt = now;
+    }
     this.names.clear();
     this.deadLocks.clear();
     this.#recorded = undefined;
