@@ -14,12 +14,18 @@
  *     per node against the configured rate budget (client-side start times, per node in the path;
  *     cluster-wide calls under "(local)").
  *
+ * (c) the same deploy of BENCH_ANSIBLE_WORKERS (10) VMs, one per node, by workerctl and by Ansible's
+ *     community.general.proxmox_kvm (bench/ansible/fleet.yml, one fork per VM), at time scale 1,
+ *     requests as the simulator counts them (a TLS simulator each), and wall time.
+ *
  * Run: npx tsc -p . && node dist/bench/run.js api-economy
  * Env: BENCH_SIZES=100,1000  BENCH_TIME_SCALE=20  BENCH_REALTIME=1 (0: skip the time-scale-1 run of (a))
  *      BENCH_ASSUMPTIONS=off (the simulator's models no Proxmox source grounds off: `--no-assumptions`)
  *      BENCH_RATE=20 (the rate budget per node, requests per server second)
+ *      BENCH_ANSIBLE=0 (skip (c)); BENCH_ANSIBLE_WORKERS=10
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { get as httpsGet } from 'node:https';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,22 +50,27 @@ const REALTIME = process.env.BENCH_REALTIME !== '0';
 const ASSUMPTIONS = process.env.BENCH_ASSUMPTIONS !== 'off';
 const RATE = Number(process.env.BENCH_RATE ?? 20);
 const MODES = ['task', 'node'] as const;
+const NODES = 10;
+/** (c): workers deployed by workerctl and by Ansible at time scale 1, one per node. */
+const ANSIBLE_WORKERS = Number(process.env.BENCH_ANSIBLE_WORKERS ?? 10);
 type Mode = (typeof MODES)[number];
 
 interface Sim {
   url: string;
   token: string;
+  fingerprint?: string;
   stop(): Promise<void>;
 }
 
-async function startSim(dir: string, world: WorldConfig, timeScale: number): Promise<Sim> {
+async function startSim(dir: string, world: WorldConfig, timeScale: number, tls = false): Promise<Sim> {
   const worldFile = join(dir, `world-${Date.now()}-${Math.random()}.json`);
   writeFileSync(worldFile, JSON.stringify(world));
   const args = ['simulator', '--port', '0', '-o', 'json', '--latency', 'realistic'];
   args.push('--time-scale', String(timeScale), '--world', worldFile);
   if (!ASSUMPTIONS) args.push('--no-assumptions');
+  if (tls) args.push('--tls');
   const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const info = await new Promise<{ url: string; token: string }>((resolve, reject) => {
+  const info = await new Promise<{ url: string; token: string; fingerprint?: string }>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -208,9 +219,8 @@ async function perWorker(dir: string, timeScale: number): Promise<void> {
   }
 }
 
-/** (b): n workers over 10 nodes, a template copy on every node. */
-async function fleet(dir: string, n: number): Promise<void> {
-  const NODES = 10;
+/** Ten nodes, a copy of the template on every node (on its local-lvm). */
+function tenNodeWorld(): WorldConfig {
   const world = scaledWorld(NODES, 0);
   delete world.generate;
   const tpl = world.templates![0]!;
@@ -221,6 +231,12 @@ async function fleet(dir: string, n: number): Promise<void> {
     storage: 'local-lvm',
     config: { ...tpl.config, ide2: `local-lvm:vm-${tpl.vmid + i}-cloudinit,media=cdrom` },
   }));
+  return world;
+}
+
+/** (b): n workers over 10 nodes, a template copy on every node. */
+async function fleet(dir: string, n: number): Promise<void> {
+  const world = tenNodeWorld();
   const workers: Array<[string, string]> = Array.from({ length: n }, (_, i) => [
     `w-${String(i).padStart(5, '0')}`,
     `pve${(i % NODES) + 1}`,
@@ -245,6 +261,95 @@ async function fleet(dir: string, n: number): Promise<void> {
   }
 }
 
+/** Requests the simulator answered so far (its own count: GET /_sim/stats). */
+function simRequests(sim: Sim): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(`${sim.url}/_sim/stats`, { rejectUnauthorized: false }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve((JSON.parse(body) as { total: number }).total));
+    });
+    req.on('error', reject);
+  });
+}
+
+/**
+ * (c): the same deploy (a full clone onto each node's local-lvm from its template copy, then the
+ * config) of ANSIBLE_WORKERS VMs, one per node, by workerctl and by Ansible's proxmox_kvm with one
+ * fork per VM, at time scale 1; requests counted by the simulator.
+ */
+async function ansible(dir: string): Promise<void> {
+  if (spawnSync('ansible-playbook', ['--version']).status !== 0) {
+    console.log('(c) skipped: ansible-playbook not found (`make real-clients` installs it)');
+    return;
+  }
+  const world = tenNodeWorld();
+  const n = ANSIBLE_WORKERS;
+  const workers: Array<[string, string]> = Array.from({ length: n }, (_, i) => [
+    `w-${String(i).padStart(5, '0')}`,
+    `pve${(i % NODES) + 1}`,
+  ]);
+  {
+    const sim = await startSim(dir, world, 1, true);
+    try {
+      const r = await converge(dir, sim, workers, 'node', 1);
+      const total = await simRequests(sim);
+      console.log(
+        `(c) workerctl, ${n} workers on ${Math.min(n, NODES)} nodes, time scale 1: ${r.converged ? 'converged' : 'NOT converged'} in ` +
+          `${(r.wallMs / 1000).toFixed(1)} s; ${total} requests (simulator's count) = ${(total / n).toFixed(1)} per worker`,
+      );
+    } finally {
+      await sim.stop();
+    }
+  }
+  const sim = await startSim(dir, world, 1, true);
+  try {
+    const [user, secret] = sim.token.split('=') as [string, string];
+    const [apiUser, tokenId] = user.split('!') as [string, string];
+    const hosts: Record<string, Record<string, unknown>> = {};
+    workers.forEach(([name, node], i) => {
+      const tpl = world.templates!.find((t) => t.node === node)!;
+      hosts[name] = { pve_node: node, template_vmid: tpl.vmid, new_vmid: 5000 + i };
+    });
+    const inventory = join(dir, 'inventory.json');
+    writeFileSync(inventory, JSON.stringify({ workers: { hosts } }));
+    const t0 = Date.now();
+    const res = spawnSync(
+      'ansible-playbook',
+      [
+        '-i',
+        inventory,
+        '-f',
+        String(n),
+        join(packageRoot, 'bench', 'ansible', 'fleet.yml'),
+        '-e',
+        `sim_host=${new URL(sim.url).host} sim_user=${apiUser} sim_token_id=${tokenId} sim_token_secret=${secret}`,
+        '-e',
+        'ansible_python_interpreter=/usr/bin/python3',
+      ],
+      {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          ANSIBLE_NOCOLOR: '1',
+          ANSIBLE_LOCALHOST_WARNING: 'false',
+          ANSIBLE_HOST_KEY_CHECKING: 'false',
+        },
+      },
+    );
+    const wallMs = Date.now() - t0;
+    const total = await simRequests(sim);
+    const ok = res.status === 0;
+    if (!ok) process.stderr.write(res.stdout.slice(-3000) + res.stderr.slice(-2000));
+    console.log(
+      `(c) Ansible proxmox_kvm, ${n} VMs, one fork each, time scale 1: ${ok ? 'done' : `FAILED (exit ${res.status})`} in ` +
+        `${(wallMs / 1000).toFixed(1)} s; ${total} requests (simulator's count) = ${(total / n).toFixed(1)} per VM`,
+    );
+  } finally {
+    await sim.stop();
+  }
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'workerctl-bench-api-'));
 mkdirSync(dir, { recursive: true });
 try {
@@ -255,6 +360,7 @@ try {
   if (REALTIME) await perWorker(dir, 1);
   await perWorker(dir, TIME_SCALE);
   for (const n of SIZES) await fleet(dir, n);
+  if (process.env.BENCH_ANSIBLE !== '0') await ansible(dir);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
