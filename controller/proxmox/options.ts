@@ -108,7 +108,7 @@ export const DEFAULT_TASK_POLL: TaskPollOptions = {
   initialMs: 100,
   maxMs: 1000,
   factor: 2,
-  nodeMaxMs: 10_000,
+  nodeMaxMs: 30_000,
 };
 export const DEFAULT_RETRY: RetryOptions = {
   getRetries: 3,

@@ -46,14 +46,14 @@ const TYPICAL_DEFAULT_MS = 5_000;
 /**
  * The delay until the next look at a task that has run `elapsedMs` of an expected `expectedMs`
  * (server ms): half the time left before the expected end, then, past it, as long as it has overrun;
- * never closer than an eighth of the expectation nor, past it, farther than a quarter; within
+ * never closer than a quarter of the expectation nor, past it, farther than half; within
  * [minMs, maxMs].
  */
 export function nextLookDelay(elapsedMs: number, expectedMs: number, minMs: number, maxMs: number): number {
   const d =
     elapsedMs < expectedMs
-      ? Math.max((expectedMs - elapsedMs) / 2, expectedMs / 8)
-      : Math.min(Math.max(elapsedMs - expectedMs, expectedMs / 8), expectedMs / 4);
+      ? Math.max((expectedMs - elapsedMs) / 2, expectedMs / 4)
+      : Math.min(Math.max(elapsedMs - expectedMs, expectedMs / 4), expectedMs / 2);
   return Math.min(maxMs, Math.max(minMs, d));
 }
 
@@ -92,7 +92,7 @@ interface NodeWatch {
 /** Per-node task waits of one client. */
 export class NodeTaskWatch {
   readonly #nodes = new Map<string, NodeWatch>();
-  /** What tasks of a type took on a node (server ms): the next one's expectation. */
+  /** What the last task of a type took on a node, and anywhere (server ms): the next one's expectation. */
   readonly #took = new Map<string, number>();
 
   constructor(private readonly deps: NodeTaskWatchDeps) {}
@@ -111,7 +111,11 @@ export class NodeTaskWatch {
         type,
         startedAt: now,
         expectedMs:
-          opts.expectedMs ?? this.#took.get(`${task.node} ${type}`) ?? TYPICAL_MS[type] ?? TYPICAL_DEFAULT_MS,
+          opts.expectedMs ??
+          this.#took.get(`${task.node} ${type}`) ??
+          this.#took.get(type) ??
+          TYPICAL_MS[type] ??
+          TYPICAL_DEFAULT_MS,
         dueAt: now + this.#real(MIN_LIST_INTERVAL_MS),
         deadline: opts.timeoutMs !== undefined ? now + opts.timeoutMs : Infinity,
         notFound: 0,
@@ -236,6 +240,8 @@ export class NodeTaskWatch {
     }
     const took = (clock.now() - w.startedAt) * this.deps.timeScale;
     this.#took.set(`${w.task.node} ${w.type}`, took);
+    // Another node's first task of the type: what one took anywhere beats a typical figure.
+    this.#took.set(w.type, took);
     try {
       w.settle({ ok: await settle(this.deps, w.task, status) });
     } catch (err) {
