@@ -306,16 +306,12 @@ export class Reconciler {
         }
         return { outcome: { kind: 'converged' } };
       }
-      for (const [i, action] of runnable.entries()) {
+      for (const action of runnable) {
         run.log.info('executing', { kind: action.kind, reason: action.reason });
         const vmidBefore = run.rec.vmid;
         let stale = false;
-        // The config this pass read and planned on, for the first action (later ones may follow a
-        // change of ours): its digest guards the write all the same.
-        const observed =
-          i === 0 && run.rec.vmid !== undefined ? this.observer.configs.get(run.rec.vmid) : undefined;
         try {
-          await this.executor.execute(run, action, wp, resources, signal, observed);
+          await this.executor.execute(run, action, wp, resources, signal);
         } catch (err) {
           // Someone wrote the config between our read and our write (PVE checks the digest again
           // under the VM's flock): read again and plan again, never overwrite what we did not see.

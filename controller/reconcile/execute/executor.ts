@@ -4,7 +4,7 @@
  * call through mutation.ts (slots, intent first, UPID recorded, bounded wait).
  */
 import { TerminalError, errorMessage, type TaskFailedError } from '../../errors.js';
-import type { TaskRef, VmConfig, VmResource } from '../../proxmox/types.js';
+import type { TaskRef, VmResource } from '../../proxmox/types.js';
 import type { DeployProgress, WorkerRecord } from '../../types.js';
 import type { PlannedAction, PowerOp, VmLocation } from '../contracts.js';
 import type { WorkerPlan } from '../plan.js';
@@ -33,7 +33,6 @@ export class Executor {
     plan: WorkerPlan,
     _resources: readonly VmResource[],
     signal: AbortSignal,
-    observed?: VmConfig,
   ): Promise<void> {
     const m = this.#m;
     const id = plan.ownership.identity;
@@ -48,7 +47,7 @@ export class Executor {
       case 'unlock':
         return unlockVm(m, run, { vm: vm(), signal });
       case 'configure':
-        return configureVm(m, run, { vm: vm(), action, plan, signal, observed });
+        return configureVm(m, run, { vm: vm(), action, plan, signal });
       case 'resize':
         return resizeVm(m, run, { vm: vm(), plan, signal });
       case 'restart':
