@@ -151,7 +151,7 @@ async function converge(
         byEndpoint.set(key, (byEndpoint.get(key) ?? 0) + 1);
         const node = nodeOf(info.path);
         const list = starts.get(node) ?? [];
-        list.push(Date.now() - info.durationMs);
+        list.push(performance.now() - info.durationMs);
         starts.set(node, list);
       },
     },

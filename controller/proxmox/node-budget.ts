@@ -143,9 +143,10 @@ class RateGate {
       signal?.throwIfAborted();
       const t0 = this.clock.now();
       let now = t0;
-      while (this.#starts.length > 0 && this.#starts[0]! <= now - this.windowMs) this.#starts.shift();
+      // One clock tick of margin: the clock counts whole milliseconds.
+      while (this.#starts.length > 0 && this.#starts[0]! < now - this.windowMs - 1) this.#starts.shift();
       if (this.#starts.length >= this.limit) {
-        await this.clock.sleep(this.#starts[0]! + this.windowMs - now, signal);
+        await this.clock.sleep(this.#starts[0]! + this.windowMs + 2 - now, signal);
         now = this.clock.now();
         this.#starts.shift();
       }
