@@ -23,6 +23,8 @@ import { parseUpid } from './upid.js';
 
 /** Never list a node's tasks more often than this (server ms). */
 export const MIN_LIST_INTERVAL_MS = 1000;
+/** Looks at a task near its expected end this far apart (server ms). */
+export const NEAR_END_MS = 2000;
 
 /**
  * ASSUMPTION (no Proxmox source gives durations): typical run times per task type before a node has
@@ -46,14 +48,17 @@ const TYPICAL_DEFAULT_MS = 5_000;
 /**
  * The delay until the next look at a task that has run `elapsedMs` of an expected `expectedMs`
  * (server ms): half the time left before the expected end, then, past it, as long as it has overrun;
- * never closer than a quarter of the expectation nor, past it, farther than half; within
- * [minMs, maxMs].
+ * never closer than NEAR_END_MS (or a quarter of a short expectation) nor, past it, farther than
+ * half the expectation; within [minMs, maxMs].
  */
 export function nextLookDelay(elapsedMs: number, expectedMs: number, minMs: number, maxMs: number): number {
+  // Close to the expected end, looks NEAR_END_MS apart (a quarter of a short task): the next task
+  // queued behind this one on the node starts no later than that after it ended.
+  const near = Math.min(expectedMs / 4, NEAR_END_MS);
   const d =
     elapsedMs < expectedMs
-      ? Math.max((expectedMs - elapsedMs) / 2, expectedMs / 4)
-      : Math.min(Math.max(elapsedMs - expectedMs, expectedMs / 4), expectedMs / 2);
+      ? Math.max((expectedMs - elapsedMs) / 2, near)
+      : Math.min(Math.max(elapsedMs - expectedMs, near), Math.max(near, expectedMs / 2));
   return Math.min(maxMs, Math.max(minMs, d));
 }
 

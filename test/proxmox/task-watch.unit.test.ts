@@ -186,15 +186,15 @@ describe('task waits: the schedule', () => {
   it('looks soon, backs off, and closes in on the expected end', () => {
     const l = looks(37_000, 37_000);
     expect(l[0]).to.equal(MIN);
-    // Seen within a quarter of the expectation after its end, with a handful of looks.
-    expect(l.at(-1)! - 37_000).to.be.at.most(37_000 / 4);
-    expect(l.length).to.be.at.most(6);
+    // Seen within 2 s of its end, with a handful of looks.
+    expect(l.at(-1)! - 37_000).to.be.at.most(2000);
+    expect(l.length).to.be.at.most(9);
     // versus one poll a second: 37
   });
 
   it('a task that overruns its expectation is looked at less and less often, within bounds', () => {
     const l = looks(30_000, 300_000);
-    expect(l.length).to.be.below(35);
+    expect(l.length).to.be.below(40);
     for (let i = 1; i < l.length; i++) {
       expect(l[i]! - l[i - 1]!).to.be.at.least(MIN);
       expect(l[i]! - l[i - 1]!).to.be.at.most(MAX);
