@@ -53,6 +53,12 @@ bench: build
 chaos: build
 	node dist/test/chaos/chaos.js
 
+# Proxmox API requests per worker and per fleet, task waits per task vs per node, and Ansible's
+# proxmox_kvm side by side (bench/api-economy.bench.ts; BENCHMARKS.md "API economy").
+.PHONY: bench-api
+bench-api: build
+	node dist/bench/run.js api-economy
+
 clean:
 	rm -rf dist .workerctl
 

@@ -13,6 +13,7 @@ import { readTokenFile } from './auth.js';
 import type { WorkerSummary } from './views.js';
 import type { PlanPreviewResponse } from './plan-request.js';
 import type { ManifestsMeta } from '../reconcile/intake.js';
+import type { BudgetView } from '../proxmox/node-budget.js';
 
 export const DEFAULT_CONTROLLER_URL = 'http://127.0.0.1:8080';
 /** Where `workerctl run` writes a generated token when given no --api-token-file. */
@@ -157,6 +158,11 @@ export class ControllerClient {
 
   async workers(): Promise<WorkerSummary[]> {
     return (await this.#request<{ workers: WorkerSummary[] }>('GET', '/v1/workers')).workers;
+  }
+
+  /** The controller's state beside the workers: readiness and the Proxmox API budget in use. */
+  status(): Promise<{ ready: boolean; proxmox: { budget: BudgetView | null } }> {
+    return this.#request('GET', '/v1/status');
   }
 
   /** Whole worker records (what `workerctl status` shows). */

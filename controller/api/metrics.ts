@@ -10,10 +10,14 @@ import { PHASES } from '../lifecycle/phases.js';
 import type { ManifestHealthView } from '../loop/manifest-health.js';
 import { packageVersion } from '../paths.js';
 import { registerFleetMetrics } from './fleet-metrics.js';
+import { endpointTemplate, nodeOf, type BudgetView } from '../proxmox/node-budget.js';
 
 /** The fields of a Proxmox call report the metrics use (proxmox/options.ts CallInfo). */
 export interface ProxmoxCallReport {
   operation: string;
+  method?: string;
+  /** API path without query. */
+  path?: string;
   durationMs: number;
   error?: Error;
 }
@@ -37,7 +41,9 @@ export class ControllerMetrics {
   readonly sessionStartDuration: Histogram;
   readonly tests: Counter<'result'>;
   readonly httpRequests: Counter<'method' | 'route' | 'code'>;
+  readonly proxmoxRequests: Counter<'node' | 'method' | 'endpoint'>;
   #store?: Store;
+  #budget?: () => BudgetView | undefined;
   #queueDepth?: () => number;
   #manifests?: () => ManifestHealthView;
 
@@ -97,6 +103,65 @@ export class ControllerMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
+    this.proxmoxRequests = new Counter({
+      name: 'workerctl_proxmox_requests_total',
+      help: 'HTTP requests to Proxmox VE (every attempt), by node, method and endpoint template.',
+      labelNames: ['node', 'method', 'endpoint'],
+      registers,
+    });
+    const budget = () => this.#budget?.();
+    new Gauge({
+      name: 'workerctl_proxmox_budget_limit',
+      help: 'The per-node API budget: calls in flight (calls), guest agent calls in flight (agent_calls), requests per second (requests_per_second); 0 = no limit.',
+      labelNames: ['limit'],
+      registers,
+      collect() {
+        const b = budget();
+        if (!b) return;
+        this.set({ limit: 'calls' }, b.callsPerNode);
+        this.set({ limit: 'agent_calls' }, b.agentCallsPerNode);
+        this.set({ limit: 'requests_per_second' }, b.requestsPerSecondPerNode);
+      },
+    });
+    new Gauge({
+      name: 'workerctl_proxmox_budget_in_flight',
+      help: 'Protected API calls in flight per node now, and the most at once so far (kind peak).',
+      labelNames: ['node', 'kind'],
+      registers,
+      collect() {
+        for (const [node, u] of Object.entries(budget()?.nodes ?? {})) {
+          this.set({ node, kind: 'now' }, u.inFlight);
+          this.set({ node, kind: 'peak' }, u.peak);
+        }
+      },
+    });
+    // Counters kept by the budget itself, read at scrape time.
+    new Counter({
+      name: 'workerctl_proxmox_budget_waits_total',
+      help: 'Requests that waited for the per-node budget, by node and budget (concurrency, rate).',
+      labelNames: ['node', 'budget'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [node, u] of Object.entries(budget()?.nodes ?? {})) {
+          this.inc({ node, budget: 'concurrency' }, u.concurrencyWaits.count);
+          this.inc({ node, budget: 'rate' }, u.rateWaits.count);
+        }
+      },
+    });
+    new Counter({
+      name: 'workerctl_proxmox_budget_wait_seconds_total',
+      help: 'Time requests spent waiting for the per-node budget, by node and budget (concurrency, rate).',
+      labelNames: ['node', 'budget'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [node, u] of Object.entries(budget()?.nodes ?? {})) {
+          this.inc({ node, budget: 'concurrency' }, u.concurrencyWaits.ms / 1000);
+          this.inc({ node, budget: 'rate' }, u.rateWaits.ms / 1000);
+        }
+      },
+    });
     // collect() runs with `this` bound to the gauge; reach the store through a closure.
     const currentStore = () => this.#store;
     this.workers = new Gauge({
@@ -154,6 +219,11 @@ export class ControllerMetrics {
     });
   }
 
+  /** The budget gauges and wait counters read `fn` at scrape time. */
+  bindBudget(fn: () => BudgetView | undefined): void {
+    this.#budget = fn;
+  }
+
   /** Workers and sessions gauges read this store at scrape time. */
   bindStore(store: Store): void {
     this.#store = store;
@@ -178,6 +248,12 @@ export class ControllerMetrics {
   /** Pass as the Proxmox client's onCall. */
   readonly onProxmoxCall = (info: ProxmoxCallReport): void => {
     this.proxmoxCalls.inc({ operation: info.operation });
+    if (info.path !== undefined && info.method !== undefined)
+      this.proxmoxRequests.inc({
+        node: nodeOf(info.path),
+        method: info.method,
+        endpoint: endpointTemplate(info.path),
+      });
     this.proxmoxDuration.observe({ operation: info.operation }, info.durationMs / 1000);
     if (info.error) this.proxmoxErrors.inc({ operation: info.operation, error: info.error.name });
   };

@@ -63,6 +63,13 @@ export function apiRoutes(services: ApiServices, sseClients: Set<ServerResponse>
     },
     {
       method: 'GET',
+      pattern: /^\/v1\/status$/,
+      name: '/v1/status',
+      handler: async (_q, res) =>
+        send(res, 200, { ready: services.isReady(), proxmox: { budget: services.budget?.() ?? null } }),
+    },
+    {
+      method: 'GET',
       pattern: /^\/v1\/workers$/,
       name: '/v1/workers',
       handler: async (req, res) => {

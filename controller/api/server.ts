@@ -4,6 +4,7 @@
  *   GET  /healthz                    the process answers
  *   GET  /readyz                     200 after the first full observation of the cluster, else 503
  *   GET  /metrics                    Prometheus text
+ *   GET  /v1/status                  readiness and the per-node Proxmox API budget with its use
  *   GET  /v1/workers[/NAME]          workers and their status (?full=1: whole records)
  *   POST /v1/workers/NAME/test       test a worker (waits for the result)
  *   POST /v1/plan                    plan posted manifests against this controller (read-only)
@@ -38,6 +39,7 @@ import type { ControllerMetrics } from './metrics.js';
 import { pageRoutes } from './page.js';
 import { decodeSegment, parseTarget, send } from './request.js';
 import { apiRoutes } from './routes.js';
+import type { BudgetView } from '../proxmox/node-budget.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:8080';
 
@@ -65,6 +67,8 @@ export interface ApiServices {
   plan?: () => Plan;
   /** The manifests' health (GET /v1/manifests; without it, 503). */
   manifests?: () => ManifestHealthView;
+  /** The per-node Proxmox API budget and its use (GET /v1/status). */
+  budget?: () => BudgetView;
 }
 
 export interface ApiServer {

@@ -8,6 +8,7 @@
  * the token may instead come from the credential `pve-token` ($CREDENTIALS_DIRECTORY/pve-token).
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { DEFAULT_RATE_PER_NODE } from '../proxmox/node-budget.js';
 
 export type { ConnectionOptions } from '../compose/connection.js';
 
@@ -54,6 +55,17 @@ export function addConnectionOptions(cmd: Command): Command {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 1)
           throw new InvalidArgumentError(`expected a whole number >= 1, got '${v}'`);
+        return n;
+      }),
+    )
+    .addOption(
+      new Option(
+        '--api-rate-per-node <n>',
+        `API requests started per node and second (default ${DEFAULT_RATE_PER_NODE}; 0 = no limit)`,
+      ).argParser((v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0)
+          throw new InvalidArgumentError(`expected a whole number >= 0, got '${v}'`);
         return n;
       }),
     )

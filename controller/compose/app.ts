@@ -29,6 +29,7 @@ import { Controller, type ControllerOptions, type LoadFn } from '../loop/control
 import { ManifestHealth } from '../loop/manifest-health.js';
 import { createManifestLoader } from '../manifest/cached-loader.js';
 import type { ProxmoxClient } from '../proxmox/client.js';
+import { HttpProxmoxClient } from '../proxmox/http-client.js';
 import type { CallInfo, ProxmoxClientOptions } from '../proxmox/options.js';
 import { readOnlyClient } from '../proxmox/read-only-client.js';
 import type { ControllerSettings } from '../reconcile/contracts.js';
@@ -146,7 +147,12 @@ export function readStateSnapshot(stateDir: string): unknown {
 }
 
 async function openConnection(opts: AppOptions, onCall?: (info: CallInfo) => void): Promise<Connection> {
-  const clientOptions = { ...opts.clientOptions, ...(onCall ? { onCall } : {}) };
+  const clientOptions = {
+    // An in-process simulator's clock, unless the caller says otherwise (proxmox/options.ts timeScale).
+    ...(opts.endpoint?.sim ? { timeScale: opts.endpoint.sim.latency.pveTimeScale } : {}),
+    ...opts.clientOptions,
+    ...(onCall ? { onCall } : {}),
+  };
   if (opts.endpoint) {
     const conn = connectEndpoint(opts.endpoint, { logger: opts.logger, clientOptions });
     return opts.endpoint.sim ? { ...conn, simulator: { sim: opts.endpoint.sim } as RunningSimulator } : conn;
@@ -205,6 +211,8 @@ export async function openApp(opts: AppOptions): Promise<App> {
   // caller's, which may tune it while the app runs).
   if (settings.skiplock !== Boolean(conn.rootLogin)) settings.skiplock = Boolean(conn.rootLogin);
   const core = createReconcileCore({ client, store, logger, clock, settings }, opts.core);
+  // The per-node API budget of the HTTP client (status, metrics).
+  const budget = conn.client instanceof HttpProxmoxClient ? conn.client.budget : undefined;
 
   let controller: Controller | undefined;
   if (opts.controller) {
@@ -274,6 +282,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
       started = true;
       if (opts.api && lifecycle && metrics) {
         metrics.bindStore(store);
+        if (budget) metrics.bindBudget(() => budget.view());
         if (manifestHealth) {
           metrics.bindManifests(() => manifestHealth.view());
           const events = lifecycle.events;
@@ -387,6 +396,7 @@ export async function openApp(opts: AppOptions): Promise<App> {
           previewPlan: previewFor(),
           token,
           plan: () => core.reconciler.planObserved(core.massDeleteBlocked),
+          ...(budget ? { budget: () => budget.view() } : {}),
           ...(manifestHealth ? { manifests: () => manifestHealth.view() } : {}),
         },
         listen,

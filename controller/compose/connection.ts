@@ -11,8 +11,8 @@ import type { Logger } from '../log.js';
 import type { ProxmoxClient } from '../proxmox/client.js';
 import { isLoopbackHost, normaliseApiUrl } from '../proxmox/base-url.js';
 import { createProxmoxClient } from '../proxmox/http-client.js';
-import { NodeBudget } from '../proxmox/node-budget.js';
 import type { ProxmoxAuth, ProxmoxClientOptions } from '../proxmox/options.js';
+import { DEFAULT_RATE_PER_NODE } from '../proxmox/node-budget.js';
 import { readToken } from '../proxmox/token.js';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../simulator/index.js';
 
@@ -26,6 +26,8 @@ export interface ConnectionOptions {
   passwordFile?: string;
   /** Protected API calls in flight per node (the node budget; default 3 = pvedaemon's workers). */
   apiCallsPerNode?: number;
+  /** API requests started per node and second (the node budget; default 20, 0 = no limit). */
+  apiRatePerNode?: number;
   caFile?: string;
   fingerprint?: string;
   insecure?: boolean;
@@ -71,9 +73,10 @@ export async function connect(opts: ConnectionOptions, deps: ConnectDeps): Promi
   const server = opts.server ?? env.WORKERCTL_SERVER;
   const base: Partial<ProxmoxClientOptions> = {
     logger: deps.logger,
-    ...(opts.apiCallsPerNode !== undefined
-      ? { budget: new NodeBudget({ perNode: opts.apiCallsPerNode }) }
-      : {}),
+    budget: {
+      ...(opts.apiCallsPerNode !== undefined ? { perNode: opts.apiCallsPerNode } : {}),
+      ratePerNode: opts.apiRatePerNode ?? DEFAULT_RATE_PER_NODE,
+    },
     ...deps.clientOptions,
   };
 
@@ -87,6 +90,8 @@ export async function connect(opts: ConnectionOptions, deps: ConnectDeps): Promi
     });
     try {
       const client = createProxmoxClient({
+        // Intervals in server time (task listings, the rate budget) run on the simulator's clock.
+        timeScale: simulator.sim.latency.pveTimeScale,
         ...base,
         url: simulator.url,
         auth: { kind: 'token', token: simulator.token },

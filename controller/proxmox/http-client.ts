@@ -8,6 +8,7 @@ import * as codec from './codec.js';
 import { seg, type Params } from './form.js';
 import type { NodeBudget } from './node-budget.js';
 import { DEFAULT_TASK_POLL, type ProxmoxClientOptions, type TaskPollOptions } from './options.js';
+import { NodeTaskWatch } from './task-watch.js';
 import { waitForTask } from './tasks.js';
 import { Transport, type RequestSpec } from './transport.js';
 import type {
@@ -49,11 +50,22 @@ export class HttpProxmoxClient implements ProxmoxClient {
   readonly #t: Transport;
   readonly #clock: Clock;
   readonly #poll: TaskPollOptions;
+  readonly #watch: NodeTaskWatch;
 
   constructor(opts: ProxmoxClientOptions) {
     this.#t = new Transport(opts);
     this.#clock = opts.clock ?? systemClock;
     this.#poll = { ...DEFAULT_TASK_POLL, ...opts.taskPoll };
+    this.#watch = new NodeTaskWatch({
+      // limit: node_tasks returns 50 by default; a node rarely runs more, and a task missing from a
+      // cut list only costs its status read (task-watch.ts).
+      active: (node) => this.tasks(node, { source: 'active', limit: 500 }),
+      status: (t) => this.taskStatus(t),
+      log: (t, o) => this.taskLog(t, o),
+      clock: this.#clock,
+      maxMs: this.#poll.nodeMaxMs,
+      timeScale: opts.timeScale ?? 1,
+    });
   }
 
   /** The API base URL, e.g. https://pve1:8006/api2/json. */
@@ -329,6 +341,7 @@ export class HttpProxmoxClient implements ProxmoxClient {
   }
 
   async waitForTask(task: TaskRef, opts: WaitOptions = {}): Promise<TaskStatus> {
+    if (this.#poll.mode === 'node') return this.#watch.wait(task, opts);
     return waitForTask(
       {
         status: (t, signal) => this.taskStatus(t, signal),

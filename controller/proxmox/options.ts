@@ -1,7 +1,7 @@
 /** Options of the HTTP Proxmox VE client (createProxmoxClient). */
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { NodeBudget } from './node-budget.js';
+import type { NodeBudget, NodeBudgetOptions } from './node-budget.js';
 
 /** API token auth (recommended): no CSRF token, no login round trip. */
 export interface TokenAuth {
@@ -32,12 +32,20 @@ export interface ProxmoxTlsOptions {
 }
 
 export interface TaskPollOptions {
-  /** First poll delay. Default 100 ms. */
+  /**
+   * `node` (default): one GET /nodes/{node}/tasks?source=active per node and interval serves every
+   * task waited for on that node (task-watch.ts). `task`: GET …/tasks/{upid}/status per task and
+   * interval (tasks.ts), as before issue 14; kept to measure both side by side.
+   */
+  mode: 'node' | 'task';
+  /** `task` mode: first poll delay (real ms). Default 100 ms. */
   initialMs: number;
-  /** Largest poll delay. Default 2000 ms. */
+  /** `task` mode: largest poll delay (real ms). Default 1000 ms. */
   maxMs: number;
-  /** Growth per poll. Default 2. */
+  /** `task` mode: growth per poll. Default 2. */
   factor: number;
+  /** `node` mode: longest interval between two listings of a node while a task waits (server ms). */
+  nodeMaxMs: number;
 }
 
 export interface RetryOptions {
@@ -82,11 +90,26 @@ export interface ProxmoxClientOptions {
   onCall?: (info: CallInfo) => void;
   /** Most sockets per host kept by the keep-alive agent. Default 8. */
   maxSockets?: number;
-  /** The per-node budget of concurrent pvedaemon calls (node-budget.ts); default 3 per node. */
-  budget?: NodeBudget;
+  /**
+   * The per-node budget (node-budget.ts): concurrent pvedaemon calls (default 3 per node) and
+   * requests per second (default 20 per node); a budget to share, or its options.
+   */
+  budget?: NodeBudget | NodeBudgetOptions;
+  /**
+   * Server milliseconds per real millisecond: 1 for Proxmox, the simulator's time scale for a
+   * time-scaled simulator. Intervals in server time (task listing intervals, the request-rate
+   * budget's window) are divided by it. Default 1.
+   */
+  timeScale?: number;
 }
 
-export const DEFAULT_TASK_POLL: TaskPollOptions = { initialMs: 100, maxMs: 1000, factor: 2 };
+export const DEFAULT_TASK_POLL: TaskPollOptions = {
+  mode: 'node',
+  initialMs: 100,
+  maxMs: 1000,
+  factor: 2,
+  nodeMaxMs: 30_000,
+};
 export const DEFAULT_RETRY: RetryOptions = {
   getRetries: 3,
   lockRetries: 2,

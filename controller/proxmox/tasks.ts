@@ -26,7 +26,7 @@ export const LOG_TAIL_LINES = 10;
  * briefly be unknown on a busy node). A 596 or a dropped connection is not counted: it says the
  * node's pvedaemon is busy, not that the task failed, so the wait rides it out until its deadline.
  */
-const MAX_NOT_FOUND = 3;
+export const MAX_NOT_FOUND = 3;
 
 /** Polls until the task stops; resolves with its status on success. */
 export async function waitForTask(
@@ -51,15 +51,7 @@ export async function waitForTask(
       // A busy node: poll less often.
       if (busy) delay = Math.max(delay, poll.maxMs);
     }
-    if (status?.status === 'stopped') {
-      if (status.succeeded) return status;
-      const failure = await taskFailure(deps, task, status);
-      // The VM is not there (the task looked only after it was forked): gone, not a failure.
-      if (taskSaysVmMissing(failure.exitStatus)) {
-        throw new NotFoundError(failure.message, { cause: failure });
-      }
-      throw failure;
-    }
+    if (status?.status === 'stopped') return settle(deps, task, status);
     const left = deadline - clock.now();
     if (left <= 0) {
       throw new WaitTimeoutError(
@@ -71,8 +63,28 @@ export async function waitForTask(
   }
 }
 
+/**
+ * The outcome of a stopped task: its status when it succeeded, else TaskFailedError with its log's
+ * tail (NotFoundError when the task says the VM is not there: gone, not a failure).
+ */
+export async function settle(
+  deps: Pick<TaskWaitDeps, 'log'>,
+  task: TaskRef,
+  status: TaskStatus,
+): Promise<TaskStatus> {
+  if (status.succeeded) return status;
+  const failure = await taskFailure(deps, task, status);
+  // The task looked for the VM only after it was forked.
+  if (taskSaysVmMissing(failure.exitStatus)) throw new NotFoundError(failure.message, { cause: failure });
+  throw failure;
+}
+
 /** The TaskFailedError for a stopped, failed task, with the last lines of its log. */
-async function taskFailure(deps: TaskWaitDeps, task: TaskRef, status: TaskStatus): Promise<TaskFailedError> {
+async function taskFailure(
+  deps: Pick<TaskWaitDeps, 'log'>,
+  task: TaskRef,
+  status: TaskStatus,
+): Promise<TaskFailedError> {
   const exit = status.exitStatus ?? 'unexpected status';
   let tail: string[] = [];
   try {

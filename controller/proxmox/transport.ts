@@ -73,10 +73,13 @@ export class Transport {
   readonly budget: NodeBudget;
 
   constructor(opts: ProxmoxClientOptions) {
-    this.budget = opts.budget ?? new NodeBudget();
     this.baseUrl = normaliseApiUrl(opts.url);
     this.#log = opts.logger ?? silentLogger();
     this.#clock = opts.clock ?? systemClock;
+    this.budget =
+      opts.budget instanceof NodeBudget
+        ? opts.budget
+        : new NodeBudget({ timeScale: opts.timeScale, clock: this.#clock, ...opts.budget });
     this.#retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.#timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#onCall = opts.onCall;

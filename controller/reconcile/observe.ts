@@ -32,6 +32,9 @@ export function fromPending(p: VmPending): { config: VmConfig; pending: Map<stri
   return { config: { values, digest: p.digest }, pending };
 }
 
+/** How long deploy facts (template configs, storage lists) serve later passes (clock ms). */
+export const FACTS_TTL_MS = 30_000;
+
 /** Why a worker's config is read. */
 export type ConfigReadReason = 'spec' | 'drift' | 'mismatch';
 
@@ -60,6 +63,10 @@ export class Observer {
   readonly deadLocks = new Set<number>();
   #recorded: ReadonlySet<number> | undefined;
   #budgetUsed = 0;
+  /** When the kept deploy facts were first read (clock ms). */
+  #factsAt = -Infinity;
+  /** Deploy-fact reads in flight, by what they read. */
+  readonly #inFlight = new Map<string, Promise<void>>();
 
   constructor(
     private readonly client: ProxmoxClient,
@@ -74,8 +81,12 @@ export class Observer {
     this.power.clear();
     this.configs.clear();
     this.pending.clear();
-    this.templates.clear();
-    this.storages.clear();
+    // Template configs and storage lists change rarely: passes in quick succession share them.
+    if (now - this.#factsAt >= FACTS_TTL_MS) {
+      this.templates.clear();
+      this.storages.clear();
+      this.#factsAt = now;
+    }
     this.names.clear();
     this.deadLocks.clear();
     this.#recorded = undefined;
@@ -88,14 +99,40 @@ export class Observer {
     return { storages: this.storages, templates: this.templates };
   }
 
-  /** Reads what choosing a deploy path from `template` to `host` needs, once per pass. */
+  /**
+   * Reads what choosing a deploy path from `template` to `host` needs, once per pass: workers planned
+   * at the same time share one read of each (the read in flight, not only its result).
+   */
   async readDeployFacts(template: VmResource, host: string): Promise<void> {
+    const reads: Promise<void>[] = [];
     if (!this.templates.has(template.vmid)) {
-      this.templates.set(template.vmid, (await this.client.getConfig(template.node, template.vmid)).values);
+      reads.push(
+        this.#once(`template ${template.vmid}`, async () => {
+          const cfg = await this.client.getConfig(template.node, template.vmid);
+          this.templates.set(template.vmid, cfg.values);
+        }),
+      );
     }
     for (const node of new Set([template.node, host])) {
-      if (!this.storages.has(node)) this.storages.set(node, await this.client.storages(node));
+      if (!this.storages.has(node)) {
+        reads.push(
+          this.#once(`storages ${node}`, async () => {
+            this.storages.set(node, await this.client.storages(node));
+          }),
+        );
+      }
     }
+    await Promise.all(reads);
+  }
+
+  /** Runs `read` unless a read of the same key is in flight in this pass; then waits for that one. */
+  #once(key: string, read: () => Promise<void>): Promise<void> {
+    let p = this.#inFlight.get(key);
+    if (!p) {
+      p = read().finally(() => this.#inFlight.delete(key));
+      this.#inFlight.set(key, p);
+    }
+    return p;
   }
 
   /**

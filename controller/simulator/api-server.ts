@@ -39,6 +39,8 @@ function redactParams(params: Record<string, unknown>): Record<string, unknown> 
 /** Handles /api2/json requests for one simulator. */
 export class ApiServer {
   private readonly router: Router<Simulator> = buildRoutes();
+  /** Requests being answered, per node in the path ('' for cluster-wide ones). */
+  private readonly inFlight = new Map<string, number>();
   constructor(private readonly sim: Simulator) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -55,15 +57,28 @@ export class ApiServer {
     let params: Record<string, unknown> = {};
     let violations: Record<string, string> | undefined;
     let user: string | undefined;
+    // The node by the raw path, before routing: a request that fails routing still reached it.
+    const node = /^\/nodes\/([^/]+)/.exec(path)?.[1];
+    const key = node ?? '';
+    const inFlight = (this.inFlight.get(key) ?? 0) + 1;
+    this.inFlight.set(key, inFlight);
+    let finished = false;
     const finish = (status: number, error?: string): void => {
+      if (!finished) this.inFlight.set(key, this.inFlight.get(key)! - 1);
+      finished = true;
+      const end = performance.now();
       this.sim.record({
+        startMs: performance.timeOrigin + started,
+        endMs: performance.timeOrigin + end,
+        ...(node !== undefined ? { node } : {}),
+        inFlight,
         method,
         path,
         endpoint,
         params: redactParams(params),
         status,
         error,
-        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        durationMs: Math.round((end - started) * 1000) / 1000,
         schemaViolations: violations,
         user,
       });

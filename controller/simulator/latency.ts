@@ -135,6 +135,14 @@ export class Latency {
     return typeof v === 'number' ? v : 0;
   }
 
+  /**
+   * Proxmox milliseconds per real millisecond: the time scale times the profile's compression of
+   * one PVE second (the fast profile's second is 10 ms). A client times its intervals by it.
+   */
+  get pveTimeScale(): number {
+    return this.timeScale * (1000 / this.profile.secondMs);
+  }
+
   /** Simulated ms to real ms. */
   toReal(simMs: number): number {
     return simMs / this.timeScale;

@@ -43,6 +43,13 @@ export interface CallRecord {
   status: number;
   error?: string;
   durationMs: number;
+  /** Arrival and answer, epoch ms (fractional): the call log's timeline per node. */
+  startMs: number;
+  endMs: number;
+  /** The node in the path (the one whose pveproxy or pvedaemon serves it); unset for cluster-wide calls. */
+  node?: string;
+  /** Requests of the same node (or of the cluster-wide calls) in flight when this one arrived, itself included. */
+  inFlight: number;
   /** Parameter errors when the PVE schema check refused the request. */
   schemaViolations?: Record<string, string>;
   user?: string;

@@ -60,7 +60,6 @@ export async function startHarness(
       endpoint,
       clientOptions: {
         retry: { baseDelayMs: 5, maxDelayMs: 20, jitter: 0 },
-        taskPoll: { initialMs: 5, maxMs: 40, factor: 2 },
         ...(opts.onCall ? { onCall: opts.onCall } : {}),
       },
       settings,

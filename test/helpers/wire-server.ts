@@ -120,5 +120,6 @@ export const UPID_CLONE = 'UPID:pve1:00000ACD:00006AE8:679A423B:qmclone:9000:wor
 /** Client options for fast tests: no jitter, millisecond backoff and polling. */
 export const FAST = {
   retry: { baseDelayMs: 1, maxDelayMs: 5, jitter: 0 },
-  taskPoll: { initialMs: 1, maxMs: 5, factor: 2 },
+  // Per-task polling: the wire tests of tasks.ts (task-watch.ts has its own).
+  taskPoll: { mode: 'task', initialMs: 1, maxMs: 5, factor: 2 },
 } as const;

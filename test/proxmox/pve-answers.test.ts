@@ -27,7 +27,7 @@ describe('proxmox client: real PVE answers, classified (simulator)', function ()
     client = createProxmoxClient({
       url: sim.url,
       auth: { kind: 'token', token: sim.token },
-      taskPoll: { initialMs: 2, maxMs: 10, factor: 2 },
+      timeScale: sim.sim.latency.pveTimeScale,
     });
   });
   afterEach(async () => {

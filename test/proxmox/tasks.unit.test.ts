@@ -160,7 +160,7 @@ describe('proxmox client: tasks', () => {
     const slowPoll = createProxmoxClient({
       url: server.url,
       auth: { kind: 'token', token: TEST_TOKEN },
-      taskPoll: { initialMs: 5, maxMs: 20, factor: 2 },
+      taskPoll: { mode: 'task', initialMs: 5, maxMs: 20, factor: 2 },
     });
     serveTask(4, 'OK');
     const t0 = performance.now();

@@ -12,6 +12,7 @@ import { readStateSnapshot } from '../../compose/app.js';
 import { MemoryStore } from '../../store/memory-store.js';
 import { resolve } from 'node:path';
 import type { WorkerRecord } from '../../types.js';
+import type { BudgetView } from '../../proxmox/node-budget.js';
 import { ControllerUnavailableError } from '../../errors.js';
 import { MANIFESTS_META, type ManifestsMeta } from '../../reconcile/intake.js';
 import { displayPath } from '../../manifest/finding.js';
@@ -79,14 +80,20 @@ export function statusView(r: WorkerRecord): Record<string, unknown> {
 interface StatusData {
   workers: WorkerRecord[];
   manifests?: ManifestsMeta | null;
+  /** The running controller's Proxmox API budget and its use (none from the database). */
+  budget?: BudgetView | null;
 }
 
-/** The records from a running controller, or (when none answers at the default address) the database. */
+/**
+ * The records from a running controller with its API budget, or (when none answers at the default
+ * address) the database.
+ */
 async function loadRecords(stateDir: string, flags: StatusFlags): Promise<StatusData> {
   const client = apiClient(flags);
   if (flags.explicitStateDir && !client.explicit) return readDatabase(stateDir);
   try {
-    return await client.recordsWithManifests();
+    const data = await client.recordsWithManifests();
+    return { ...data, budget: (await client.status()).proxmox.budget };
   } catch (err) {
     if (!(err instanceof ControllerUnavailableError) || client.explicit) throw err;
     process.stderr.write(
@@ -94,6 +101,26 @@ async function loadRecords(stateDir: string, flags: StatusFlags): Promise<Status
     );
   }
   return readDatabase(stateDir);
+}
+
+const limit = (n: number, unit: string): string => (n > 0 ? `${n} ${unit}` : `no limit on ${unit}`);
+
+/** The budget in words: the limits, then per node what was used and waited. */
+export function budgetLines(b: BudgetView): string[] {
+  const out = [
+    // Fits 80 columns, like the table above it.
+    `api budget per node: ${limit(b.callsPerNode, 'calls in flight')} ` +
+      `(${limit(b.agentCallsPerNode, 'agent')}), ${limit(b.requestsPerSecondPerNode, 'requests/s')}`,
+  ];
+  for (const [node, u] of Object.entries(b.nodes).sort(([a], [c]) => a.localeCompare(c))) {
+    const waits = u.concurrencyWaits.count + u.rateWaits.count;
+    const waitS = (u.concurrencyWaits.ms + u.rateWaits.ms) / 1000;
+    out.push(
+      `  ${node}: ${u.requests} requests, ${u.inFlight} in flight (peak ${u.peak}), ` +
+        `${waits} budget waits (${waitS.toFixed(1)} s)`,
+    );
+  }
+  return out;
 }
 
 async function readDatabase(stateDir: string): Promise<StatusData> {
@@ -110,6 +137,7 @@ async function runStatus(names: string[], flags: StatusFlags): Promise<number> {
   const selector = parseSelector(flags.selector);
   const data = await loadRecords(stateDir, flags);
   let records = data.workers;
+  const budget = data.budget ? { apiBudget: data.budget } : {};
   if (names.length > 0) {
     const missing = names.filter((n) => !records.some((r) => r.name === n));
     if (missing.length > 0) {
@@ -122,7 +150,7 @@ async function runStatus(names: string[], flags: StatusFlags): Promise<number> {
   }
   records = records.filter((r) => matchesSelector(selector, r.spec.labels));
   const manifests = data.manifests ?? null;
-  if (printStructured(flags.output, { manifests, workers: records.map(statusView) })) return 0;
+  if (printStructured(flags.output, { manifests, workers: records.map(statusView), ...budget })) return 0;
   if (manifests?.revision) {
     const ref = manifests.ref ? ` (${manifests.ref})` : '';
     // The ref is a branch name from the checkout: shown escaped like everything else.
@@ -141,6 +169,7 @@ async function runStatus(names: string[], flags: StatusFlags): Promise<number> {
   process.stdout.write(`${statusTable(records, process.stdout.columns ?? 80)}\n`);
   const ready = records.filter(isReady).length;
   process.stdout.write(`${records.length} workers, ${ready} Ready\n`);
+  if (data.budget) process.stdout.write(budgetLines(data.budget).map(safeLine).join('\n') + '\n');
   return 0;
 }
 

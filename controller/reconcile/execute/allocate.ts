@@ -3,6 +3,8 @@
  * "at time of check"), so two creators can get the same
  * id. We take a candidate from nextid, skip ids our own records hold, assert the pick with
  * `?vmid=`, and record the reservation (with the clone intent) durably BEFORE the clone is sent.
+ * Picks queued behind each other (a fleet deployed at once) take the candidates after the last pick
+ * instead of asking nextid again; each is still asserted.
  * One pick at a time per controller (reservations are written concurrently); a collision at clone
  * time drops the reservation and the next attempt allocates again.
  */
@@ -28,11 +30,17 @@ export class VmidAllocator {
    * `preferred` (an earlier reservation) is kept when it is still free.
    */
   async allocate(reserve: (vmid: number) => Promise<void>, preferred?: number): Promise<number> {
-    const pick = this.#tail.then(async () => {
-      const vmid = await this.#pick(preferred);
-      this.#held?.add(vmid);
-      return vmid;
-    });
+    this.#queued++;
+    const pick = this.#tail
+      .then(async () => {
+        const vmid = await this.#pick(preferred);
+        this.#held?.add(vmid);
+        return vmid;
+      })
+      .finally(() => {
+        // A burst of picks shares one nextid; once it is over, the next pick asks PVE again.
+        if (--this.#queued === 0) this.#cursor = undefined;
+      });
     this.#tail = pick.catch(() => undefined);
     const vmid = await pick;
     await reserve(vmid);
@@ -41,6 +49,10 @@ export class VmidAllocator {
 
   /** vmids our records hold (read once; every reservation since is added). */
   #held: Set<number> | undefined;
+  /** Picks asked for and not done yet. */
+  #queued = 0;
+  /** Within a burst of picks: the candidate after the last pick (asserted free all the same). */
+  #cursor: number | undefined;
 
   async #pick(preferred?: number): Promise<number> {
     this.#held ??= new Set(
@@ -51,10 +63,13 @@ export class VmidAllocator {
     );
     const held = this.#held;
     if (preferred !== undefined && (await this.#free(preferred))) return preferred;
-    let candidate = await this.client.nextId();
+    let candidate = this.#cursor ?? (await this.client.nextId());
     for (let i = 0; i < MAX_PROBES; i++, candidate++) {
       if (held.has(candidate)) continue;
-      if (await this.#free(candidate)) return candidate;
+      if (await this.#free(candidate)) {
+        this.#cursor = candidate + 1;
+        return candidate;
+      }
     }
     throw new Error(`no free vmid found after ${MAX_PROBES} candidates`);
   }

@@ -1,6 +1,9 @@
 /**
- * Writing the config keys a plan changes (the `configure` action), then reading them back: PVE
- * normalises what it stores, and what the next plan compares must be what we meant.
+ * Writing the config keys a plan changes (the `configure` action), then reading them back where PVE
+ * may store a value differently from what was sent, as what the next plan compares must be what we
+ * meant: property strings (qemu-server PVE/API2/Qemu.pm update_vm_api prints drives and NICs back
+ * with print_drive/print_net), tags (pve-guest-common PVE/GuestHelpers.pm get_unique_tags sorts and
+ * deduplicates them) and the description. A number or a plain word is stored as sent.
  */
 import { TerminalError } from '../../errors.js';
 import type { VmResource } from '../../proxmox/types.js';
@@ -36,14 +39,28 @@ export async function configureVm(m: Mutations, run: WorkerRun, opts: ConfigureO
       }),
     signal,
   });
+  if (!Object.entries(body.set).some(([k, v]) => mayNormalise(k, v))) {
+    done(run, action, vm.vmid, keys);
+    return;
+  }
   const after = await client.getConfig(vm.node, vm.vmid);
   const wanted = Object.fromEntries(keys.map((k) => [k, plan.desired[k]]));
   const left = diffConfig(wanted, after.values, false);
   if (left.length > 0) {
     throw new TerminalError(`config of vm ${vm.vmid} reads back different: ${describeChanges(left)}`);
   }
+  done(run, action, vm.vmid, keys);
+}
+
+/** True when PVE may store `value` of `key` differently from how it was sent (see the file comment). */
+export function mayNormalise(key: string, value: string | number | boolean): boolean {
+  if (key === 'tags' || key === 'description') return true;
+  return !/^[A-Za-z0-9._-]*$/.test(String(value));
+}
+
+function done(run: WorkerRun, action: PlannedAction, vmid: number, keys: string[]): void {
   const cause = causeOf(run.rec);
   const what = describeChanges(action.changes);
-  run.log.info('vm configured', { vmid: vm.vmid, keys });
+  run.log.info('vm configured', { vmid, keys });
   run.note('config updated', cause === 'drift' ? `drift: ${what} put back` : `${cause}: ${what}`);
 }

@@ -15,6 +15,8 @@ export const STORAGE_SCOPE_TTL_MS = 10 * 60_000;
 export class StorageScopes {
   readonly #shared = new Map<string, { at: number; shared: Set<string> }>();
   readonly #lists = new Map<string, { at: number; list: readonly PveStorage[] }>();
+  /** Storage reads in flight, by node. */
+  readonly #reading = new Map<string, Promise<readonly PveStorage[]>>();
 
   constructor(
     private readonly client: ProxmoxClient,
@@ -49,7 +51,13 @@ export class StorageScopes {
     const known = this.#shared.get(node);
     if (known && this.clock.now() - known.at < this.ttlMs) return known.shared.has(storage);
     try {
-      this.learn(node, await this.client.storages(node));
+      // Workers asking at the same time share the one read in flight.
+      let read = this.#reading.get(node);
+      if (!read) {
+        read = this.client.storages(node).finally(() => this.#reading.delete(node));
+        this.#reading.set(node, read);
+      }
+      this.learn(node, await read);
     } catch {
       return known?.shared.has(storage) ?? true;
     }

@@ -27,7 +27,6 @@ import { defineClientContract, type Target } from './client-contract.js';
 
 const FAST = {
   retry: { baseDelayMs: 5, maxDelayMs: 20, jitter: 0 },
-  taskPoll: { initialMs: 5, maxMs: 50, factor: 2 },
 };
 
 describe('contract: proxmox client against the simulator', function () {
@@ -44,6 +43,7 @@ describe('contract: proxmox client against the simulator', function () {
       auth: { kind: 'token', token: running.token },
       tls: running.fingerprint ? { fingerprint: running.fingerprint } : undefined,
       onCall: (c) => calls.push(c),
+      timeScale: running.sim.latency.pveTimeScale,
       ...FAST,
     });
     target = {
