@@ -24,7 +24,7 @@
  *      BENCH_RATE=20 (the rate budget per node, requests per server second)
  *      BENCH_ANSIBLE=0 (skip (c)); BENCH_ANSIBLE_WORKERS=10
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { get as httpsGet } from 'node:https';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,10 +37,10 @@ import type { HttpProxmoxClient } from '../controller/proxmox/http-client.js';
 import { endpointTemplate, nodeOf } from '../controller/proxmox/node-budget.js';
 import { DEFAULT_TASK_POLL } from '../controller/proxmox/options.js';
 import { makeSettings } from '../controller/reconcile/settings.js';
-import { defaultWorld, scaledWorld } from '../controller/simulator/world/default-world.js';
+import { defaultWorld } from '../controller/simulator/world/default-world.js';
 import type { WorldConfig } from '../controller/simulator/world/types.js';
+import { startSimProcess, templateOnEveryNode, workerDoc, type SimProcess } from './fleet-world.js';
 
-const MAIN = join(packageRoot, 'dist', 'controller', 'main.js');
 const SIZES = (process.env.BENCH_SIZES ?? '100,1000')
   .split(',')
   .map(Number)
@@ -55,52 +55,11 @@ const NODES = 10;
 const ANSIBLE_WORKERS = Number(process.env.BENCH_ANSIBLE_WORKERS ?? 10);
 type Mode = (typeof MODES)[number];
 
-interface Sim {
-  url: string;
-  token: string;
-  fingerprint?: string;
-  stop(): Promise<void>;
-}
+type Sim = SimProcess;
 
-async function startSim(dir: string, world: WorldConfig, timeScale: number, tls = false): Promise<Sim> {
-  const worldFile = join(dir, `world-${Date.now()}-${Math.random()}.json`);
-  writeFileSync(worldFile, JSON.stringify(world));
-  const args = ['simulator', '--port', '0', '-o', 'json', '--latency', 'realistic'];
-  args.push('--time-scale', String(timeScale), '--world', worldFile);
-  if (!ASSUMPTIONS) args.push('--no-assumptions');
-  if (tls) args.push('--tls');
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const info = await new Promise<{ url: string; token: string; fingerprint?: string }>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]!) as { url: string; token: string });
-    });
-    child.once('exit', (code) => reject(new Error(`simulator exited ${code}`)));
-  });
-  return {
-    ...info,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-function workerDoc(name: string, node: string): string {
-  return [
-    'apiVersion: workerctl.dev/v1',
-    'kind: Worker',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    `  host: ${node}`,
-    '  template: worker-template',
-    '  storage: local-lvm',
-    '  networks: [{bridge: vmbr0, ipv4: dhcp}]',
-    '  deploy: Eager',
-  ].join('\n');
+/** The simulator as its own process, REALISTIC profile. */
+function startSim(dir: string, world: WorldConfig, timeScale: number, tls = false): Promise<Sim> {
+  return startSimProcess(dir, { world, latency: 'realistic', timeScale, assumptions: ASSUMPTIONS, tls });
 }
 
 interface Run {
@@ -124,7 +83,7 @@ async function converge(
   const manifests = mkdtempSync(join(dir, `m-${mode}-`));
   writeFileSync(
     join(manifests, 'fleet.yaml'),
-    workers.map(([n, h]) => workerDoc(n, h)).join('\n---\n') + '\n',
+    workers.map(([n, h]) => workerDoc(n, h, '  deploy: Eager')).join('\n---\n') + '\n',
   );
   const byEndpoint = new Map<string, number>();
   const starts = new Map<string, number[]>();
@@ -220,23 +179,9 @@ async function perWorker(dir: string, timeScale: number): Promise<void> {
 }
 
 /** Ten nodes, a copy of the template on every node (on its local-lvm). */
-function tenNodeWorld(): WorldConfig {
-  const world = scaledWorld(NODES, 0);
-  delete world.generate;
-  const tpl = world.templates![0]!;
-  world.templates = world.nodes.map((node, i) => ({
-    ...tpl,
-    vmid: tpl.vmid + i,
-    node: node.name,
-    storage: 'local-lvm',
-    config: { ...tpl.config, ide2: `local-lvm:vm-${tpl.vmid + i}-cloudinit,media=cdrom` },
-  }));
-  return world;
-}
-
 /** (b): n workers over 10 nodes, a template copy on every node. */
 async function fleet(dir: string, n: number): Promise<void> {
-  const world = tenNodeWorld();
+  const world = templateOnEveryNode(NODES);
   const workers: Array<[string, string]> = Array.from({ length: n }, (_, i) => [
     `w-${String(i).padStart(5, '0')}`,
     `pve${(i % NODES) + 1}`,
@@ -283,7 +228,7 @@ async function ansible(dir: string): Promise<void> {
     console.log('(c) skipped: ansible-playbook not found (`make real-clients` installs it)');
     return;
   }
-  const world = tenNodeWorld();
+  const world = templateOnEveryNode(NODES);
   const n = ANSIBLE_WORKERS;
   const workers: Array<[string, string]> = Array.from({ length: n }, (_, i) => [
     `w-${String(i).padStart(5, '0')}`,

@@ -22,7 +22,7 @@
  * one template on pve1 every other node's worker would clone across to the shared storage and move its
  * disk (two copies, all through the one shared pool).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -35,7 +35,7 @@ import { openApp } from '../controller/compose/app.js';
 import { DEFAULT_TASK_POLL } from '../controller/proxmox/options.js';
 import { makeSettings } from '../controller/reconcile/settings.js';
 import { REALISTIC_PROFILE } from '../controller/simulator/latency.js';
-import { defaultWorld, scaledWorld } from '../controller/simulator/world/default-world.js';
+import { defaultWorld } from '../controller/simulator/world/default-world.js';
 import { loadManifests } from '../controller/manifest/load.js';
 import { createManifestLoader } from '../controller/manifest/cached-loader.js';
 import type { LowdbStore } from '../controller/store/lowdb-store.js';
@@ -44,6 +44,7 @@ import type { StoreData } from '../controller/store/store.js';
 import { emptyStoreData } from '../controller/store/schema.js';
 import { splitRecord } from '../controller/store/sections.js';
 import { mergeDesired } from '../controller/reconcile/desired-state.js';
+import { startSimProcess, templateOnEveryNode, workerDoc, type SimProcess } from './fleet-world.js';
 
 const MAIN = join(packageRoot, 'dist', 'controller', 'main.js');
 const SIZES = (process.env.BENCH_SIZES ?? '100,1000')
@@ -66,86 +67,14 @@ const LOADS = (['partial', 'full'] as const).find((m) => m === process.env.BENCH
 /** The simulator's ASSUMPTION models (storage-lock chance, agent boot times) on (default) or off. */
 const ASSUMPTIONS = process.env.BENCH_ASSUMPTIONS !== 'off';
 
-interface SimProcess {
-  url: string;
-  token: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** Starts `workerctl simulator` as its own process and reads its url and token. */
-async function startSimProcess(
-  dir: string,
-  latency: 'fast' | 'realistic',
-  timeScale: number,
-): Promise<SimProcess> {
-  const worldFile = join(dir, `world-${Date.now()}.json`);
-  const world = scaledWorld(NODES, 0);
-  delete world.generate;
-  // A copy of the template on every node: every deploy is a local clone (see the file comment).
-  const tpl = world.templates![0]!;
-  world.templates = world.nodes.map((n, i) => ({
-    ...tpl,
-    vmid: tpl.vmid + i,
-    node: n.name,
-    storage: 'local-lvm',
-    config: { ...tpl.config, ide2: `local-lvm:vm-${tpl.vmid + i}-cloudinit,media=cdrom` },
-  }));
-  writeFileSync(worldFile, JSON.stringify(world));
-  const child = spawn(
-    process.execPath,
-    [
-      MAIN,
-      'simulator',
-      '--port',
-      '0',
-      '-o',
-      'json',
-      '--latency',
-      latency,
-      '--time-scale',
-      String(timeScale),
-      '--world',
-      worldFile,
-      ...(ASSUMPTIONS ? [] : ['--no-assumptions']),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const info = await new Promise<{ url: string; token: string }>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const line = buf.split('\n')[0];
-      if (buf.includes('\n')) resolve(JSON.parse(line) as { url: string; token: string });
-    });
-    child.once('exit', (code) => reject(new Error(`simulator exited ${code}`)));
+/** The simulator as its own process: ten nodes, a template copy on every node (see the file comment). */
+function startSim(dir: string, latency: 'fast' | 'realistic', timeScale: number): Promise<SimProcess> {
+  return startSimProcess(dir, {
+    world: templateOnEveryNode(NODES),
+    latency,
+    timeScale,
+    assumptions: ASSUMPTIONS,
   });
-  return {
-    ...info,
-    child,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-function workerDoc(name: string, node: string, extra = ''): string {
-  return [
-    'apiVersion: workerctl.dev/v1',
-    'kind: Worker',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    `  host: ${node}`,
-    '  template: worker-template',
-    '  storage: local-lvm',
-    '  networks: [{bridge: vmbr0, ipv4: dhcp}]',
-    extra,
-  ]
-    .filter(Boolean)
-    .join('\n');
 }
 
 /** Writes n workers, `perFile` documents per file; returns the file of worker 0. */
@@ -216,7 +145,7 @@ function pct(sorted: number[], q: number): number {
 }
 
 async function benchFleet(n: number, dir: string): Promise<void> {
-  const sim = await startSimProcess(dir, PROFILE, PROFILE === 'fast' ? 1 : TIME_SCALE);
+  const sim = await startSim(dir, PROFILE, PROFILE === 'fast' ? 1 : TIME_SCALE);
   const manifests = join(dir, `m-${n}`);
   const state = join(dir, `s-${n}`);
   const file0 = writeFleet(manifests, n, 'Eager', 1);
@@ -290,7 +219,7 @@ async function benchFleet(n: number, dir: string): Promise<void> {
     `(a) ${n} Eager workers, ${NODES} nodes, simulator assumptions ${ASSUMPTIONS ? 'on' : 'off'}: ${converged} in ${(realMs / 1000).toFixed(1)} s real ` +
       `= ${((realMs * TIME_SCALE) / 3_600_000).toFixed(2)} h simulated; lower bound ${(boundReal / 1000).toFixed(1)} s real ` +
       `(${bound.rounds} clone rounds x ${(bound.cloneMs / 1000).toFixed(1)} s sim, ` +
-      `${settings.limits.clonesPerStorage} clone slots on each node's local-lvm); ratio ${(realMs / boundReal).toFixed(2)}x (target <= 1.25x)`,
+      `${settings.limits.clonesPerStorage} clone slots on each node's local-lvm); ratio ${(realMs / boundReal).toFixed(2)}x (target <= 1.1x)`,
   );
   console.log(
     `    of which: start (load ${n} manifests, record ${n} workers) to first clone call ${(startupMs / 1000).toFixed(1)} s; ` +
@@ -506,7 +435,7 @@ try {
       `(1 real s = ${TIME_SCALE} simulated s); controller defaults (clonesPerStorage 2, perStorage 4, perNode 4, 32 reconciles)`,
   );
   for (const n of SIZES) await benchFleet(n, dir);
-  const sim = await startSimProcess(dir, 'fast', 1);
+  const sim = await startSim(dir, 'fast', 1);
   for (const n of RSS_SIZES) await benchRss(n, dir, sim);
   if (RSS_SIZES.length > 0) await benchFirstLoad(1000, dir, sim);
   await sim.stop();
