@@ -73,7 +73,13 @@ describe('operator view end to end (plan, manifests, events, metrics)', function
     await eventually(() => /event: manifests\ndata: .*"invalidFiles":1/.test(stream) || stream);
     await reader.cancel();
     await pump.catch(() => undefined);
-    const broken = (await env.http<ManifestHealthView>('GET', '/v1/manifests', undefined, false)).body;
+    // The write is not atomic: a load may first see it empty or half-written (also invalid, at line 1).
+    let broken: ManifestHealthView | undefined;
+    await eventually(async () => {
+      broken = (await env.http<ManifestHealthView>('GET', '/v1/manifests', undefined, false)).body;
+      return broken.diagnostics[0]?.line === 6 || JSON.stringify(broken.diagnostics[0]);
+    });
+    broken = broken!;
     expect(broken.lastLoad!.invalidFiles).to.have.length(1);
     expect(broken.lastLoad!.invalidFiles[0]).to.match(/b\.yaml$/);
     expect(broken.diagnostics[0]).to.include({ severity: 'error', line: 6, col: 1 });
