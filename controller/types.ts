@@ -179,23 +179,28 @@ export interface WorkerStatus {
   history: HistoryEntry[];
 }
 
+/** The mutating calls an intent can record (the database's file schema checks against this list). */
+export const INTENT_OPS = [
+  'clone',
+  'move-disk',
+  'migrate',
+  'configure',
+  'resize',
+  'start',
+  'shutdown',
+  'stop',
+  'delete',
+  'tag-remove',
+  'unlock',
+] as const;
+export type IntentOp = (typeof INTENT_OPS)[number];
+
 /**
  * A mutating Proxmox call we are about to make or have made, written to the store before the call
  * (invariant 4). After a crash the controller resumes from it.
  */
 export interface Intent {
-  op:
-    | 'clone'
-    | 'move-disk'
-    | 'migrate'
-    | 'configure'
-    | 'resize'
-    | 'start'
-    | 'shutdown'
-    | 'stop'
-    | 'delete'
-    | 'tag-remove'
-    | 'unlock';
+  op: IntentOp;
   /** The node the call was sent to: its task runs there and is in that node's task list. */
   node: string;
   vmid: number;
@@ -215,8 +220,11 @@ export interface Intent {
  * - migrate: a template on local storage, cloned on its own node (onto `cloneStorage`), then migrated
  *   offline to the worker's node with `targetstorage`.
  */
+export const DEPLOY_PATH_KINDS = ['local', 'target', 'target-move', 'migrate'] as const;
+export type DeployPathKind = (typeof DEPLOY_PATH_KINDS)[number];
+
 export interface DeployPath {
-  kind: 'local' | 'target' | 'target-move' | 'migrate';
+  kind: DeployPathKind;
   template: { vmid: number; node: string; name?: string };
   /** The storage the clone is made on. */
   cloneStorage: string;
@@ -230,7 +238,8 @@ export interface DeployPath {
 }
 
 /** The steps of a deploy after the clone: move-disk or migrate as the path needs, then finish (tag). */
-export type DeployStep = 'clone' | 'move-disk' | 'migrate' | 'finish';
+export const DEPLOY_STEPS = ['clone', 'move-disk', 'migrate', 'finish'] as const;
+export type DeployStep = (typeof DEPLOY_STEPS)[number];
 
 /** A deploy in progress: its path and the steps still to do, next first; each step is its own intent. */
 export interface DeployProgress {

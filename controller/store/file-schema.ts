@@ -6,6 +6,7 @@
  * not know are allowed.
  */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { DEPLOY_PATH_KINDS, DEPLOY_STEPS, INTENT_OPS } from '../types.js';
 
 const str = { type: 'string' } as const;
 const int = { type: 'integer' } as const;
@@ -64,21 +65,7 @@ const spec = obj({
 });
 const intent = obj(
   {
-    op: {
-      enum: [
-        'clone',
-        'move-disk',
-        'migrate',
-        'configure',
-        'resize',
-        'start',
-        'shutdown',
-        'stop',
-        'delete',
-        'tag-remove',
-        'unlock',
-      ],
-    },
+    op: { enum: INTENT_OPS },
     node: str,
     vmid: int,
     startedAt: str,
@@ -86,7 +73,7 @@ const intent = obj(
   { upid: str, source: int },
 );
 const deployPath = obj({
-  kind: { enum: ['local', 'target', 'target-move', 'migrate'] },
+  kind: { enum: DEPLOY_PATH_KINDS },
   template: obj({ vmid: int, node: str }, { name: str }),
   cloneStorage: str,
   cloneNode: str,
@@ -96,7 +83,7 @@ const deployPath = obj({
 });
 const deployProgress = obj({
   path: deployPath,
-  steps: { type: 'array', items: { enum: ['clone', 'move-disk', 'migrate', 'finish'] } },
+  steps: { type: 'array', items: { enum: DEPLOY_STEPS } },
 });
 const leftover = obj({ vmid: int, node: str, reason: str }, { upid: str });
 const worker = obj({
