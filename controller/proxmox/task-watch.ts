@@ -11,10 +11,9 @@
  * `since` is the oldest waited task's start time (from its UPID), which keeps the listing short.
  *
  * Intervals are in server time (divided by the client's time scale): the first listing after
- * MIN_LIST_INTERVAL_MS (a task that fails at once is seen quickly), then at the task's expected end
- * (what the node's last tasks of the type took, else any node's, else a typical figure: a bracket
- * that narrows task by task, looked at halfway and at its end); past it the looks grow apart
- * as the task overruns. Never more often than once per MIN_LIST_INTERVAL_MS per node and never less
+ * MIN_LIST_INTERVAL_MS (a task that fails at once is seen quickly), then from the start of the
+ * bracket the node's last tasks of the type ended in (else any node's, else a typical figure), a
+ * quarter of its width apart; past it the looks grow apart as the task overruns. Never more often than once per MIN_LIST_INTERVAL_MS per node and never less
  * than once per `nodeMaxMs` while a task waits. A 596 or a dropped connection says the node is busy:
  * the waits ride it out until their deadlines.
  */
@@ -48,7 +47,7 @@ const TYPICAL_MS: Readonly<Record<string, number>> = {
 const TYPICAL_DEFAULT_MS = 5_000;
 
 /**
- * What a task is expected to take (server ms): it ended after `lo` and by `hi`. A typical figure is
+ * What a task is expected to take (server ms): it ends after `lo` and by `hi`. A typical figure is
  * a point (lo = hi); an observed task gives the bracket between the last look that saw it running
  * and the first that saw it ended.
  */
@@ -57,11 +56,16 @@ export interface Expectation {
   hi: number;
 }
 
+/** Tasks whose brackets make the next expectation: a few, so that it follows a change of pace. */
+export const LEARN_FROM = 3;
+/** A bracket this narrow (server ms) always counts in the expectation. */
+export const INFORMATIVE_MS = 4000;
+
 /**
  * The delay until the next look at a task that has run `elapsedMs` (server ms): before the expected
- * end, halfway into its bracket first (a task seen within half the bracket), then its end; past it, as long again as the
- * task has overrun (the looks double their spacing, so an overrun of o is seen within o); within
- * [minMs, maxMs].
+ * bracket, at its start; within it, a quarter of its width apart (at least minMs: a task is seen
+ * within a second of its end when the bracket is narrow); past it, as long again as the task has
+ * overrun (the looks double their spacing, so an overrun of o is seen within o); at most maxMs.
  */
 export function nextLookDelay(
   elapsedMs: number,
@@ -69,23 +73,23 @@ export function nextLookDelay(
   minMs: number,
   maxMs: number,
 ): number {
-  const mid = (expected.lo + expected.hi) / 2;
   let d: number;
-  if (elapsedMs < mid - minMs / 2) d = mid - elapsedMs;
-  else if (elapsedMs < expected.hi) d = expected.hi - elapsedMs;
+  if (elapsedMs < expected.lo - minMs / 2) d = expected.lo - elapsedMs;
+  else if (elapsedMs < expected.hi) d = Math.min((expected.hi - expected.lo) / 4, expected.hi - elapsedMs);
   else d = elapsedMs - expected.hi;
   return Math.min(maxMs, Math.max(minMs, d));
 }
 
 /**
- * The next expectation after a task that ended within `seen` (server ms): the part of the last
- * expectation it agrees with (a bracket narrows task by task), else what it showed alone.
+ * The expectation the last tasks' brackets give: the span of those that say something (no wider
+ * than twice the narrowest, or INFORMATIVE_MS): durations vary from task to task, and a bracket from
+ * looks far apart (a first task, a poor guess) says little once a narrower one is known.
  */
-export function learn(last: Expectation | undefined, seen: Expectation): Expectation {
-  if (!last) return seen;
-  const lo = Math.max(last.lo, seen.lo);
-  const hi = Math.min(last.hi, seen.hi);
-  return lo <= hi ? { lo, hi } : seen;
+export function expectationOf(seen: readonly Expectation[]): Expectation | undefined {
+  if (seen.length === 0) return undefined;
+  const narrowest = Math.min(...seen.map((e) => e.hi - e.lo));
+  const useful = seen.filter((e) => e.hi - e.lo <= Math.max(INFORMATIVE_MS, 2 * narrowest));
+  return { lo: Math.min(...useful.map((e) => e.lo)), hi: Math.max(...useful.map((e) => e.hi)) };
 }
 
 export interface NodeTaskWatchDeps extends Pick<TaskWaitDeps, 'log'> {
@@ -127,8 +131,8 @@ interface NodeWatch {
 /** Per-node task waits of one client. */
 export class NodeTaskWatch {
   readonly #nodes = new Map<string, NodeWatch>();
-  /** What tasks of a type took on a node (`node type`), and anywhere (`type`), in server ms. */
-  readonly #took = new Map<string, Expectation>();
+  /** What the last tasks of a type took on a node (`node type`), and anywhere (`type`), in server ms. */
+  readonly #took = new Map<string, Expectation[]>();
 
   constructor(private readonly deps: NodeTaskWatchDeps) {}
 
@@ -148,8 +152,10 @@ export class NodeTaskWatch {
         type,
         startEpoch: parsed?.startTime,
         startedAt: now,
-        expected: this.#took.get(`${task.node} ${type}`) ??
-          this.#took.get(type) ?? { lo: typical, hi: typical },
+        expected: expectationOf(this.#took.get(`${task.node} ${type}`) ?? this.#took.get(type) ?? []) ?? {
+          lo: typical,
+          hi: typical,
+        },
         seenRunning: 0,
         dueAt: now + this.#real(MIN_LIST_INTERVAL_MS),
         deadline: opts.timeoutMs !== undefined ? now + opts.timeoutMs : Infinity,
@@ -292,9 +298,9 @@ export class NodeTaskWatch {
   async #settle(w: Waiter, status: TaskStatus, lookedAt: number): Promise<void> {
     const seen = { lo: w.seenRunning, hi: Math.max(w.seenRunning, this.#elapsed(w, lookedAt)) };
     const key = `${w.task.node} ${w.type}`;
-    this.#took.set(key, learn(this.#took.get(key), seen));
     // Another node's first task of the type: what one took anywhere beats a typical figure.
-    this.#took.set(w.type, learn(this.#took.get(w.type), seen));
+    for (const k of [key, w.type])
+      this.#took.set(k, [seen, ...(this.#took.get(k) ?? [])].slice(0, LEARN_FROM));
     try {
       w.settle({ ok: await settle(this.deps, w.task, status) });
     } catch (err) {

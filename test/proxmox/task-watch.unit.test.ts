@@ -4,7 +4,8 @@ import { TaskFailedError, WaitTimeoutError } from '../../controller/errors.js';
 import { createProxmoxClient, type HttpProxmoxClient } from '../../controller/proxmox/http-client.js';
 import {
   MIN_LIST_INTERVAL_MS,
-  learn,
+  LEARN_FROM,
+  expectationOf,
   nextLookDelay,
   type Expectation,
 } from '../../controller/proxmox/task-watch.js';
@@ -215,10 +216,11 @@ describe('task waits: the schedule', () => {
   }
   /** Tasks of `actual` ms one after another from a typical expectation: the looks at each. */
   function series(typical: number, actual: number[]): number[][] {
-    let e: Expectation | undefined;
+    const seen: Expectation[] = [];
     return actual.map((a) => {
-      const r = looks(e ?? point(typical), a);
-      e = learn(e, r.seen);
+      const r = looks(expectationOf(seen) ?? point(typical), a);
+      seen.unshift(r.seen);
+      seen.splice(LEARN_FROM);
       return r.at;
     });
   }
@@ -245,23 +247,31 @@ describe('task waits: the schedule', () => {
     // Longer than the typical figure, shorter, and longer than the longest interval.
     for (const actual of [41_000, 17_500, 5_000, 120_000]) {
       const all = series(30_000, Array<number>(8).fill(actual));
-      for (const l of all.slice(5)) {
-        // the first look, at most one per MAX, then halfway into the bracket and its end
+      for (const l of all.slice(4)) {
+        // the first look, at most one per MAX, then the bracket's start and end
         expect(l.length, `looks ${l.join(',')}`).to.be.at.most(3 + Math.floor(actual / MAX));
         expect(l.at(-1)! - actual, `looks ${l.join(',')}`).to.be.at.most(1000);
       }
     }
   });
 
-  it('a bracket narrows task by task; a task that disagrees with it starts a new one', () => {
-    expect(learn(undefined, { lo: 30_000, hi: 40_000 })).to.deep.equal({ lo: 30_000, hi: 40_000 });
-    expect(learn({ lo: 30_000, hi: 40_000 }, { lo: 35_000, hi: 45_000 })).to.deep.equal({
-      lo: 35_000,
-      hi: 40_000,
+  it('follows durations that vary from task to task: seen within a quarter of the bracket they span', () => {
+    const actual = [36_000, 38_500, 35_100, 37_200, 36_600, 38_000, 35_500, 37_900, 36_100];
+    const all = series(30_000, actual);
+    all.slice(3).forEach((l, i) => {
+      // they span 35.1-38.5 s, and the brackets add up to a second on either side
+      expect(l.at(-1)! - actual[i + 3]!, `looks ${l.join(',')}`).to.be.at.most(1250);
+      expect(l.length, `looks ${l.join(',')}`).to.be.at.most(8);
     });
-    expect(learn({ lo: 30_000, hi: 31_000 }, { lo: 50_000, hi: 51_000 })).to.deep.equal({
-      lo: 50_000,
-      hi: 51_000,
-    });
+  });
+
+  it('expects what the last tasks took: the bracket all of them ended in', () => {
+    expect(expectationOf([])).to.equal(undefined);
+    expect(
+      expectationOf([
+        { lo: 36_000, hi: 37_000 },
+        { lo: 34_000, hi: 35_000 },
+      ]),
+    ).to.deep.equal({ lo: 34_000, hi: 37_000 });
   });
 });
