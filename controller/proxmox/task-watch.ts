@@ -54,6 +54,8 @@ const TYPICAL_DEFAULT_MS = 5_000;
 export interface Expectation {
   lo: number;
   hi: number;
+  /** A typical figure, not what a task was seen to take. */
+  guess?: boolean;
 }
 
 /** Tasks whose brackets make the next expectation: a few, so that it follows a change of pace. */
@@ -65,7 +67,8 @@ export const INFORMATIVE_MS = 4000;
  * The delay until the next look at a task that has run `elapsedMs` (server ms): before the expected
  * bracket, at its start; within it, a quarter of its width apart (at least minMs: a task is seen
  * within a second of its end when the bracket is narrow); past it, as long again as the task has
- * overrun (the looks double their spacing, so an overrun of o is seen within o); at most maxMs.
+ * overrun (the looks double their spacing, so an overrun of o is seen within o), or a quarter of
+ * its time when the expectation was only a guess; at most maxMs.
  */
 export function nextLookDelay(
   elapsedMs: number,
@@ -76,20 +79,27 @@ export function nextLookDelay(
   let d: number;
   if (elapsedMs < expected.lo - minMs / 2) d = expected.lo - elapsedMs;
   else if (elapsedMs < expected.hi) d = Math.min((expected.hi - expected.lo) / 4, expected.hi - elapsedMs);
-  else d = elapsedMs - expected.hi;
+  // Past a guess, the task's own time is the better scale (a quarter of it): a guess can be far off.
+  else d = Math.max(elapsedMs - expected.hi, expected.guess ? elapsedMs / 4 : 0);
   return Math.min(maxMs, Math.max(minMs, d));
 }
 
 /**
  * The expectation the last tasks' brackets give: the span of those that say something (no wider
  * than twice the narrowest, or INFORMATIVE_MS): durations vary from task to task, and a bracket from
- * looks far apart (a first task, a poor guess) says little once a narrower one is known.
+ * looks far apart (a first task, a poor guess) says little once a narrower one is known. It starts
+ * one narrow bracket early: a task a little quicker than the last ones is seen on time too, and
+ * then teaches the next.
  */
 export function expectationOf(seen: readonly Expectation[]): Expectation | undefined {
   if (seen.length === 0) return undefined;
   const narrowest = Math.min(...seen.map((e) => e.hi - e.lo));
   const useful = seen.filter((e) => e.hi - e.lo <= Math.max(INFORMATIVE_MS, 2 * narrowest));
-  return { lo: Math.min(...useful.map((e) => e.lo)), hi: Math.max(...useful.map((e) => e.hi)) };
+  const early = narrowest <= INFORMATIVE_MS ? Math.max(narrowest, MIN_LIST_INTERVAL_MS) : 0;
+  return {
+    lo: Math.max(0, Math.min(...useful.map((e) => e.lo)) - early),
+    hi: Math.max(...useful.map((e) => e.hi)),
+  };
 }
 
 export interface NodeTaskWatchDeps extends Pick<TaskWaitDeps, 'log'> {
@@ -155,6 +165,7 @@ export class NodeTaskWatch {
         expected: expectationOf(this.#took.get(`${task.node} ${type}`) ?? this.#took.get(type) ?? []) ?? {
           lo: typical,
           hi: typical,
+          guess: true,
         },
         seenRunning: 0,
         dueAt: now + this.#real(MIN_LIST_INTERVAL_MS),
