@@ -230,6 +230,28 @@ export function toTaskStatus(data: unknown, upid: string, node: string): TaskSta
   return t;
 }
 
+/**
+ * The status of a task a node's task list shows ended: the index line's status is the exit status
+ * (pve-common src/PVE/RESTEnvironment.pm active_workers archives PVE::UPID::read_status, as
+ * read_task_status answers it).
+ */
+export function stoppedStatus(t: TaskSummary): TaskStatus {
+  const exit = t.exitStatus ?? 'unexpected status';
+  const w = WARNINGS_RE.exec(exit);
+  return {
+    upid: t.upid,
+    node: t.node,
+    type: t.type,
+    id: t.id,
+    user: t.user,
+    status: 'stopped',
+    startTime: t.startTime,
+    exitStatus: exit,
+    succeeded: isSuccessExit(exit),
+    warnings: w ? Number(w[1]) : 0,
+  };
+}
+
 export function toTaskLog(data: unknown, total: number | undefined): TaskLog {
   const lines = list('task log', data)
     .map((r) => ({ n: asInt(r.n) ?? 0, t: asString(r.t) ?? '' }))

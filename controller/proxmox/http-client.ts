@@ -57,9 +57,9 @@ export class HttpProxmoxClient implements ProxmoxClient {
     this.#clock = opts.clock ?? systemClock;
     this.#poll = { ...DEFAULT_TASK_POLL, ...opts.taskPoll };
     this.#watch = new NodeTaskWatch({
-      // limit: node_tasks returns 50 by default; a node rarely runs more, and a task missing from a
-      // cut list only costs its status read (task-watch.ts).
-      active: (node) => this.tasks(node, { source: 'active', limit: 500 }),
+      // limit: node_tasks returns 50 by default; `since` keeps the list to the waited tasks' time,
+      // and a task missing from a cut list only costs its status read (task-watch.ts).
+      list: (node, since) => this.tasks(node, { source: 'all', since, limit: 500 }),
       status: (t) => this.taskStatus(t),
       log: (t, o) => this.taskLog(t, o),
       clock: this.#clock,

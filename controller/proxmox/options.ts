@@ -33,8 +33,8 @@ export interface ProxmoxTlsOptions {
 
 export interface TaskPollOptions {
   /**
-   * `node` (default): one GET /nodes/{node}/tasks?source=active per node and interval serves every
-   * task waited for on that node (task-watch.ts). `task`: GET …/tasks/{upid}/status per task and
+   * `node` (default): one GET /nodes/{node}/tasks?source=all&since=… per node and interval serves
+   * every task waited for on that node, running or ended (task-watch.ts). `task`: GET …/tasks/{upid}/status per task and
    * interval (tasks.ts), as before issue 14; kept to measure both side by side.
    */
   mode: 'node' | 'task';

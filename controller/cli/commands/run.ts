@@ -114,28 +114,35 @@ export async function runController(
       stopping = app?.stop(inFlightMs);
     },
   });
-  app = await openApp({
-    connection: flags,
-    settings: { ...settingsFrom(flags), removalSettleMs: flags.removalDelay ?? DEFAULT_REMOVAL_DELAY_MS },
-    logger,
-    simulator: simulatorFrom(flags, { latency: 'realistic', timeScale: DEMO_TIME_SCALE }),
-    controller: {
-      manifestPaths: paths,
-      workers: flags.concurrency,
-      debounce:
-        flags.debounce !== undefined
-          ? { quietMs: flags.debounce, maxWaitMs: flags.debounce * 2.5 }
-          : undefined,
-    },
-    lifecycle: { settings: { ...lifecycleSettingsFrom(flags), ...lifecycle } },
-    api: {
-      listen: flags.listen ?? DEFAULT_LISTEN,
-      // An explicit --listen must work; the default address may be taken by another controller.
-      optional: flags.listen === undefined,
-      allowInsecureListen: flags.allowInsecureListen,
-      tokenFile: flags.apiTokenFile,
-    },
-  });
+  try {
+    app = await openApp({
+      connection: flags,
+      settings: { ...settingsFrom(flags), removalSettleMs: flags.removalDelay ?? DEFAULT_REMOVAL_DELAY_MS },
+      logger,
+      simulator: simulatorFrom(flags, { latency: 'realistic', timeScale: DEMO_TIME_SCALE }),
+      controller: {
+        manifestPaths: paths,
+        workers: flags.concurrency,
+        debounce:
+          flags.debounce !== undefined
+            ? { quietMs: flags.debounce, maxWaitMs: flags.debounce * 2.5 }
+            : undefined,
+      },
+      lifecycle: { settings: { ...lifecycleSettingsFrom(flags), ...lifecycle } },
+      api: {
+        listen: flags.listen ?? DEFAULT_LISTEN,
+        // An explicit --listen must work; the default address may be taken by another controller.
+        optional: flags.listen === undefined,
+        allowInsecureListen: flags.allowInsecureListen,
+        tokenFile: flags.apiTokenFile,
+      },
+    });
+  } catch (err) {
+    // A start that failed (a bad flag, an unreachable server, a held state lock) leaves nothing behind.
+    view.close();
+    signals.dispose();
+    throw err;
+  }
   logger.info('connected', { target: app.target, stateDir: app.stateDir });
   const controller = app.controller!;
   for (const event of ['loaded', 'reconciled', 'resync', 'load-failed'] as const)
