@@ -31,8 +31,11 @@ export const TASK_WAIT_MS = 3 * 60_000;
 
 /** Test seam: lets a test stop the executor at the worst moment (right after a call returned). */
 export interface ExecutorHooks {
-  /** Runs after a mutating call returned and before its UPID is recorded. Throwing simulates a crash. */
-  afterCall?(op: Intent['op'], worker: string, task: TaskRef | undefined): void | Promise<void>;
+  /**
+   * Runs after a mutating call returned and before its UPID is recorded ('finish': after a deploy's
+   * last config write, before the deploy is recorded as done). Throwing simulates a crash.
+   */
+  afterCall?(op: Intent['op'] | 'finish', worker: string, task: TaskRef | undefined): void | Promise<void>;
 }
 
 export interface ExecutorDeps {
