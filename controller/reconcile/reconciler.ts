@@ -64,7 +64,10 @@ export class Reconciler {
     private readonly deps: ReconcileDeps,
     readonly executor: Executor,
   ) {
-    this.observer = new Observer(deps.client, deps.settings);
+    this.observer = new Observer(deps.client, deps.settings, {
+      listings: executor.listings,
+      scopes: executor.scopes,
+    });
   }
 
   async observe(): Promise<VmResource[]> {

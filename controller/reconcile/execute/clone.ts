@@ -40,7 +40,7 @@ export async function cloneVm(m: Mutations, run: WorkerRun, opts: CloneOptions):
       );
       try {
         // A VM named like the worker may have appeared since the pass's listing (invariant 3).
-        await assertNameFree(client, run.rec, () => recordedVmids(run));
+        await assertNameFree(client, await m.listings.get(), run.rec, () => recordedVmids(run));
         vmid = await m.deps.allocator.allocate(async (id) => {
           run.rec.vmid = id;
           run.rec.node = path.cloneNode;

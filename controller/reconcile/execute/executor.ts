@@ -17,6 +17,8 @@ import { Mutations, type ExecutorDeps } from './mutation.js';
 import { powerVm, restartVm } from './power.js';
 import { destroyVm, orphanVm, unlockVm } from './remove.js';
 import { resizeVm } from './resize.js';
+import type { StorageScopes } from './storage-scope.js';
+import type { FreshListing } from '../fresh-listing.js';
 
 export { CLONE_WAIT_MS, TASK_WAIT_MS, type ExecutorHooks } from './mutation.js';
 
@@ -25,6 +27,16 @@ export class Executor {
 
   constructor(deps: ExecutorDeps) {
     this.#m = new Mutations(deps);
+  }
+
+  /** The fresh cluster listings the name checks share (the observer's passes share them too). */
+  get listings(): FreshListing {
+    return this.#m.listings;
+  }
+
+  /** Which storages are shared (the observer tells it what it read). */
+  get scopes(): StorageScopes {
+    return this.#m.scopes;
   }
 
   /** Carries out one planned action of `plan` for the run's worker. */

@@ -20,6 +20,7 @@ import type { ControllerSettings, VmLocation } from '../contracts.js';
 import type { WorkerRun } from '../worker-run.js';
 import type { VmidAllocator } from './allocate.js';
 import type { OperationSlots, SlotRequest } from './slots.js';
+import { FreshListing } from '../fresh-listing.js';
 import { StorageScopes } from './storage-scope.js';
 
 /**
@@ -71,9 +72,12 @@ export type CallOptions = Pick<MutateOptions, 'op' | 'call' | 'signal' | 'waitMs
 export class Mutations {
   /** Which storages are shared, for keying the storage and clone slots. */
   readonly scopes: StorageScopes;
+  /** Cluster listings taken after the caller asked, one for concurrent callers (name checks). */
+  readonly listings: FreshListing;
 
   constructor(readonly deps: ExecutorDeps) {
     this.scopes = new StorageScopes(deps.client, deps.clock);
+    this.listings = new FreshListing(() => deps.client.vmResources());
   }
 
   /** Intent saved, call, UPID saved, bounded wait, intent cleared; all under the slots. */
