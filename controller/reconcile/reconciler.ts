@@ -309,12 +309,16 @@ export class Reconciler {
         }
         return { outcome: { kind: 'converged' } };
       }
+      // The config the plan was made on serves the first action only: after it, ours changed it.
+      let planned = vm && cfg && vm.vmid === run.rec.vmid ? cfg : undefined;
       for (const action of runnable) {
         run.log.info('executing', { kind: action.kind, reason: action.reason });
         const vmidBefore = run.rec.vmid;
         let stale = false;
+        const config = planned;
+        planned = undefined;
         try {
-          await this.executor.execute(run, action, wp, resources, signal);
+          await this.executor.execute(run, action, wp, resources, signal, config);
         } catch (err) {
           // Someone wrote the config between our read and our write (PVE checks the digest again
           // under the VM's flock): read again and plan again, never overwrite what we did not see.

@@ -230,10 +230,11 @@ describe('deploy recovery: crashes at every step, lost answers, VMs changed outs
 
   it('a digest conflict (someone writes the config between our read and our write) is read again and planned again, never overwritten', async () => {
     // qemu-server PVE/API2/Qemu.pm update_vm_api: the digest is checked again under the VM's flock.
+    // The edit lands right after the pass's read (GET pending), which the configure writes on.
     let edit: (() => void) | undefined;
     h = await startHarness({
       onCall(info) {
-        if (info.operation === 'getConfig' && edit) {
+        if ((info.operation === 'pending' || info.operation === 'getConfig') && edit) {
           const e = edit;
           edit = undefined;
           e();
@@ -244,10 +245,10 @@ describe('deploy recovery: crashes at every step, lost answers, VMs changed outs
     await converge(h);
     const vmid = h.store.getWorker('w1')!.vmid!;
     const mac = 'BC:24:11:AA:BB:CC';
-    edit = () => h.running.sim.editVmConfig(vmid, { net0: `virtio=${mac},bridge=vmbr0,tag=20` });
     await h.fleet.applyDesired(
       loadOf([spec('w1', { networks: [{ bridge: 'vmbr0', vlan: 30, ipv4: 'dhcp' }] })]),
     );
+    edit = () => h.running.sim.editVmConfig(vmid, { net0: `virtio=${mac},bridge=vmbr0,tag=20` });
     await h.fleet.observe();
     const res = await h.fleet.reconcile('w1', signal());
     expect(res.outcome.kind).to.equal('converged');
