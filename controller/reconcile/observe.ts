@@ -253,6 +253,12 @@ export class Observer {
     }
   }
 
+  /** Puts `entry` into the listing in place of the VM's entry, if any (the listing's age is kept). */
+  place(entry: VmResource): void {
+    if (!this.resources) return;
+    this.resources = [...this.resources.filter((r) => r.vmid !== entry.vmid), entry];
+  }
+
   /** Forgets what is known of one VM (after we changed it). */
   invalidate(vmid: number | undefined): void {
     if (vmid !== undefined) {

@@ -40,6 +40,7 @@ import type {
   VmLocation,
 } from './contracts.js';
 import { classify as classifyChange } from './diff.js';
+import { normalizeTags } from './normalize.js';
 import type { Executor } from './execute/executor.js';
 import { Observer } from './observe.js';
 import { fleetPlanOf, planFleet, planWorker, type PlanContext, type WorkerPlan } from './plan.js';
@@ -227,6 +228,8 @@ export class Reconciler {
   async #converge(run: WorkerRun, outcome: PassReport, signal: AbortSignal): Promise<ReconcileResult> {
     const { client, clock, settings } = this.deps;
     let mutated = false;
+    /** The vmid of the deploy this reconcile just finished: its check needs its config, no listing. */
+    let deployed: number | undefined;
     for (let step = 0; step < MAX_STEPS; step++) {
       signal.throwIfAborted();
       const rec = run.refresh();
@@ -247,15 +250,19 @@ export class Reconciler {
         await this.executor.continueDeploy(run, signal);
         this.observer.invalidate(before);
         mutated = true;
+        deployed = justDeployed(run.refresh());
         continue;
       }
       const now = clock.now();
+      const placed = deployed !== undefined && (await this.#placeDeployed(rec, now));
+      deployed = undefined;
       const fresh =
-        !mutated && this.observer.resources && now - this.observer.takenAt < OBSERVATION_MAX_AGE_MS;
+        placed ||
+        (!mutated && this.observer.resources && now - this.observer.takenAt < OBSERVATION_MAX_AGE_MS);
       if (!fresh) await this.observer.refresh(now);
       const resources = this.observer.named(this.observer.resources!);
       const vm = rec.vmid !== undefined ? resources.find((r) => r.vmid === rec.vmid) : undefined;
-      const cfg = await this.observer.configFor(rec, vm, now, mutated);
+      const cfg = await this.observer.configFor(rec, vm, now, mutated && !placed);
       const configs = new Map<number, Record<string, string>>(vm && cfg ? [[vm.vmid, cfg.values]] : []);
       const pendingKeys = vm && cfg ? this.observer.pending.get(vm.vmid) : undefined;
       const ctx: PlanContext = {
@@ -335,12 +342,46 @@ export class Reconciler {
         mutated = true;
         if (run.dropped) return { outcome: { kind: 'gone' } };
         if (stale) break;
+        if (action.kind === 'create') deployed = justDeployed(run.rec);
       }
     }
     return {
       outcome: { kind: 'pending', reason: `not converged after ${MAX_STEPS} steps` },
       requeueAfterMs: TASK_REQUEUE_MS,
     };
+  }
+
+  /**
+   * The check after a deploy this reconcile finished reads only what it cannot know: the config as
+   * PVE stored it, with its pending keys (one GET …/pending, observe.ts). Where the VM is, its name,
+   * tags and lock come from that read and the record; it is stopped, as a clone leaves it
+   * (qemu-server PVE/API2/Qemu.pm clone_vm starts nothing; a start made outside meanwhile leaves
+   * restart-class keys pending, which the plan reads as running). The entry goes into the listing
+   * in place of a cluster listing; the next pass lists the cluster as usual. False when the config
+   * could not be read (the pass lists the cluster).
+   */
+  async #placeDeployed(rec: WorkerRecord, now: number): Promise<boolean> {
+    if (rec.vmid === undefined || rec.node === undefined || !this.observer.resources) return false;
+    const at: VmResource = {
+      vmid: rec.vmid,
+      node: rec.node,
+      type: 'qemu',
+      status: 'stopped',
+      template: false,
+      tags: [],
+    };
+    const cfg = await this.observer.configFor(rec, at, now, true);
+    if (!cfg) return false;
+    const v = cfg.values;
+    const tags = normalizeTags(v.tags ?? '');
+    this.observer.place({
+      ...at,
+      ...(v.name !== undefined ? { name: v.name } : {}),
+      ...(v.lock !== undefined ? { lock: v.lock } : {}),
+      template: v.template === '1',
+      tags: tags ? tags.split(';') : [],
+    });
+    return true;
   }
 
   /**
@@ -379,6 +420,11 @@ function locationOf(rec: WorkerRecord): VmLocation | undefined {
 function deployedVm(rec: WorkerRecord): VmLocation | undefined {
   if (rec.vmid === undefined || !rec.deployed || rec.intent) return undefined;
   return { node: rec.node ?? rec.spec.host, vmid: rec.vmid };
+}
+
+/** The vmid of the record's VM when its deploy has finished (nothing in flight), else undefined. */
+function justDeployed(rec: WorkerRecord): number | undefined {
+  return rec.deployed && !rec.deploy && !rec.intent ? rec.vmid : undefined;
 }
 
 /** True when some action of `wp` depends on whether the VM runs. */

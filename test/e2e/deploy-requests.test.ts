@@ -22,10 +22,10 @@ const PER_WORKER = {
   'GET /nodes/{node}/qemu/{vmid}/status/current': 0,
 };
 /**
- * All reads and writes of the three deploys, task waits apart: 30 seen; cluster listings and nextid
+ * All reads and writes of the three deploys, task waits apart: 27 seen; cluster listings and nextid
  * calls vary by one or two with how the three deploys overlap in time (shared or not).
  */
-const TOTAL_FOR_THREE = 32;
+const TOTAL_FOR_THREE = 29;
 
 describe('requests per deployed worker, held against the simulator request log', function () {
   this.timeout(60_000);
