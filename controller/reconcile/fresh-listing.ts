@@ -4,22 +4,48 @@
  * clone) and the pass after our own change. A listing already on its way when a caller asks may
  * have been answered before that moment, so it does not serve that caller: the caller joins the
  * next listing, which is sent once the one on its way is answered and serves everyone who asked
- * meanwhile. Callers asking in the same turn of the event loop share one listing (it is sent on the
- * next turn), so concurrent deploys pay for one listing, not one each.
+ * meanwhile.
+ *
+ * Concurrent deploys reach their name checks a few requests apart (each reads what its path needs
+ * first), so callers can say they will ask soon (`expect`): the next listing is sent once every
+ * expected caller asked or stepped back (`release`: it waits for something else first, or will not
+ * ask), and at the latest `maxWaitMs` after it was due. Every caller still gets a listing sent after
+ * it asked.
  */
 import type { VmResource } from '../proxmox/types.js';
+
+/** Longest a due listing waits for expected callers (real ms: a safety bound, normally not reached). */
+export const MAX_GATHER_MS = 250;
 
 export class FreshListing {
   /** The listing on its way (sent, not answered). */
   #sent: Promise<VmResource[]> | undefined;
   /** The next listing, not sent yet: every caller that asks now joins it. */
   #next: Promise<VmResource[]> | undefined;
+  /** Callers expected to ask soon, by key. */
+  readonly #expected = new Set<string>();
+  /** Ends the due listing's wait for expected callers. */
+  #gathered: (() => void) | undefined;
 
-  constructor(private readonly read: () => Promise<VmResource[]>) {}
+  constructor(
+    private readonly read: () => Promise<VmResource[]>,
+    private readonly maxWaitMs = MAX_GATHER_MS,
+  ) {}
 
-  /** A listing whose request was sent after this call. */
-  get(): Promise<VmResource[]> {
+  /** `key` will ask soon: the next listing waits for it (until it asks or is released). */
+  expect(key: string): void {
+    this.#expected.add(key);
+  }
+
+  /** `key` will not ask soon after all (it waits for something else first, or will not ask). */
+  release(key: string): void {
+    if (this.#expected.delete(key) && this.#expected.size === 0) this.#gathered?.();
+  }
+
+  /** A listing whose request was sent after this call; `key` asks as an expected caller. */
+  get(key?: string): Promise<VmResource[]> {
     this.#next ??= this.#schedule();
+    if (key !== undefined) this.release(key);
     return this.#next;
   }
 
@@ -28,6 +54,7 @@ export class FreshListing {
     // scheduled listing sends, so none is sent in between.
     await new Promise<void>((resolve) => setImmediate(resolve));
     await this.#sent?.catch(() => undefined);
+    if (this.#expected.size > 0) await this.#gather();
     this.#next = undefined;
     const sent = this.read();
     this.#sent = sent;
@@ -36,5 +63,18 @@ export class FreshListing {
     };
     void sent.then(settle, settle);
     return sent;
+  }
+
+  /** Resolves once no expected caller is left, or after maxWaitMs. */
+  #gather(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#gathered = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, this.maxWaitMs);
+      this.#gathered = done;
+    });
   }
 }

@@ -216,6 +216,7 @@ export class Reconciler {
       log.warn('reconcile failed', { err, reason, terminal });
       throw thrown;
     } finally {
+      this.executor.listings.release(name);
       const prev = run.dropped ? undefined : store.getSections(name)?.status;
       if (prev) {
         const rec = run.refresh();
@@ -285,6 +286,8 @@ export class Reconciler {
         }
       }
       let wp = planWorker(rec, ctx);
+      // A deploy's name check will list the cluster: deploys planned meanwhile share that listing.
+      if (wp.actions.some(isRunnableCreate)) this.executor.listings.expect(run.name);
       if (await this.#readWhatPlanNeeds(rec, wp, ctx)) {
         wp = planWorker(rec, {
           ...ctx,
@@ -292,6 +295,7 @@ export class Reconciler {
           deploy: this.observer.facts(),
         });
       }
+      if (!wp.actions.some(isRunnableCreate)) this.executor.listings.release(run.name);
       outcome.pending = wp.actions.filter(isPending);
       const runnable = wp.actions.filter((a) => !isPending(a) && a.kind !== 'resume');
       if (runnable.length === 0) {
@@ -435,6 +439,10 @@ function dependsOnPowerAny(wp: ReturnType<typeof planWorker>): boolean {
 /** True when what `a` does depends on whether the VM runs (restart-class keys, a restart). */
 function dependsOnPower(a: PlannedAction): boolean {
   return a.kind === 'restart' || a.changes.some((c) => classifyChange(c.field, true) === 'restart');
+}
+
+function isRunnableCreate(a: PlannedAction): boolean {
+  return a.kind === 'create' && !a.blockedBy;
 }
 
 function isPending(a: PlannedAction): boolean {

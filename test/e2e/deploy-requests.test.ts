@@ -56,7 +56,7 @@ describe('requests per deployed worker, held against the simulator request log',
     ]);
     for (const vm of vms) {
       expect(vm.tags).to.equal('workerctl');
-      expect(vm.config.cores, 'cores as the spec says, not the template\'s 2').to.equal(cpus.get(vm.name!));
+      expect(vm.config.cores, "cores as the spec says, not the template's 2").to.equal(cpus.get(vm.name!));
     }
     const moves = log.filter((c) => c.endpoint === 'POST /nodes/{node}/qemu/{vmid}/move_disk');
     expect(moves, 'the cross-node path was taken').to.have.length(2);
