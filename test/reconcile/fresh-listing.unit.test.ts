@@ -14,7 +14,9 @@ function manualRead() {
     /** Answers the oldest request with a listing of one VM whose vmid is the request's number. */
     answer: () => {
       const n = state.sent - pending.length + 1;
-      pending.shift()!([{ vmid: n, node: 'pve1', type: 'qemu', status: 'stopped', template: false, tags: [] }]);
+      pending.shift()!([
+        { vmid: n, node: 'pve1', type: 'qemu', status: 'stopped', template: false, tags: [] },
+      ]);
     },
     open: () => pending.length,
   };
