@@ -2,8 +2,8 @@
  * The reconciler: converges one worker, level-triggered (it gets only a name and reads everything it
  * needs). One reconcile:
  *   1. resume an intent left in flight (resume.ts);
- *   2. observe: the pass's cluster listing (fresh after our own changes) and the worker's config
- *      when it is due (observe.ts);
+ *   2. observe: the pass's cluster listing (fresh after our own changes; after a deploy, only the
+ *      new VM's config, #placeDeployed) and the worker's config when it is due (observe.ts);
  *   3. plan (plan.ts, pure) and execute the runnable actions (execute/executor.ts); repeat from 2
  *      until nothing runnable is left (create -> configure -> resize in one reconcile);
  *   4. always (finally) write the status (status.ts), also when the pass failed.
