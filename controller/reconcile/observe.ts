@@ -14,6 +14,8 @@ import type { WorkerRecord } from '../types.js';
 import type { ControllerSettings } from './contracts.js';
 import type { DeployFacts } from './deploy-path.js';
 import { NotFoundError } from '../errors.js';
+import type { StorageScopes } from './execute/storage-scope.js';
+import type { FreshListing } from './fresh-listing.js';
 
 /** Keys whose change waits for the next boot, with the value in effect (undefined: unset). */
 export type PendingKeys = ReadonlyMap<string, string | undefined>;
@@ -71,6 +73,8 @@ export class Observer {
   constructor(
     private readonly client: ProxmoxClient,
     private readonly settings: ControllerSettings,
+    /** Shared with the executor: fresh listings (name checks) and which storages are shared. */
+    private readonly shared: { listings?: FreshListing; scopes?: StorageScopes } = {},
   ) {}
 
   /** Starts a pass: one cluster listing; configs of the previous pass are forgotten. */
@@ -117,7 +121,10 @@ export class Observer {
       if (!this.storages.has(node)) {
         reads.push(
           this.#once(`storages ${node}`, async () => {
-            this.storages.set(node, await this.client.storages(node));
+            const list = await this.client.storages(node);
+            this.storages.set(node, list);
+            // The executor keys its slots by whether a storage is shared: it need not read again.
+            this.shared.scopes?.learn(node, list);
           }),
         );
       }
@@ -188,9 +195,12 @@ export class Observer {
     return (this.#recorded ??= read());
   }
 
-  /** A fresh listing within a pass (after our own changes): keeps the pass's configs and budget. */
+  /**
+   * A fresh listing within a pass (after our own changes): keeps the pass's configs and budget.
+   * Workers refreshing at the same time share one listing sent after each asked.
+   */
   async refresh(now: number): Promise<VmResource[]> {
-    const resources = await this.client.vmResources();
+    const resources = await (this.shared.listings?.get() ?? this.client.vmResources());
     this.#recorded = undefined;
     this.resources = resources;
     this.takenAt = now;
@@ -241,6 +251,12 @@ export class Observer {
       if (err instanceof NotFoundError) return undefined;
       throw err;
     }
+  }
+
+  /** Puts `entry` into the listing in place of the VM's entry, if any (the listing's age is kept). */
+  place(entry: VmResource): void {
+    if (!this.resources) return;
+    this.resources = [...this.resources.filter((r) => r.vmid !== entry.vmid), entry];
   }
 
   /** Forgets what is known of one VM (after we changed it). */

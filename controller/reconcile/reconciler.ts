@@ -2,8 +2,8 @@
  * The reconciler: converges one worker, level-triggered (it gets only a name and reads everything it
  * needs). One reconcile:
  *   1. resume an intent left in flight (resume.ts);
- *   2. observe: the pass's cluster listing (fresh after our own changes) and the worker's config
- *      when it is due (observe.ts);
+ *   2. observe: the pass's cluster listing (fresh after our own changes; after a deploy, only the
+ *      new VM's config, #placeDeployed) and the worker's config when it is due (observe.ts);
  *   3. plan (plan.ts, pure) and execute the runnable actions (execute/executor.ts); repeat from 2
  *      until nothing runnable is left (create -> configure -> resize in one reconcile);
  *   4. always (finally) write the status (status.ts), also when the pass failed.
@@ -40,6 +40,7 @@ import type {
   VmLocation,
 } from './contracts.js';
 import { classify as classifyChange } from './diff.js';
+import { normalizeTags } from './normalize.js';
 import type { Executor } from './execute/executor.js';
 import { Observer } from './observe.js';
 import { fleetPlanOf, planFleet, planWorker, type PlanContext, type WorkerPlan } from './plan.js';
@@ -64,7 +65,10 @@ export class Reconciler {
     private readonly deps: ReconcileDeps,
     readonly executor: Executor,
   ) {
-    this.observer = new Observer(deps.client, deps.settings);
+    this.observer = new Observer(deps.client, deps.settings, {
+      listings: executor.listings,
+      scopes: executor.scopes,
+    });
   }
 
   async observe(): Promise<VmResource[]> {
@@ -212,6 +216,7 @@ export class Reconciler {
       log.warn('reconcile failed', { err, reason, terminal });
       throw thrown;
     } finally {
+      this.executor.listings.release(name);
       const prev = run.dropped ? undefined : store.getSections(name)?.status;
       if (prev) {
         const rec = run.refresh();
@@ -224,6 +229,8 @@ export class Reconciler {
   async #converge(run: WorkerRun, outcome: PassReport, signal: AbortSignal): Promise<ReconcileResult> {
     const { client, clock, settings } = this.deps;
     let mutated = false;
+    /** The vmid of the deploy this reconcile just finished: its check needs its config, no listing. */
+    let deployed: number | undefined;
     for (let step = 0; step < MAX_STEPS; step++) {
       signal.throwIfAborted();
       const rec = run.refresh();
@@ -244,15 +251,19 @@ export class Reconciler {
         await this.executor.continueDeploy(run, signal);
         this.observer.invalidate(before);
         mutated = true;
+        deployed = justDeployed(run.refresh());
         continue;
       }
       const now = clock.now();
+      const placed = deployed !== undefined && (await this.#placeDeployed(rec, now));
+      deployed = undefined;
       const fresh =
-        !mutated && this.observer.resources && now - this.observer.takenAt < OBSERVATION_MAX_AGE_MS;
+        placed ||
+        (!mutated && this.observer.resources && now - this.observer.takenAt < OBSERVATION_MAX_AGE_MS);
       if (!fresh) await this.observer.refresh(now);
       const resources = this.observer.named(this.observer.resources!);
       const vm = rec.vmid !== undefined ? resources.find((r) => r.vmid === rec.vmid) : undefined;
-      const cfg = await this.observer.configFor(rec, vm, now, mutated);
+      const cfg = await this.observer.configFor(rec, vm, now, mutated && !placed);
       const configs = new Map<number, Record<string, string>>(vm && cfg ? [[vm.vmid, cfg.values]] : []);
       const pendingKeys = vm && cfg ? this.observer.pending.get(vm.vmid) : undefined;
       const ctx: PlanContext = {
@@ -275,6 +286,8 @@ export class Reconciler {
         }
       }
       let wp = planWorker(rec, ctx);
+      // A deploy's name check will list the cluster: deploys planned meanwhile share that listing.
+      if (wp.actions.some(isRunnableCreate)) this.executor.listings.expect(run.name);
       if (await this.#readWhatPlanNeeds(rec, wp, ctx)) {
         wp = planWorker(rec, {
           ...ctx,
@@ -282,6 +295,7 @@ export class Reconciler {
           deploy: this.observer.facts(),
         });
       }
+      if (!wp.actions.some(isRunnableCreate)) this.executor.listings.release(run.name);
       outcome.pending = wp.actions.filter(isPending);
       const runnable = wp.actions.filter((a) => !isPending(a) && a.kind !== 'resume');
       if (runnable.length === 0) {
@@ -306,12 +320,16 @@ export class Reconciler {
         }
         return { outcome: { kind: 'converged' } };
       }
+      // The config the plan was made on serves the first action only: after it, ours changed it.
+      let planned = vm && cfg && vm.vmid === run.rec.vmid ? cfg : undefined;
       for (const action of runnable) {
         run.log.info('executing', { kind: action.kind, reason: action.reason });
         const vmidBefore = run.rec.vmid;
         let stale = false;
+        const config = planned;
+        planned = undefined;
         try {
-          await this.executor.execute(run, action, wp, resources, signal);
+          await this.executor.execute(run, action, wp, resources, signal, config);
         } catch (err) {
           // Someone wrote the config between our read and our write (PVE checks the digest again
           // under the VM's flock): read again and plan again, never overwrite what we did not see.
@@ -328,12 +346,46 @@ export class Reconciler {
         mutated = true;
         if (run.dropped) return { outcome: { kind: 'gone' } };
         if (stale) break;
+        if (action.kind === 'create') deployed = justDeployed(run.rec);
       }
     }
     return {
       outcome: { kind: 'pending', reason: `not converged after ${MAX_STEPS} steps` },
       requeueAfterMs: TASK_REQUEUE_MS,
     };
+  }
+
+  /**
+   * The check after a deploy this reconcile finished reads only what it cannot know: the config as
+   * PVE stored it, with its pending keys (one GET …/pending, observe.ts). Where the VM is, its name,
+   * tags and lock come from that read and the record; it is stopped, as a clone leaves it
+   * (qemu-server PVE/API2/Qemu.pm clone_vm starts nothing; a start made outside meanwhile leaves
+   * restart-class keys pending, which the plan reads as running). The entry goes into the listing
+   * in place of a cluster listing; the next pass lists the cluster as usual. False when the config
+   * could not be read (the pass lists the cluster).
+   */
+  async #placeDeployed(rec: WorkerRecord, now: number): Promise<boolean> {
+    if (rec.vmid === undefined || rec.node === undefined || !this.observer.resources) return false;
+    const at: VmResource = {
+      vmid: rec.vmid,
+      node: rec.node,
+      type: 'qemu',
+      status: 'stopped',
+      template: false,
+      tags: [],
+    };
+    const cfg = await this.observer.configFor(rec, at, now, true);
+    if (!cfg) return false;
+    const v = cfg.values;
+    const tags = normalizeTags(v.tags ?? '');
+    this.observer.place({
+      ...at,
+      ...(v.name !== undefined ? { name: v.name } : {}),
+      ...(v.lock !== undefined ? { lock: v.lock } : {}),
+      template: v.template === '1',
+      tags: tags ? tags.split(';') : [],
+    });
+    return true;
   }
 
   /**
@@ -374,6 +426,11 @@ function deployedVm(rec: WorkerRecord): VmLocation | undefined {
   return { node: rec.node ?? rec.spec.host, vmid: rec.vmid };
 }
 
+/** The vmid of the record's VM when its deploy has finished (nothing in flight), else undefined. */
+function justDeployed(rec: WorkerRecord): number | undefined {
+  return rec.deployed && !rec.deploy && !rec.intent ? rec.vmid : undefined;
+}
+
 /** True when some action of `wp` depends on whether the VM runs. */
 function dependsOnPowerAny(wp: ReturnType<typeof planWorker>): boolean {
   return wp.actions.some(dependsOnPower);
@@ -382,6 +439,10 @@ function dependsOnPowerAny(wp: ReturnType<typeof planWorker>): boolean {
 /** True when what `a` does depends on whether the VM runs (restart-class keys, a restart). */
 function dependsOnPower(a: PlannedAction): boolean {
   return a.kind === 'restart' || a.changes.some((c) => classifyChange(c.field, true) === 'restart');
+}
+
+function isRunnableCreate(a: PlannedAction): boolean {
+  return a.kind === 'create' && !a.blockedBy;
 }
 
 function isPending(a: PlannedAction): boolean {

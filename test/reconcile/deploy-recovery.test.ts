@@ -66,13 +66,14 @@ describe('deploy recovery: crashes at every step, lost answers, VMs changed outs
       path: 'target-move',
       host: 'pve2',
       template: 'worker-template',
-      ops: ['clone', 'move-disk', 'configure'],
+      ops: ['clone', 'move-disk', 'finish'],
     },
-    { path: 'migrate', host: 'pve3', template: 'local-template', ops: ['clone', 'migrate', 'configure'] },
+    { path: 'migrate', host: 'pve3', template: 'local-template', ops: ['clone', 'migrate', 'finish'] },
   ] as const;
   for (const p of paths) {
     for (const op of p.ops) {
-      it(`${p.path} deploy: the controller dies right after its ${op} call (before the UPID is written); restarted, it finishes with one VM`, async () => {
+      const before = op === 'finish' ? 'the deploy is recorded as done' : 'the UPID is written';
+      it(`${p.path} deploy: the controller dies right after its ${op} call (before ${before}); restarted, it finishes with one VM`, async () => {
         let crashed = false;
         h = await startHarness({
           world: worldWithLocalTemplate(),
@@ -92,8 +93,14 @@ describe('deploy recovery: crashes at every step, lost answers, VMs changed outs
         await h.fleet.reconcile('w1', signal()).catch((e: unknown) => (err = e));
         expect(String(err)).to.contain('simulated crash');
         const left = h.store.getWorker('w1')!;
-        expect(left.intent?.op).to.equal(op);
-        expect(left.intent?.upid).to.equal(undefined);
+        if (op === 'finish') {
+          // The deploy's one config write went out; its end was not recorded.
+          expect(left.intent).to.equal(undefined);
+          expect(left.deploy?.steps).to.deep.equal(['finish']);
+        } else {
+          expect(left.intent?.op).to.equal(op);
+          expect(left.intent?.upid).to.equal(undefined);
+        }
 
         await h.restart();
         await expectDeployed(h, p.host);
@@ -223,10 +230,11 @@ describe('deploy recovery: crashes at every step, lost answers, VMs changed outs
 
   it('a digest conflict (someone writes the config between our read and our write) is read again and planned again, never overwritten', async () => {
     // qemu-server PVE/API2/Qemu.pm update_vm_api: the digest is checked again under the VM's flock.
+    // The edit lands right after the pass's read (GET pending), which the configure writes on.
     let edit: (() => void) | undefined;
     h = await startHarness({
       onCall(info) {
-        if (info.operation === 'getConfig' && edit) {
+        if ((info.operation === 'pending' || info.operation === 'getConfig') && edit) {
           const e = edit;
           edit = undefined;
           e();
@@ -237,10 +245,10 @@ describe('deploy recovery: crashes at every step, lost answers, VMs changed outs
     await converge(h);
     const vmid = h.store.getWorker('w1')!.vmid!;
     const mac = 'BC:24:11:AA:BB:CC';
-    edit = () => h.running.sim.editVmConfig(vmid, { net0: `virtio=${mac},bridge=vmbr0,tag=20` });
     await h.fleet.applyDesired(
       loadOf([spec('w1', { networks: [{ bridge: 'vmbr0', vlan: 30, ipv4: 'dhcp' }] })]),
     );
+    edit = () => h.running.sim.editVmConfig(vmid, { net0: `virtio=${mac},bridge=vmbr0,tag=20` });
     await h.fleet.observe();
     const res = await h.fleet.reconcile('w1', signal());
     expect(res.outcome.kind).to.equal('converged');
@@ -250,6 +258,31 @@ describe('deploy recovery: crashes at every step, lost answers, VMs changed outs
     expect(h.store.getWorker('w1')!.status.history.map((e) => e.action)).to.include(
       'config changed meanwhile',
     );
+  });
+
+  it("a deploy's one config write is guarded by the digest of the read after the clone: an edit made outside in between is seen, never written over", async () => {
+    // qemu-server PVE/API2/Qemu.pm update_vm_api: the digest is checked again under the VM's flock.
+    // The edit removes our marker: the write on the earlier read would tag and size a VM that is no
+    // longer ours (invariant 3); refused by the digest, the fresh read shows the VM is not ours.
+    let edited = false;
+    h = await startHarness({
+      onCall(info) {
+        const vmid = h?.store.getWorker('w1')?.vmid;
+        if (edited || info.operation !== 'getConfig' || vmid === undefined) return;
+        if (!info.path.endsWith(`/qemu/${vmid}/config`) || h.running.sim.getVm(vmid)?.lock) return;
+        edited = true;
+        h.running.sim.editVmConfig(vmid, { description: 'taken over by hand' });
+      },
+    });
+    await h.fleet.applyDesired(loadOf([spec('w1')]));
+    await h.fleet.observe();
+    const res = await h.fleet.reconcile('w1', signal());
+    expect(edited).to.equal(true);
+    expect(res.outcome.kind).to.equal('conflict');
+    const vm = h.running.sim.getVm(h.store.getWorker('w1')!.vmid!)!;
+    expect(vm.config.description).to.equal('taken over by hand');
+    expect(vm.tags ?? '').to.not.contain('workerctl');
+    expect(vm.config.cores).to.equal('2');
   });
 
   it('a VM of ours left locked by a task that died gets a condition with the exact unlock; as root@pam it is unlocked with skiplock', async () => {

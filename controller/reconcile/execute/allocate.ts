@@ -1,8 +1,9 @@
 /**
  * vmid allocation: PVE's nextid reserves nothing (pve-manager PVE/API2/Cluster.pm nextid only checks
  * "at time of check"), so two creators can get the same
- * id. We take a candidate from nextid, skip ids our own records hold, assert the pick with
- * `?vmid=`, and record the reservation (with the clone intent) durably BEFORE the clone is sent.
+ * id. We take a candidate from nextid (free when it answered), skip ids our own records hold, assert
+ * any other candidate with `?vmid=`, and record the reservation (with the clone intent) durably
+ * BEFORE the clone is sent; the clone itself refuses an id taken since (clone_vm dies "VM exists").
  * Picks queued behind each other (a fleet deployed at once) take the candidates after the last pick
  * instead of asking nextid again; each is still asserted.
  * One pick at a time per controller (reservations are written concurrently); a collision at clone
@@ -63,10 +64,13 @@ export class VmidAllocator {
     );
     const held = this.#held;
     if (preferred !== undefined && (await this.#free(preferred))) return preferred;
-    let candidate = this.#cursor ?? (await this.client.nextId());
-    for (let i = 0; i < MAX_PROBES; i++, candidate++) {
+    // nextid's own answer was free when it was given (as free as an assert of it would say): only
+    // the candidates after it are asserted.
+    let unasserted = this.#cursor === undefined ? await this.client.nextId() : undefined;
+    let candidate = unasserted ?? this.#cursor!;
+    for (let i = 0; i < MAX_PROBES; i++, candidate++, unasserted = undefined) {
       if (held.has(candidate)) continue;
-      if (await this.#free(candidate)) {
+      if (candidate === unasserted || (await this.#free(candidate))) {
         this.#cursor = candidate + 1;
         return candidate;
       }

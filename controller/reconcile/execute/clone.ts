@@ -34,13 +34,19 @@ export async function cloneVm(m: Mutations, run: WorkerRun, opts: CloneOptions):
       // Slots first, then the vmid: the reservation and the clone intent go to disk in ONE durable
       // write right before the call (invariant 4). The clone task runs on the template's node and
       // copies onto the clone storage there (shared: one pool for the cluster).
-      const release = await m.acquire(
-        { node: tpl.node, storage: path.cloneStorage, clone: true, shared: await cloneShared(m, path) },
-        signal,
-      );
+      // Waiting for a slot (anything beyond this turn), this deploy stops holding up the listing the
+      // other deploys' name checks share (fresh-listing.ts).
+      const waiting = setImmediate(() => m.listings.release(run.name));
+      const release = await m
+        .acquire(
+          { node: tpl.node, storage: path.cloneStorage, clone: true, shared: await cloneShared(m, path) },
+          signal,
+        )
+        .finally(() => clearImmediate(waiting));
       try {
         // A VM named like the worker may have appeared since the pass's listing (invariant 3).
-        await assertNameFree(client, run.rec, () => recordedVmids(run));
+        const listing = await m.listings.get(run.name);
+        await assertNameFree(client, listing, run.rec, () => recordedVmids(run));
         vmid = await m.deps.allocator.allocate(async (id) => {
           run.rec.vmid = id;
           run.rec.node = path.cloneNode;

@@ -6,7 +6,7 @@
  * deduplicates them) and the description. A number or a plain word is stored as sent.
  */
 import { TerminalError } from '../../errors.js';
-import type { VmResource } from '../../proxmox/types.js';
+import type { VmConfig, VmResource } from '../../proxmox/types.js';
 import type { PlannedAction } from '../contracts.js';
 import { buildConfigChange, diffConfig } from '../diff.js';
 import { causeOf, describeChanges, type WorkerPlan } from '../plan.js';
@@ -18,13 +18,20 @@ export interface ConfigureOptions {
   action: PlannedAction;
   plan: WorkerPlan;
   signal: AbortSignal;
+  /**
+   * The config the plan was made on (this pass's read, nothing written since): the write goes on it,
+   * guarded by its digest, instead of reading it again.
+   */
+  config?: VmConfig;
 }
 
 export async function configureVm(m: Mutations, run: WorkerRun, opts: ConfigureOptions): Promise<void> {
   const { client } = m.deps;
   const { vm, action, plan, signal } = opts;
   const keys = action.changes.map((c) => c.field);
-  const before = await client.getConfig(vm.node, vm.vmid);
+  // The digest guards the write either way: an edit made outside since the read refuses it
+  // (ChecksumMismatchError), and the reconciler reads again and plans again.
+  const before = opts.config?.digest ? opts.config : await client.getConfig(vm.node, vm.vmid);
   const body = buildConfigChange(plan.desired, before.values, keys);
   if (Object.keys(body.set).length === 0 && body.delete.length === 0) return;
   await m.mutate(run, {

@@ -7,6 +7,7 @@
  * marker is never touched (invariant 3).
  */
 import {
+  ApiValidationError,
   ChecksumMismatchError,
   ConflictError,
   LockedError,
@@ -15,15 +16,16 @@ import {
 } from '../../errors.js';
 import type { VmConfig } from '../../proxmox/types.js';
 import type { DeployProgress } from '../../types.js';
-import { desiredTags } from '../desired-config.js';
+import { desiredConfig, desiredTags, type DesiredConfig } from '../desired-config.js';
+import { buildConfigChange, diffConfig } from '../diff.js';
 import { diskStorage, normalizeTags } from '../normalize.js';
 import { markerMatches } from '../ownership.js';
 import type { WorkerRun } from '../worker-run.js';
 import { CLONE_WAIT_MS, type Mutations } from './mutation.js';
 import { lockedByDeadTask, unlockVm } from './remove.js';
 
-/** Tag writes tried when someone else writes the config meanwhile (each re-reads first). */
-const TAG_ATTEMPTS = 3;
+/** Finish writes tried when someone else writes the config meanwhile (each re-reads first). */
+const FINISH_ATTEMPTS = 3;
 
 /** Runs the deploy's remaining steps; returns when it is finished or had to start over. */
 export async function continueDeploy(m: Mutations, run: WorkerRun, signal: AbortSignal): Promise<void> {
@@ -201,8 +203,14 @@ async function step(
 }
 
 /**
- * The last step: our owner tag on the new VM (its marker checked), what it was deployed from, the
- * deploy and intent cleared. A digest conflict (someone wrote the config meanwhile) re-reads.
+ * The last step: the worker's whole config (our owner tag, cores, memory, NICs, ... as the plan's
+ * desired config says) in ONE write on the config read after the clone (or after the move), guarded
+ * by that read's digest (qemu-server PVE/API2/Qemu.pm update_vm_api checks it again under the VM's
+ * flock): an edit made outside after our read refuses the write, and we read again and write on what
+ * we saw. What it was deployed from is recorded, the deploy and intent cleared. The pass that follows
+ * reads the config back (observe.ts) and plans whatever is left (a resize, a value PVE stores
+ * differently). PVE refusing a value (400) falls back to the owner tag alone: the deploy finishes and
+ * the configure step reports the refused value, as it does for a spec change.
  */
 async function finishDeploy(
   m: Mutations,
@@ -215,22 +223,30 @@ async function finishDeploy(
   const spec = run.rec.spec;
   const node = run.rec.node ?? d.path.node;
   const vmid = run.rec.vmid!;
-  const tags = desiredTags(settings.ownerTag);
+  const desired = desiredConfig(spec, { ownerTag: settings.ownerTag, uid: run.rec.uid ?? run.name });
+  let tagOnly = false;
   let cfg = config;
   for (let attempt = 1; ; attempt++) {
     if (!markerMatches(run.rec, cfg.values)) {
       throw new ConflictError(`vm ${vmid} does not carry our marker after the clone; leaving it alone`);
     }
-    if (normalizeTags(cfg.values.tags ?? '') === normalizeTags(tags)) break;
-    const digest = cfg.digest;
+    const body = finishBody(desired, cfg.values, tagOnly ? desiredTags(settings.ownerTag) : undefined);
+    if (!body) break;
     // No intent of its own: the deploy record (written before the clone was sent) says the finish
-    // is due, and writing our tag again is harmless.
+    // is due, and writing the same values again is harmless.
     const release = await m.deps.slots.acquire({ node }, signal);
     try {
-      await client.updateConfig(node, vmid, { set: { tags }, digest });
+      await client.updateConfig(node, vmid, { ...body, digest: cfg.digest });
+      await m.deps.hooks?.afterCall?.('finish', run.name, undefined);
       break;
     } catch (err) {
-      if (!(err instanceof ChecksumMismatchError) || attempt >= TAG_ATTEMPTS) throw err;
+      if (err instanceof ApiValidationError && !tagOnly) {
+        run.log.warn('proxmox refused the config of a new vm; writing the owner tag alone', { vmid, err });
+        tagOnly = true;
+        continue;
+      }
+      if (!(err instanceof ChecksumMismatchError) || attempt >= FINISH_ATTEMPTS) throw err;
+      run.log.info('config changed meanwhile; reading it again', { vmid });
       cfg = await client.getConfig(node, vmid);
     } finally {
       release();
@@ -242,4 +258,22 @@ async function finishDeploy(
   run.rec.leftover = undefined;
   await run.persist();
   run.log.info('vm deployed', { vmid, node, path: d.path.kind });
+}
+
+/**
+ * The finish's write on `observed`: every desired key that differs, or only the owner tag `tags`
+ * when given; undefined when nothing differs.
+ */
+function finishBody(
+  desired: DesiredConfig,
+  observed: Readonly<Record<string, string>>,
+  tags: string | undefined,
+): { set: Record<string, string>; delete?: string[] } | undefined {
+  if (tags !== undefined) {
+    return normalizeTags(observed.tags ?? '') === normalizeTags(tags) ? undefined : { set: { tags } };
+  }
+  const keys = diffConfig(desired, observed, false).map((c) => c.field);
+  if (keys.length === 0) return undefined;
+  const body = buildConfigChange(desired, observed, keys);
+  return { set: body.set, ...(body.delete.length ? { delete: body.delete } : {}) };
 }

@@ -4,7 +4,7 @@
  * call through mutation.ts (slots, intent first, UPID recorded, bounded wait).
  */
 import { TerminalError, errorMessage, type TaskFailedError } from '../../errors.js';
-import type { TaskRef, VmResource } from '../../proxmox/types.js';
+import type { TaskRef, VmConfig, VmResource } from '../../proxmox/types.js';
 import type { DeployProgress, WorkerRecord } from '../../types.js';
 import type { PlannedAction, PowerOp, VmLocation } from '../contracts.js';
 import type { WorkerPlan } from '../plan.js';
@@ -17,6 +17,8 @@ import { Mutations, type ExecutorDeps } from './mutation.js';
 import { powerVm, restartVm } from './power.js';
 import { destroyVm, orphanVm, unlockVm } from './remove.js';
 import { resizeVm } from './resize.js';
+import type { StorageScopes } from './storage-scope.js';
+import type { FreshListing } from '../fresh-listing.js';
 
 export { CLONE_WAIT_MS, TASK_WAIT_MS, type ExecutorHooks } from './mutation.js';
 
@@ -27,13 +29,27 @@ export class Executor {
     this.#m = new Mutations(deps);
   }
 
-  /** Carries out one planned action of `plan` for the run's worker. */
+  /** The fresh cluster listings the name checks share (the observer's passes share them too). */
+  get listings(): FreshListing {
+    return this.#m.listings;
+  }
+
+  /** Which storages are shared (the observer tells it what it read). */
+  get scopes(): StorageScopes {
+    return this.#m.scopes;
+  }
+
+  /**
+   * Carries out one planned action of `plan` for the run's worker. `config`: the VM's config the
+   * plan was made on, when nothing was written to it since (a configure writes on it).
+   */
   async execute(
     run: WorkerRun,
     action: PlannedAction,
     plan: WorkerPlan,
     _resources: readonly VmResource[],
     signal: AbortSignal,
+    config?: VmConfig,
   ): Promise<void> {
     const m = this.#m;
     const id = plan.ownership.identity;
@@ -48,7 +64,7 @@ export class Executor {
       case 'unlock':
         return unlockVm(m, run, { vm: vm(), signal });
       case 'configure':
-        return configureVm(m, run, { vm: vm(), action, plan, signal });
+        return configureVm(m, run, { vm: vm(), action, plan, signal, ...(config ? { config } : {}) });
       case 'resize':
         return resizeVm(m, run, { vm: vm(), plan, signal });
       case 'restart':

@@ -20,6 +20,7 @@ import type { ControllerSettings, VmLocation } from '../contracts.js';
 import type { WorkerRun } from '../worker-run.js';
 import type { VmidAllocator } from './allocate.js';
 import type { OperationSlots, SlotRequest } from './slots.js';
+import { FreshListing } from '../fresh-listing.js';
 import { StorageScopes } from './storage-scope.js';
 
 /**
@@ -31,8 +32,11 @@ export const TASK_WAIT_MS = 3 * 60_000;
 
 /** Test seam: lets a test stop the executor at the worst moment (right after a call returned). */
 export interface ExecutorHooks {
-  /** Runs after a mutating call returned and before its UPID is recorded. Throwing simulates a crash. */
-  afterCall?(op: Intent['op'], worker: string, task: TaskRef | undefined): void | Promise<void>;
+  /**
+   * Runs after a mutating call returned and before its UPID is recorded ('finish': after a deploy's
+   * last config write, before the deploy is recorded as done). Throwing simulates a crash.
+   */
+  afterCall?(op: Intent['op'] | 'finish', worker: string, task: TaskRef | undefined): void | Promise<void>;
 }
 
 export interface ExecutorDeps {
@@ -68,9 +72,12 @@ export type CallOptions = Pick<MutateOptions, 'op' | 'call' | 'signal' | 'waitMs
 export class Mutations {
   /** Which storages are shared, for keying the storage and clone slots. */
   readonly scopes: StorageScopes;
+  /** Cluster listings taken after the caller asked, one for concurrent callers (name checks). */
+  readonly listings: FreshListing;
 
   constructor(readonly deps: ExecutorDeps) {
     this.scopes = new StorageScopes(deps.client, deps.clock);
+    this.listings = new FreshListing(() => deps.client.vmResources());
   }
 
   /** Intent saved, call, UPID saved, bounded wait, intent cleared; all under the slots. */

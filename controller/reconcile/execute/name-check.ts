@@ -7,20 +7,22 @@
  * of every unnamed entry. Only on the create path: a converged fleet never pays for it.
  */
 import type { ProxmoxClient } from '../../proxmox/client.js';
+import type { VmResource } from '../../proxmox/types.js';
 import type { WorkerRecord } from '../../types.js';
 import { ConflictError, NotFoundError } from '../../errors.js';
 
 /**
- * Throws ConflictError when a VM other than the record's own carries the worker's name. `recorded`:
- * the vmids our records hold (other workers' clones in flight; asked only when an entry has no
- * name): their unnamed entries are not read.
+ * Throws ConflictError when a VM other than the record's own carries the worker's name in
+ * `resources`, a listing sent after the record was written (fresh-listing.ts: concurrent creates
+ * share one). `recorded`: the vmids our records hold (other workers' clones in flight; asked only
+ * when an entry has no name): their unnamed entries are not read.
  */
 export async function assertNameFree(
   client: ProxmoxClient,
+  resources: readonly VmResource[],
   record: WorkerRecord,
   recorded: () => ReadonlySet<number> = () => new Set(),
 ): Promise<void> {
-  const resources = await client.vmResources();
   let ours: ReadonlySet<number> | undefined;
   for (const r of resources) {
     if (r.vmid === record.vmid) continue;
