@@ -1,19 +1,21 @@
 /**
  * vmid allocation: PVE's nextid reserves nothing (pve-manager PVE/API2/Cluster.pm nextid only checks
- * "at time of check"), so two creators can get the same
- * id. We take a candidate from nextid (free when it answered), skip ids our own records hold, assert
- * any other candidate with `?vmid=`, and record the reservation (with the clone intent) durably
- * BEFORE the clone is sent; the clone itself refuses an id taken since (clone_vm dies "VM exists").
- * Picks queued behind each other (a fleet deployed at once) take the candidates after the last pick
- * instead of asking nextid again; each is still asserted.
- * One pick at a time per controller (reservations are written concurrently); a collision at clone
- * time drops the reservation and the next attempt allocates again.
+ * "at time of check"), so two creators can get the same id. We take a candidate from nextid (free
+ * when it answered), skip ids our own records hold and ids a fresh cluster listing shows taken, and
+ * record the reservation (with the clone intent) durably BEFORE the clone is sent. Picks queued
+ * behind each other (a fleet deployed at once) take the candidates after the last pick instead of
+ * asking nextid again, and are not asserted one by one (a request each, one after another, while
+ * every other deploy of the burst waits): the clone refuses an id taken since all the same, at once
+ * on the clone's node (qemu-server PVE/API2/Qemu.pm clone_vm: "config file already exists") and,
+ * for a VM on another node, in its task when pmxcfs refuses the temporary config; either way the
+ * deploy allocates again (clone.ts) and no VM of someone else is touched.
+ * One pick at a time per controller (reservations are written concurrently).
  */
 import { AlreadyExistsError } from '../../errors.js';
 import type { ProxmoxClient } from '../../proxmox/client.js';
 import type { Store } from '../../store/store.js';
 
-/** Candidates tried before giving up (each a nextid call). */
+/** Candidates looked at before giving up. */
 const MAX_PROBES = 50;
 
 export class VmidAllocator {
@@ -28,13 +30,18 @@ export class VmidAllocator {
    * Finds a free vmid and resolves once `reserve(vmid)` (which must save the record durably) is
    * done. Picks are one at a time; the picked id is held in memory before the next pick starts, so
    * reservations need not wait for each other and concurrent ones share one store write.
-   * `preferred` (an earlier reservation) is kept when it is still free.
+   * `preferred` (an earlier reservation) is kept when it is still free; `taken`: the vmids of a
+   * cluster listing sent after the caller's record was written (the name check's).
    */
-  async allocate(reserve: (vmid: number) => Promise<void>, preferred?: number): Promise<number> {
+  async allocate(
+    reserve: (vmid: number) => Promise<void>,
+    preferred?: number,
+    taken: ReadonlySet<number> = new Set(),
+  ): Promise<number> {
     this.#queued++;
     const pick = this.#tail
       .then(async () => {
-        const vmid = await this.#pick(preferred);
+        const vmid = await this.#pick(preferred, taken);
         this.#held?.add(vmid);
         return vmid;
       })
@@ -55,7 +62,7 @@ export class VmidAllocator {
   /** Within a burst of picks: the candidate after the last pick (asserted free all the same). */
   #cursor: number | undefined;
 
-  async #pick(preferred?: number): Promise<number> {
+  async #pick(preferred: number | undefined, taken: ReadonlySet<number>): Promise<number> {
     this.#held ??= new Set(
       this.store
         .listWorkers()
@@ -63,17 +70,14 @@ export class VmidAllocator {
         .filter((v): v is number => v !== undefined),
     );
     const held = this.#held;
-    if (preferred !== undefined && (await this.#free(preferred))) return preferred;
-    // nextid's own answer was free when it was given (as free as an assert of it would say): only
-    // the candidates after it are asserted.
-    let unasserted = this.#cursor === undefined ? await this.client.nextId() : undefined;
-    let candidate = unasserted ?? this.#cursor!;
-    for (let i = 0; i < MAX_PROBES; i++, candidate++, unasserted = undefined) {
-      if (held.has(candidate)) continue;
-      if (candidate === unasserted || (await this.#free(candidate))) {
-        this.#cursor = candidate + 1;
-        return candidate;
-      }
+    if (preferred !== undefined && !taken.has(preferred) && (await this.#free(preferred))) return preferred;
+    // nextid's answer was free when it was given; the candidates after it are free as far as our
+    // records and the listing know.
+    let candidate = this.#cursor ?? (await this.client.nextId());
+    for (let i = 0; i < MAX_PROBES; i++, candidate++) {
+      if (held.has(candidate) || taken.has(candidate)) continue;
+      this.#cursor = candidate + 1;
+      return candidate;
     }
     throw new Error(`no free vmid found after ${MAX_PROBES} candidates`);
   }

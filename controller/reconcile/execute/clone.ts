@@ -47,21 +47,25 @@ export async function cloneVm(m: Mutations, run: WorkerRun, opts: CloneOptions):
         // A VM named like the worker may have appeared since the pass's listing (invariant 3).
         const listing = await m.listings.get(run.name);
         await assertNameFree(client, listing, run.rec, () => recordedVmids(run));
-        vmid = await m.deps.allocator.allocate(async (id) => {
-          run.rec.vmid = id;
-          run.rec.node = path.cloneNode;
-          run.rec.deployed = undefined;
-          run.rec.leftover = undefined;
-          run.rec.deploy = { path, steps: stepsOf(path) };
-          run.rec.intent = {
-            op: 'clone',
-            node: tpl.node,
-            vmid: id,
-            source: tpl.vmid,
-            startedAt: isoNow(m.deps.clock),
-          };
-          await run.persist();
-        }, run.rec.vmid);
+        vmid = await m.deps.allocator.allocate(
+          async (id) => {
+            run.rec.vmid = id;
+            run.rec.node = path.cloneNode;
+            run.rec.deployed = undefined;
+            run.rec.leftover = undefined;
+            run.rec.deploy = { path, steps: stepsOf(path) };
+            run.rec.intent = {
+              op: 'clone',
+              node: tpl.node,
+              vmid: id,
+              source: tpl.vmid,
+              startedAt: isoNow(m.deps.clock),
+            };
+            await run.persist();
+          },
+          run.rec.vmid,
+          new Set(listing.map((r) => r.vmid)),
+        );
         const newid = vmid;
         await m.call(run, {
           op: 'clone',
