@@ -26,6 +26,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../controller/clock.js';
@@ -124,7 +125,9 @@ function lowerBoundSimMs(
  * BENCH_CPU_PROFILE=DIR: a CPU profile of the controller process during (c) only (the rounds of
  * save -> first call), written as DIR/reconcile-<label>.cpuprofile; open it in Chrome DevTools.
  */
-async function startCpuProfile(): Promise<((label: string) => Promise<void>) | undefined> {
+async function startCpuProfile(): Promise<
+  ((label: string, rounds: { mode: string; saved: number; firstCall: number }[]) => Promise<void>) | undefined
+> {
   const out = process.env.BENCH_CPU_PROFILE;
   if (!out) return undefined;
   const session = new Session();
@@ -132,10 +135,14 @@ async function startCpuProfile(): Promise<((label: string) => Promise<void>) | u
   await session.post('Profiler.enable');
   await session.post('Profiler.setSamplingInterval', { interval: 200 });
   await session.post('Profiler.start');
-  return async (label) => {
+  const startedAt = Date.now();
+  return async (label, rounds) => {
     const { profile } = await session.post('Profiler.stop');
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, `reconcile-${label}.cpuprofile`), JSON.stringify(profile));
+    // Each round's window (ms after the profile started), to slice the samples from save to first call.
+    const windows = rounds.map((r) => ({ ...r, from: r.saved - startedAt, to: r.firstCall - startedAt }));
+    writeFileSync(join(out, `reconcile-${label}.rounds.json`), JSON.stringify(windows));
     session.disconnect();
   };
 }
@@ -248,7 +255,13 @@ async function benchFleet(n: number, dir: string): Promise<void> {
   // (c) save -> first Proxmox call, with partial loads (merge and plan only what changed) and with
   // every load merging the whole fleet, round by round in turn so that both see the same machine.
   const profiler = await startCpuProfile();
+  // The event loop's delays from each save to its first call (stalls of the whole process show here),
+  // the worst of each round, and the loop's busy share over all of (c).
+  const loopDelay = monitorEventLoopDelay({ resolution: 2 });
+  const roundDelay = monitorEventLoopDelay({ resolution: 2 });
+  const elu0 = performance.eventLoopUtilization();
   const lat = { partial: [] as number[], full: [] as number[] };
+  const rounds: { mode: string; saved: number; firstCall: number }[] = [];
   // Where the time goes, per round: save -> the watcher's first event -> the load pass starts (debounce)
   // -> the manifests are loaded -> the first call (merge, plan).
   const parts = { partial: [] as number[][], full: [] as number[][] };
@@ -265,12 +278,20 @@ async function benchFleet(n: number, dir: string): Promise<void> {
     firstCall = undefined;
     pass = undefined;
     const text = original + `  description: "edit ${i}"\n`;
+    roundDelay.reset();
+    loopDelay.enable();
+    roundDelay.enable();
     const saved = Date.now();
     if (process.env.BENCH_DEBUG) process.stderr.write(`saved ${saved}\n`);
     writeFileSync(file0, text);
     const deadline = saved + 5000;
     while (firstCall === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-    if (firstCall !== undefined) lat[mode].push(Math.max(0, firstCall - saved));
+    loopDelay.disable();
+    roundDelay.disable();
+    if (firstCall !== undefined) {
+      lat[mode].push(Math.max(0, firstCall - saved));
+      rounds.push({ mode, saved, firstCall });
+    }
     await controller.waitForIdle();
     const seen = pass as { eventAt?: number; startAt: number } | undefined;
     if (firstCall !== undefined && seen?.eventAt !== undefined)
@@ -278,11 +299,19 @@ async function benchFleet(n: number, dir: string): Promise<void> {
         seen.eventAt - saved,
         seen.startAt - seen.eventAt,
         loadMs,
-        firstCall - seen.startAt - loadMs,
+        Math.round(firstCall - seen.startAt - loadMs),
+        Math.round(firstCall - saved),
+        Math.round(roundDelay.max / 1e6),
       ]);
   }
   controller.partialLoads = true;
-  await profiler?.(`c-${n}`);
+  const elu = performance.eventLoopUtilization(elu0);
+  await profiler?.(`c-${n}`, rounds);
+  const ms = (ns: number) => (ns / 1e6).toFixed(0);
+  console.log(
+    `    (c) event loop from save to first call: delay p50 ${ms(loopDelay.percentile(50))} ms, p99 ${ms(loopDelay.percentile(99))} ms, ` +
+      `max ${ms(loopDelay.max)} ms (2 ms resolution); busy ${(elu.utilization * 100).toFixed(0)}% over (c)`,
+  );
   for (const [mode, label] of [
     ['partial', 'partial loads (merge and plan the changed workers)'],
     ['full', 'full loads (merge and plan the fleet: before)'],
@@ -298,6 +327,11 @@ async function benchFleet(n: number, dir: string): Promise<void> {
       `(c) save -> first Proxmox call, ${n} workers, ${label} (${l.length}/${LATENCY_ROUNDS} rounds, debounce 50 ms quiet / 200 ms max): ` +
         `p50 ${pct(l, 0.5)?.toFixed(0)} ms, p90 ${pct(l, 0.9)?.toFixed(0)} ms, p99 ${pct(l, 0.99)?.toFixed(0)} ms, max ${l.at(-1)?.toFixed(0)} ms (target p99 < 100 ms at 1,000); ` +
         `medians: save -> watcher event ${median(0)} ms, -> load pass starts ${median(1)} ms, load ${median(2)} ms, merge and plan -> first call ${median(3)} ms`,
+    );
+    const worst = [...parts[mode]].sort((a, b) => b[4]! - a[4]!).slice(0, 3);
+    console.log(
+      `    slowest rounds (save -> event; -> load pass; load; merge and plan = total ms, longest event loop delay): ` +
+        worst.map((p) => `${p[0]}; ${p[1]}; ${p[2]}; ${p[3]} = ${p[4]} (${p[5]})`).join(', '),
     );
   }
   await controller.waitForIdle();
