@@ -227,6 +227,11 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
     };
   }
 
+  /** Changes the watcher's debounce while running (the benchmark compares settings in one run). */
+  setDebounce(debounce: { quietMs?: number; maxWaitMs?: number }): void {
+    this.#watcher?.setDebounce(debounce);
+  }
+
   /** The plan computed by the last load pass or convergence check. */
   get lastPlan(): Plan | undefined {
     return this.#lastPlan;

@@ -52,6 +52,9 @@ export interface ChangeBatch {
 
 const YAML_FILE = /\.ya?ml$/i;
 
+/** The debounce of a small burst (an editor's save): its quiet period and its upper bound, ms. */
+export const DEFAULT_DEBOUNCE = { quietMs: 30, maxWaitMs: 200 } as const;
+
 /** Editor and VCS temp names: vim swap/backup/probe, emacs lock/autosave, generic .tmp/.bak, ~ backups. */
 export function isTempName(name: string): boolean {
   return (
@@ -120,8 +123,7 @@ export class ManifestWatcher {
     // An option passed as undefined keeps its default (a spread alone would overwrite it).
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.#opts = {
-      quietMs: 50,
-      maxWaitMs: 200,
+      ...DEFAULT_DEBOUNCE,
       bulkThreshold: 20,
       bulkQuietMs: 500,
       bulkMaxWaitMs: 5000,
@@ -277,6 +279,12 @@ export class ManifestWatcher {
     } catch (err) {
       this.#opts.logger.error('manifest change handler failed', { err });
     }
+  }
+
+  /** Changes the debounce of the bursts to come (the benchmark compares settings in one run). */
+  setDebounce(debounce: { quietMs?: number; maxWaitMs?: number }): void {
+    if (debounce.quietMs !== undefined) this.#opts.quietMs = debounce.quietMs;
+    if (debounce.maxWaitMs !== undefined) this.#opts.maxWaitMs = debounce.maxWaitMs;
   }
 
   /** Stops watching; a pending burst is dropped (the caller is shutting down). */

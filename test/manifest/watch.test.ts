@@ -3,7 +3,12 @@ import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { silentLogger } from '../../controller/log.js';
-import { ManifestWatcher, isManifestFile, type ChangeBatch } from '../../controller/manifest/watch.js';
+import {
+  DEFAULT_DEBOUNCE,
+  ManifestWatcher,
+  isManifestFile,
+  type ChangeBatch,
+} from '../../controller/manifest/watch.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 /** Resolves with the batches seen once `ms` pass without a new one. */
@@ -214,7 +219,7 @@ describe('manifest watcher defaults', () => {
     await w.close();
     dir.remove();
     expect(seen).to.have.length(1);
-    expect(seen[0] - t0).to.be.at.least(45);
+    expect(seen[0] - t0).to.be.at.least(DEFAULT_DEBOUNCE.quietMs - 5);
   });
 });
 
