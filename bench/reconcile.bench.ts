@@ -14,7 +14,9 @@
  *      BENCH_PROFILE=fast (only for (b)-(c): converge with the fast profile)
  *      BENCH_CONCURRENCY (reconciles at once in (a); default: the runtime's 32)
  *      BENCH_ASSUMPTIONS=off (the simulator's models no Proxmox source grounds off: `--no-assumptions`)
- *      BENCH_LOADS=partial|full (only one kind of load pass in (c); default both, in turn)
+ *      BENCH_LOADS=partial,main,full (the kinds of round in (c), in turn; default all three: partial
+ *        loads with the watcher's default debounce, main's 50 ms debounce with partial loads, and
+ *        full loads with main's debounce)
  *      BENCH_CPU_PROFILE=DIR (a CPU profile of the controller during (c), DIR/reconcile-c-<n>.cpuprofile)
  *
  * The world has a copy of the template on every node (each on that node's local-lvm), so every
@@ -26,6 +28,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../controller/clock.js';
@@ -38,6 +41,7 @@ import { REALISTIC_PROFILE } from '../controller/simulator/latency.js';
 import { defaultWorld } from '../controller/simulator/world/default-world.js';
 import { loadManifests } from '../controller/manifest/load.js';
 import { createManifestLoader } from '../controller/manifest/cached-loader.js';
+import { DEFAULT_DEBOUNCE } from '../controller/manifest/watch.js';
 import type { LowdbStore } from '../controller/store/lowdb-store.js';
 import { DatabaseText } from '../controller/store/database-text.js';
 import type { StoreData } from '../controller/store/store.js';
@@ -62,8 +66,18 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 0);
 const NODES = 10;
 /** BENCH_PROFILE=fast: (b) and (c) on a fleet converged quickly (the (a) figures then mean nothing). */
 const PROFILE: 'fast' | 'realistic' = process.env.BENCH_PROFILE === 'fast' ? 'fast' : 'realistic';
-/** (c) with partial loads, full loads, or both in turn (default; BENCH_LOADS=partial|full for a profile). */
-const LOADS = (['partial', 'full'] as const).find((m) => m === process.env.BENCH_LOADS) ?? 'both';
+/**
+ * The kinds of round in (c), in turn: `partial` (partial loads, the watcher's default debounce: now),
+ * `main` (partial loads, main's debounce of 50 ms quiet / 200 ms max) and `full` (full loads, main's
+ * debounce: before partial loads).
+ */
+const KINDS = ['partial', 'main', 'full'] as const;
+type Kind = (typeof KINDS)[number];
+const LOADS: Kind[] = (process.env.BENCH_LOADS ?? KINDS.join(','))
+  .split(',')
+  .filter((k): k is Kind => (KINDS as readonly string[]).includes(k));
+/** main's debounce, for the `main` and `full` rounds of (c). */
+const MAIN_DEBOUNCE = { quietMs: 50, maxWaitMs: 200 };
 /** The simulator's ASSUMPTION models (storage-lock chance, agent boot times) on (default) or off. */
 const ASSUMPTIONS = process.env.BENCH_ASSUMPTIONS !== 'off';
 
@@ -124,7 +138,9 @@ function lowerBoundSimMs(
  * BENCH_CPU_PROFILE=DIR: a CPU profile of the controller process during (c) only (the rounds of
  * save -> first call), written as DIR/reconcile-<label>.cpuprofile; open it in Chrome DevTools.
  */
-async function startCpuProfile(): Promise<((label: string) => Promise<void>) | undefined> {
+async function startCpuProfile(): Promise<
+  ((label: string, rounds: { mode: string; saved: number; firstCall: number }[]) => Promise<void>) | undefined
+> {
   const out = process.env.BENCH_CPU_PROFILE;
   if (!out) return undefined;
   const session = new Session();
@@ -132,10 +148,14 @@ async function startCpuProfile(): Promise<((label: string) => Promise<void>) | u
   await session.post('Profiler.enable');
   await session.post('Profiler.setSamplingInterval', { interval: 200 });
   await session.post('Profiler.start');
-  return async (label) => {
+  const startedAt = Date.now();
+  return async (label, rounds) => {
     const { profile } = await session.post('Profiler.stop');
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, `reconcile-${label}.cpuprofile`), JSON.stringify(profile));
+    // Each round's window (ms after the profile started), to slice the samples from save to first call.
+    const windows = rounds.map((r) => ({ ...r, from: r.saved - startedAt, to: r.firstCall - startedAt }));
+    writeFileSync(join(out, `reconcile-${label}.rounds.json`), JSON.stringify(windows));
     session.disconnect();
   };
 }
@@ -245,32 +265,48 @@ async function benchFleet(n: number, dir: string): Promise<void> {
   }
   settings.driftCheckIntervalMs = makeSettings().driftCheckIntervalMs;
 
-  // (c) save -> first Proxmox call, with partial loads (merge and plan only what changed) and with
-  // every load merging the whole fleet, round by round in turn so that both see the same machine.
+  // (c) save -> first Proxmox call, with partial loads (merge and plan only what changed) and the
+  // watcher's debounce, with main's debounce, and with every load merging the whole fleet, round by
+  // round in turn so that all see the same machine.
   const profiler = await startCpuProfile();
-  const lat = { partial: [] as number[], full: [] as number[] };
+  // The longest event loop delay from each save to its first call (stalls of the whole process show
+  // here), and the loop's busy share over all of (c). The monitor runs throughout: one switched off and
+  // on again counts the time it was off as a delay.
+  const roundDelay = monitorEventLoopDelay({ resolution: 2 });
+  roundDelay.enable();
+  const roundMaxDelay: number[] = [];
+  const elu0 = performance.eventLoopUtilization();
+  const lat: Record<Kind, number[]> = { partial: [], main: [], full: [] };
+  const rounds: { mode: string; saved: number; firstCall: number }[] = [];
   // Where the time goes, per round: save -> the watcher's first event -> the load pass starts (debounce)
   // -> the manifests are loaded -> the first call (merge, plan).
-  const parts = { partial: [] as number[][], full: [] as number[][] };
+  const parts: Record<Kind, number[][]> = { partial: [], main: [], full: [] };
   let pass: { eventAt?: number; startAt: number } | undefined;
   controller.on('loaded', (e) => {
     pass ??= { eventAt: e.firstEventAt, startAt: Date.now() - e.durationMs };
   });
   const original = readFileSync(file0, 'utf8');
-  for (let i = 0; i < (LOADS === 'both' ? 2 : 1) * LATENCY_ROUNDS; i++) {
-    const mode = LOADS === 'both' ? (i % 2 === 0 ? 'partial' : 'full') : LOADS;
-    controller.partialLoads = mode === 'partial';
+  for (let i = 0; i < LOADS.length * LATENCY_ROUNDS; i++) {
+    const mode = LOADS[i % LOADS.length]!;
+    controller.partialLoads = mode !== 'full';
+    controller.setDebounce(mode === 'partial' ? DEFAULT_DEBOUNCE : MAIN_DEBOUNCE);
     await controller.waitForIdle();
     await new Promise((r) => setTimeout(r, 150));
     firstCall = undefined;
     pass = undefined;
     const text = original + `  description: "edit ${i}"\n`;
+    roundDelay.reset();
     const saved = Date.now();
     if (process.env.BENCH_DEBUG) process.stderr.write(`saved ${saved}\n`);
     writeFileSync(file0, text);
     const deadline = saved + 5000;
     while (firstCall === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-    if (firstCall !== undefined) lat[mode].push(Math.max(0, firstCall - saved));
+    const maxDelay = Math.round(roundDelay.max / 1e6);
+    if (firstCall !== undefined) roundMaxDelay.push(maxDelay);
+    if (firstCall !== undefined) {
+      lat[mode].push(Math.max(0, firstCall - saved));
+      rounds.push({ mode, saved, firstCall });
+    }
     await controller.waitForIdle();
     const seen = pass as { eventAt?: number; startAt: number } | undefined;
     if (firstCall !== undefined && seen?.eventAt !== undefined)
@@ -278,14 +314,26 @@ async function benchFleet(n: number, dir: string): Promise<void> {
         seen.eventAt - saved,
         seen.startAt - seen.eventAt,
         loadMs,
-        firstCall - seen.startAt - loadMs,
+        Math.round(firstCall - seen.startAt - loadMs),
+        Math.round(firstCall - saved),
+        maxDelay,
       ]);
   }
   controller.partialLoads = true;
-  await profiler?.(`c-${n}`);
+  roundDelay.disable();
+  const elu = performance.eventLoopUtilization(elu0);
+  await profiler?.(`c-${n}`, rounds);
+  const delays = roundMaxDelay.sort((a, b) => a - b);
+  console.log(
+    `    (c) longest event loop delay from save to first call, per round: p50 ${pct(delays, 0.5)} ms, ` +
+      `p99 ${pct(delays, 0.99)} ms (2 ms resolution); event loop busy ${(elu.utilization * 100).toFixed(0)}% over (c)`,
+  );
+  const debounce = (d: { quietMs: number; maxWaitMs: number }) =>
+    `debounce ${d.quietMs} ms quiet / ${d.maxWaitMs} ms max`;
   for (const [mode, label] of [
-    ['partial', 'partial loads (merge and plan the changed workers)'],
-    ['full', 'full loads (merge and plan the fleet: before)'],
+    ['partial', `partial loads (merge and plan the changed workers), ${debounce(DEFAULT_DEBOUNCE)}`],
+    ['main', `partial loads, main's ${debounce(MAIN_DEBOUNCE)}`],
+    ['full', `full loads (merge and plan the fleet: before), main's ${debounce(MAIN_DEBOUNCE)}`],
   ] as const) {
     if (lat[mode].length === 0) continue;
     const l = lat[mode].sort((a, b) => a - b);
@@ -295,9 +343,14 @@ async function benchFleet(n: number, dir: string): Promise<void> {
         0.5,
       )?.toFixed(0);
     console.log(
-      `(c) save -> first Proxmox call, ${n} workers, ${label} (${l.length}/${LATENCY_ROUNDS} rounds, debounce 50 ms quiet / 200 ms max): ` +
+      `(c) save -> first Proxmox call, ${n} workers, ${label} (${l.length}/${LATENCY_ROUNDS} rounds): ` +
         `p50 ${pct(l, 0.5)?.toFixed(0)} ms, p90 ${pct(l, 0.9)?.toFixed(0)} ms, p99 ${pct(l, 0.99)?.toFixed(0)} ms, max ${l.at(-1)?.toFixed(0)} ms (target p99 < 100 ms at 1,000); ` +
         `medians: save -> watcher event ${median(0)} ms, -> load pass starts ${median(1)} ms, load ${median(2)} ms, merge and plan -> first call ${median(3)} ms`,
+    );
+    const worst = [...parts[mode]].sort((a, b) => b[4]! - a[4]!).slice(0, 3);
+    console.log(
+      `    slowest rounds (save -> event; -> load pass; load; merge and plan = total ms, longest event loop delay): ` +
+        worst.map((p) => `${p[0]}; ${p[1]}; ${p[2]}; ${p[3]} = ${p[4]} (${p[5]})`).join(', '),
     );
   }
   await controller.waitForIdle();

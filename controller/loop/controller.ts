@@ -227,6 +227,11 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
     };
   }
 
+  /** Changes the watcher's debounce while running (the benchmark compares settings in one run). */
+  setDebounce(debounce: { quietMs?: number; maxWaitMs?: number }): void {
+    this.#watcher?.setDebounce(debounce);
+  }
+
   /** The plan computed by the last load pass or convergence check. */
   get lastPlan(): Plan | undefined {
     return this.#lastPlan;
@@ -477,7 +482,9 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
       this.emit('load-failed', { error: lost.map((d) => `${d.file}: ${d.message}`).join('; ') });
       return;
     }
-    const merged = await this.#o.reconciler.applyDesired(load, { partial });
+    // The changed workers are queued before the merge's durable write ends (their reconciles read
+    // Proxmox meanwhile; a mutation waits for its own intent write, which comes after it).
+    const merged = await this.#o.reconciler.applyDesired(load, { partial, beforeSaved: true });
     const { changed, removed, settling, plan } = merged;
     // Removal waits for evidence: look again once the settle window ends, and soon after a file
     // was caught mid-write (the watcher may have seen its last event already).
@@ -520,6 +527,8 @@ export class Controller extends EventEmitter<ControllerEvents> implements Worker
     // change is carried out) before the changed workers reach the queue.
     this.emit('loaded', { load, changed, removed, plan, durationMs, firstEventAt });
     for (const name of [...changed, ...removed]) this.#queue.add(name);
+    // The pass ends, and the next may compare with this merge, once it is on disk.
+    await merged.saved;
   }
 
   /** A load pass at `at` (ms, the controller's clock), unless one is due earlier already. */

@@ -16,7 +16,7 @@ import type { LoadResult } from '../types.js';
 import { collectManifestFiles } from './walk.js';
 import { finishLoad, problemResult, type LoadOptions } from './load.js';
 import { parseFile, type FileResult } from './parse.js';
-import { readManifestFile } from './read.js';
+import { readManifestFile, readManifestFileSync, type ReadOutcome } from './read.js';
 
 /** Options of createManifestLoader. */
 export interface ManifestLoaderOptions extends LoadOptions {
@@ -58,9 +58,8 @@ export function createManifestLoader(opts: ManifestLoaderOptions = {}): Manifest
   const racyWindowMs = opts.racyWindowMs ?? DEFAULT_RACY_WINDOW_MS;
   const now = opts.now ?? Date.now;
 
-  const fresh = async (file: string, entry: Entry | undefined): Promise<FileResult> => {
-    const readAt = now();
-    const read = await readManifestFile(file, opts);
+  /** The file's result from bytes just read (`readAt`: when the read began), cached with its stat. */
+  const taken = (file: string, read: ReadOutcome, readAt: number, entry: Entry | undefined): FileResult => {
     if (!('bytes' in read)) {
       cache.delete(file);
       return problemResult(read.problem);
@@ -80,10 +79,11 @@ export function createManifestLoader(opts: ManifestLoaderOptions = {}): Manifest
     return result;
   };
 
-  const loadOne = async (file: string, st: fs.Stats | undefined): Promise<FileResult> => {
+  /** The cached result when the stat vouches for it, else undefined: the file must be read. */
+  const reusable = (file: string, st: fs.Stats | undefined): FileResult | undefined => {
     const entry = cache.get(file);
-    if (!entry) return fresh(file, undefined);
     if (
+      entry &&
       st &&
       entry.settled &&
       st.size === entry.size &&
@@ -93,7 +93,7 @@ export function createManifestLoader(opts: ManifestLoaderOptions = {}): Manifest
     ) {
       return entry.result;
     }
-    return fresh(file, entry);
+    return undefined;
   };
 
   return {
@@ -105,24 +105,41 @@ export function createManifestLoader(opts: ManifestLoaderOptions = {}): Manifest
       const present = new Set(files);
       for (const file of cache.keys()) if (!present.has(file)) cache.delete(file);
       const stats = await statCached(files, cache);
-      const results = new Array<FileResult>(files.length);
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < files.length) {
-          const i = next++;
-          results[i] = await loadOne(files[i]!, stats[i]);
+      const results = files.map((file, i) => reusable(file, stats[i]));
+      const toRead = files.flatMap((file, i) => (results[i] ? [] : [i]));
+      if (toRead.length <= SYNC_READS) {
+        for (const i of toRead) {
+          const readAt = now();
+          results[i] = taken(files[i]!, readManifestFileSync(files[i]!, opts), readAt, cache.get(files[i]!));
         }
-      };
-      const limit = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
-      await Promise.all(Array.from({ length: Math.min(limit, files.length) }, worker));
+      } else {
+        let next = 0;
+        const worker = async (): Promise<void> => {
+          while (next < toRead.length) {
+            const i = toRead[next++]!;
+            const readAt = now();
+            const read = await readManifestFile(files[i]!, opts);
+            results[i] = taken(files[i]!, read, readAt, cache.get(files[i]!));
+          }
+        };
+        const limit = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
+        await Promise.all(Array.from({ length: Math.min(limit, toRead.length) }, worker));
+      }
       const sizes = files.map((f) => cache.get(f)?.size ?? 0);
-      return finishLoad(paths, results, sizes, problems, roots, files, opts);
+      return finishLoad(paths, results as FileResult[], sizes, problems, roots, files, opts);
     },
   };
 }
 
-/** Files stat()ed synchronously between two turns of the event loop. */
-const STAT_BATCH = 128;
+/**
+ * Files read synchronously when no more than this many changed: a save changes a handful, and their
+ * asynchronous reads would wait in libuv's 4 threads behind the watcher's re-listing of the directory
+ * (read.ts readManifestFileSync). A checkout of many files is read asynchronously, 32 at a time.
+ */
+const SYNC_READS = 16;
+
+/** Files stat()ed synchronously between two turns of the event loop (a few ms of stats). */
+const STAT_BATCH = 1024;
 
 /**
  * The stat of every cached file (undefined for the others, and for a file that cannot be stat()ed).

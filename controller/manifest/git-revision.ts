@@ -6,7 +6,7 @@
  * of the common directory (`commondir`, shared by all worktrees of a repository). The layout is
  * git's own (git's Documentation/gitrepository-layout.txt); anything unexpected gives undefined.
  */
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { GitRevision } from '../types.js';
 
@@ -14,9 +14,19 @@ const COMMIT = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 /** Symbolic refs followed before giving up (a loop, or a chain nobody writes). */
 const MAX_REF_DEPTH = 5;
 
-async function readText(file: string): Promise<string | undefined> {
+// Synchronous reads of a few small files: beside a reload's load pass, asynchronous ones would wait in
+// libuv's 4 threads behind the watcher's re-listing of the manifest directory after a save.
+function readText(file: string): string | undefined {
   try {
-    return await readFile(file, 'utf8');
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function statOrUndefined(path: string) {
+  try {
+    return statSync(path);
   } catch {
     return undefined;
   }
@@ -26,17 +36,17 @@ async function readText(file: string): Promise<string | undefined> {
 export async function findGitDir(dir: string): Promise<string | undefined> {
   let cur: string;
   try {
-    cur = await realpath(dir);
-    if (!(await stat(cur)).isDirectory()) cur = dirname(cur);
+    cur = realpathSync(dir);
+    if (!statSync(cur).isDirectory()) cur = dirname(cur);
   } catch {
     return undefined;
   }
   for (;;) {
     const dotGit = join(cur, '.git');
-    const st = await stat(dotGit).catch(() => undefined);
+    const st = statOrUndefined(dotGit);
     if (st?.isDirectory()) return dotGit;
     if (st?.isFile()) {
-      const m = /^gitdir:\s*(.+?)\s*$/m.exec((await readText(dotGit)) ?? '');
+      const m = /^gitdir:\s*(.+?)\s*$/m.exec(readText(dotGit) ?? '');
       if (!m) return undefined;
       return isAbsolute(m[1]!) ? m[1]! : resolve(cur, m[1]!);
     }
@@ -47,20 +57,20 @@ export async function findGitDir(dir: string): Promise<string | undefined> {
 }
 
 /** The directory holding refs and packed-refs: the main repository's for a worktree. */
-async function commonDir(gitDir: string): Promise<string> {
-  const text = (await readText(join(gitDir, 'commondir')))?.trim();
+function commonDir(gitDir: string): string {
+  const text = readText(join(gitDir, 'commondir'))?.trim();
   if (!text) return gitDir;
   return isAbsolute(text) ? text : resolve(gitDir, text);
 }
 
 /** A ref's value (a commit or `ref: ...`), from the loose file or packed-refs. */
-async function readRef(gitDir: string, common: string, ref: string): Promise<string | undefined> {
+function readRef(gitDir: string, common: string, ref: string): string | undefined {
   if (ref.includes('..') || ref.startsWith('/')) return undefined;
   for (const dir of gitDir === common ? [gitDir] : [gitDir, common]) {
-    const loose = (await readText(join(dir, ref)))?.trim();
+    const loose = readText(join(dir, ref))?.trim();
     if (loose) return loose;
   }
-  const packed = await readText(join(common, 'packed-refs'));
+  const packed = readText(join(common, 'packed-refs'));
   for (const line of (packed ?? '').split('\n')) {
     const [id, name] = line.trim().split(/\s+/);
     if (name === ref && id && COMMIT.test(id)) return id;
@@ -72,8 +82,8 @@ async function readRef(gitDir: string, common: string, ref: string): Promise<str
 export async function gitRevision(dir: string): Promise<GitRevision | undefined> {
   const gitDir = await findGitDir(dir);
   if (!gitDir) return undefined;
-  const common = await commonDir(gitDir);
-  let value = (await readText(join(gitDir, 'HEAD')))?.trim();
+  const common = commonDir(gitDir);
+  let value = readText(join(gitDir, 'HEAD'))?.trim();
   let branch: string | undefined;
   for (let depth = 0; value && depth < MAX_REF_DEPTH; depth++) {
     if (COMMIT.test(value)) {
@@ -84,7 +94,7 @@ export async function gitRevision(dir: string): Promise<GitRevision | undefined>
     const m = /^ref:\s*(\S+)$/.exec(value);
     if (!m) return undefined;
     branch ??= m[1]!.replace(/^refs\/heads\//, '');
-    value = await readRef(gitDir, common, m[1]!);
+    value = readRef(gitDir, common, m[1]!);
   }
   return undefined;
 }

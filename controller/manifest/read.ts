@@ -20,29 +20,89 @@ export type ReadOutcome = { bytes: Uint8Array; stat: fs.Stats } | { problem: Dia
 export async function readManifestFile(file: string, opts: ReadOptions = {}): Promise<ReadOutcome> {
   const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   try {
-    const read = await readLimited(file, maxBytes);
-    if (read === 'changing') {
-      return {
-        problem: fileProblem(
-          file,
-          'file.changing',
-          'the file changed while it was read; its workers keep their last spec until it is read whole',
-          'it is read again when the writer is done',
-        ),
-      };
-    }
-    if (read === 'too-large') return { problem: tooLargeProblem(file, maxBytes) };
-    return read;
+    return outcome(file, maxBytes, await readLimited(file, maxBytes));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    return unreadable(file, err);
+  }
+}
+
+/**
+ * readManifestFile without leaving the event loop: for the few files a save changed, whose
+ * asynchronous reads (six calls each, one after another) would queue in libuv's 4 threads behind the
+ * watcher's listing of their directory (an lstat per entry after every event in it).
+ */
+export function readManifestFileSync(file: string, opts: ReadOptions = {}): ReadOutcome {
+  const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  try {
+    return outcome(file, maxBytes, readLimitedSync(file, maxBytes));
+  } catch (err) {
+    return unreadable(file, err);
+  }
+}
+
+function outcome(
+  file: string,
+  maxBytes: number,
+  read: { bytes: Uint8Array; stat: fs.Stats } | 'too-large' | 'changing',
+): ReadOutcome {
+  if (read === 'changing') {
     return {
       problem: fileProblem(
         file,
-        code === 'ENOENT' ? 'path.missing' : 'file.unreadable',
-        `cannot read file: ${code}`,
-        'check that the file exists and is readable',
+        'file.changing',
+        'the file changed while it was read; its workers keep their last spec until it is read whole',
+        'it is read again when the writer is done',
       ),
     };
+  }
+  if (read === 'too-large') return { problem: tooLargeProblem(file, maxBytes) };
+  return read;
+}
+
+function unreadable(file: string, err: unknown): ReadOutcome {
+  const code = (err as NodeJS.ErrnoException).code ?? 'error';
+  return {
+    problem: fileProblem(
+      file,
+      code === 'ENOENT' ? 'path.missing' : 'file.unreadable',
+      `cannot read file: ${code}`,
+      'check that the file exists and is readable',
+    ),
+  };
+}
+
+/** readLimited, synchronously; opened non-blocking, so a FIFO put in a file's place cannot hang the loop. */
+function readLimitedSync(
+  file: string,
+  maxBytes: number,
+): { bytes: Uint8Array; stat: fs.Stats } | 'too-large' | 'changing' {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.size > maxBytes) return 'too-large';
+    const chunks: Buffer[] = [];
+    let total = 0;
+    // As readLimited: one byte more than the size first, a short read is the end of the file.
+    for (let size = st.size + 1; ; size = 64 * 1024) {
+      const buf = Buffer.allocUnsafe(size);
+      const n = fs.readSync(fd, buf, 0, size, null);
+      if (n > 0) chunks.push(buf.subarray(0, n));
+      total += n;
+      if (total > maxBytes) return 'too-large';
+      if (n < size) break;
+    }
+    const after = fs.fstatSync(fd);
+    const named = fs.statSync(file, { throwIfNoEntry: false });
+    const same =
+      after.size === st.size &&
+      after.mtimeMs === st.mtimeMs &&
+      total === st.size &&
+      named?.ino === after.ino &&
+      named.dev === after.dev;
+    if (!same) return 'changing';
+    return { bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), stat: st };
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -10,7 +10,7 @@
  * removed), or go on without bound: past maxFiles manifest files, maxDepth levels or maxEntries
  * directory entries it stops with a problem on the root, and the controller changes nothing.
  */
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isInside } from '../secret-file.js';
 
@@ -58,7 +58,12 @@ export function isManifestFileName(name: string): boolean {
   return name.endsWith('.yaml') || name.endsWith('.yml');
 }
 
-/** Expands files and directories to the manifest files they hold (absolute, deduplicated, sorted per root). */
+/**
+ * Expands files and directories to the manifest files they hold (absolute, deduplicated, sorted per
+ * root). The walk's calls are synchronous: a directory listing and a stat per symlink are quick,
+ * while asynchronous ones would wait in libuv's 4 threads behind the watcher's own re-listing of the
+ * directory after a save.
+ */
 export async function collectManifestFiles(
   paths: string[],
   limits: WalkLimits = {},
@@ -81,8 +86,8 @@ export async function collectManifestFiles(
     let st;
     let real: string;
     try {
-      st = await stat(abs);
-      real = await realpath(abs);
+      st = statSync(abs);
+      real = realpathSync(abs);
     } catch (err) {
       problems.push(problem(abs, err));
       continue;
@@ -98,7 +103,7 @@ export async function collectManifestFiles(
     const stop = (message: string): void => {
       stopped ??= { path: abs, code: 'path.limit', message };
     };
-    const walk = async (dir: string, dirReal: string, depth: number, explicit: boolean): Promise<void> => {
+    const walk = (dir: string, dirReal: string, depth: number, explicit: boolean): void => {
       if (stopped || seenDirs.has(dirReal)) return; // the same directory twice (a link inside the root)
       seenDirs.add(dirReal);
       if (depth > maxDepth) {
@@ -106,7 +111,7 @@ export async function collectManifestFiles(
       }
       let entries;
       try {
-        entries = await readdir(dir, { withFileTypes: true });
+        entries = readdirSync(dir, { withFileTypes: true });
       } catch (err) {
         problems.push(problem(dir, err));
         return;
@@ -126,7 +131,7 @@ export async function collectManifestFiles(
         let isFile = e.isFile();
         if (e.isSymbolicLink()) {
           try {
-            target = await realpath(full);
+            target = realpathSync(full);
           } catch (err) {
             const code = (err as NodeJS.ErrnoException).code;
             problems.push({
@@ -144,11 +149,16 @@ export async function collectManifestFiles(
             });
             continue;
           }
-          const st2 = await stat(target).catch(() => undefined);
+          let st2;
+          try {
+            st2 = statSync(target);
+          } catch {
+            st2 = undefined;
+          }
           isDir = st2?.isDirectory() ?? false;
           isFile = st2?.isFile() ?? false;
         }
-        if (isDir) await walk(full, target, depth + 1, false);
+        if (isDir) walk(full, target, depth + 1, false);
         else if (isFile && isManifestFileName(e.name)) {
           if (++found > maxFiles)
             return stop(`more than ${maxFiles} manifest files under ${abs}; nothing was loaded`);
@@ -157,7 +167,7 @@ export async function collectManifestFiles(
       }
     };
     const before = files.length;
-    await walk(abs, real, 0, true);
+    walk(abs, real, 0, true);
     if (stopped) {
       // A partial walk is not the set: none of it is used.
       for (const f of files.splice(before)) {

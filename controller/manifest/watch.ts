@@ -8,8 +8,8 @@
  * .x.swp) and editor temp files are ignored, and so are files that are not YAML.
  */
 import { watch, type FSWatcher } from 'chokidar';
-import { lstatSync, realpathSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { lstatSync, realpathSync, type Stats } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import type { Logger } from '../log.js';
 import { RootSwapWatcher } from './root-swap.js';
 import { isInside } from '../secret-file.js';
@@ -44,13 +44,16 @@ export interface ManifestWatcherOptions {
 export interface ChangeBatch {
   /** Changed YAML files (absolute paths), deduplicated; directory events add no entry. */
   files: string[];
-  /** Raw events seen in the burst. */
+  /** Events seen in the burst (chokidar's and raw content changes). */
   events: number;
   /** Time of the first event of the burst (ms since epoch). */
   firstEventAt: number;
 }
 
 const YAML_FILE = /\.ya?ml$/i;
+
+/** The debounce of a small burst (an editor's save): its quiet period and its upper bound, ms. */
+export const DEFAULT_DEBOUNCE = { quietMs: 30, maxWaitMs: 200 } as const;
 
 /** Editor and VCS temp names: vim swap/backup/probe, emacs lock/autosave, generic .tmp/.bak, ~ backups. */
 export function isTempName(name: string): boolean {
@@ -69,9 +72,9 @@ export function isTempName(name: string): boolean {
  * change is news: the loader reports it). The roots themselves may be symlinks (a checkout swapped
  * atomically): their real paths are read at each check.
  */
-function leavesRoots(abs: string, roots: ReadonlySet<string>): boolean {
+function leavesRoots(abs: string, roots: ReadonlySet<string>, isLink?: boolean): boolean {
   try {
-    if (!lstatSync(abs).isSymbolicLink()) return false;
+    if (!(isLink ?? lstatSync(abs).isSymbolicLink())) return false;
   } catch {
     return false;
   }
@@ -105,7 +108,11 @@ export class ManifestWatcher {
   #watcher?: FSWatcher;
   #swaps?: RootSwapWatcher;
   #pending = new Set<string>();
+  /** chokidar's events in the current burst (a bulk burst is told by their number). */
   #events = 0;
+  /** Raw content changes in the current burst (#onContentChange). */
+  #rawEvents = 0;
+  #inBurst = false;
   #firstEventAt = 0;
   #quietTimer?: NodeJS.Timeout;
   #maxTimer?: NodeJS.Timeout;
@@ -116,8 +123,7 @@ export class ManifestWatcher {
     // An option passed as undefined keeps its default (a spread alone would overwrite it).
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.#opts = {
-      quietMs: 50,
-      maxWaitMs: 200,
+      ...DEFAULT_DEBOUNCE,
       bulkThreshold: 20,
       bulkQuietMs: 500,
       bulkMaxWaitMs: 5000,
@@ -146,12 +152,16 @@ export class ManifestWatcher {
 
   async #startChokidar(): Promise<void> {
     const roots = [...this.#roots];
-    const ignored = (path: string, stats?: { isFile(): boolean; isDirectory(): boolean }): boolean => {
+    const ignored = (path: string, stats?: Stats): boolean => {
       const abs = resolve(path);
       if (this.#roots.has(abs)) return false;
       if (isTempName(basename(abs))) return true;
       if (stats?.isFile() && !YAML_FILE.test(abs)) return true;
-      return leavesRoots(abs, this.#roots);
+      // Stats come from chokidar's directory listing, which lstat()s (it re-lists the whole directory
+      // after every event in it: an lstat of our own per entry doubled that work). Stats from stat()
+      // (a followed link looks like its target) come only after chokidar asked without stats about the
+      // same path (NodeFsHandler._addToNodeFs), where we lstat ourselves.
+      return leavesRoots(abs, this.#roots, stats ? stats.isSymbolicLink() : undefined);
     };
     const w = watch(roots, {
       ignoreInitial: true,
@@ -167,6 +177,16 @@ export class ManifestWatcher {
     w.on('all', (event, path) => {
       if (this.#watcher === w) this.#onEvent(event, path);
     });
+    // Polling reports each stat change as raw 'change' (an atime our own reads moved, too); its
+    // interval is far longer than chokidar's change throttle anyway.
+    if (!this.#opts.pollIntervalMs) {
+      w.on('raw', (event, name, details) => {
+        if (this.#watcher !== w || event !== 'change') return;
+        const watched = (details as { watchedPath?: string } | undefined)?.watchedPath;
+        const file = watched === undefined ? undefined : this.#changedEntry(resolve(watched), name);
+        if (file) this.#onContentChange(file);
+      });
+    }
     w.on('error', (err) => this.#opts.logger.warn('manifest watcher error', { err }));
     await new Promise<void>((resolveReady) => w.once('ready', () => resolveReady()));
   }
@@ -185,9 +205,41 @@ export class ManifestWatcher {
     if (!isDirEvent && !isManifestFile(abs)) return;
     if (isDirEvent && isTempName(basename(abs))) return;
     if (!isDirEvent) this.#pending.add(abs);
-    if (this.#events === 0) this.#firstEventAt = Date.now();
     this.#events++;
-    // Trailing debounce: fire after a quiet period, but never later than maxWait after the first event.
+    this.#extendBurst();
+  }
+
+  /**
+   * The file a raw fs.watch 'change' is about: a directory's watcher names the entry, a file's watcher
+   * its own name. Only a file named as a root is taken from its own watcher; any other file's changes
+   * come from its directory's watcher (its own also reports the link count an unlink drops, which
+   * chokidar reports as a removal later).
+   */
+  #changedEntry(watched: string, name: string): string | undefined {
+    if (basename(watched) !== name) return join(watched, name);
+    return this.#roots.has(watched) ? watched : undefined;
+  }
+
+  /**
+   * A raw content (or metadata) change of a file. chokidar reports a file's changes within 50 ms of
+   * the last one it reported as nothing (FSWatcher._emit throttles 'change' per path, with no trailing
+   * event), so the rest of a write still in progress when a reload started would go unseen; raw
+   * events are not throttled. They extend the burst or start one, but do not count towards a bulk
+   * burst (one save is several of them).
+   */
+  #onContentChange(file: string): void {
+    if (!this.#ready || this.#closed || !isManifestFile(file)) return;
+    this.#pending.add(file);
+    this.#rawEvents++;
+    this.#extendBurst();
+  }
+
+  // Trailing debounce: fire after a quiet period, but never later than maxWait after the first event.
+  #extendBurst(): void {
+    if (!this.#inBurst) {
+      this.#inBurst = true;
+      this.#firstEventAt = Date.now();
+    }
     if (this.#quietTimer) clearTimeout(this.#quietTimer);
     const bulk = this.#events > this.#opts.bulkThreshold;
     this.#quietTimer = setTimeout(() => this.#fire(), bulk ? this.#opts.bulkQuietMs : this.#opts.quietMs);
@@ -212,19 +264,27 @@ export class ManifestWatcher {
     if (this.#maxTimer) clearTimeout(this.#maxTimer);
     this.#quietTimer = undefined;
     this.#maxTimer = undefined;
-    if (this.#events === 0 || this.#closed) return;
+    if (!this.#inBurst || this.#closed) return;
     const batch: ChangeBatch = {
       files: [...this.#pending].sort(),
-      events: this.#events,
+      events: this.#events + this.#rawEvents,
       firstEventAt: this.#firstEventAt,
     };
     this.#pending.clear();
     this.#events = 0;
+    this.#rawEvents = 0;
+    this.#inBurst = false;
     try {
       this.#opts.onChange(batch);
     } catch (err) {
       this.#opts.logger.error('manifest change handler failed', { err });
     }
+  }
+
+  /** Changes the debounce of the bursts to come (the benchmark compares settings in one run). */
+  setDebounce(debounce: { quietMs?: number; maxWaitMs?: number }): void {
+    if (debounce.quietMs !== undefined) this.#opts.quietMs = debounce.quietMs;
+    if (debounce.maxWaitMs !== undefined) this.#opts.maxWaitMs = debounce.maxWaitMs;
   }
 
   /** Stops watching; a pending burst is dropped (the caller is shutting down). */

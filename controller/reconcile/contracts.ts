@@ -147,6 +147,13 @@ export interface IntakeResult {
    * worker's plan is what it was. Unset: `plan` is the whole fleet's.
    */
   planned?: string[];
+  /**
+   * Set when the merge returned before its durable write (`beforeSaved`): settles once the merged
+   * specs are on disk, rejects if that write failed. Nothing mutates Proxmox before then: every
+   * mutating call first writes its intent durably (invariant 4), in a write that begins after the
+   * merge's (store writes are serialised and always hold the whole database).
+   */
+  saved?: Promise<void>;
 }
 
 /** Power operations (the lifecycle's; a reconcile restarts through the same executor). */
@@ -158,9 +165,10 @@ export interface FleetReconciler {
    * Merges a manifest load into the store (invariant 1: workers of invalid files keep their last
    * valid spec; invariant 2: mass deletions held back) and returns the names whose desired state
    * changed plus the names to remove. `partial`: merge and plan only the workers this load can
-   * have changed since the last merge (same outcome; the plan covers only those).
+   * have changed since the last merge (same outcome; the plan covers only those). `beforeSaved`:
+   * return once the merge is in memory and planned, with the durable write as `saved`.
    */
-  applyDesired(load: LoadResult, opts?: { partial?: boolean }): Promise<IntakeResult>;
+  applyDesired(load: LoadResult, opts?: { partial?: boolean; beforeSaved?: boolean }): Promise<IntakeResult>;
   /** One cluster-wide observation (GET /cluster/resources), cached for the pass. */
   observe(): Promise<VmResource[]>;
   /** Pure planning over the store and the last observation (what `workerctl plan` prints). */

@@ -54,9 +54,12 @@ export class ReconcileCore implements FleetReconciler {
   /** FleetReconciler.applyDesired; `only`: take in only these workers (adopt), the others stay. */
   applyDesired(
     load: LoadResult,
-    opts: { partial?: boolean; only?: ReadonlySet<string> } = {},
+    opts: { partial?: boolean; only?: ReadonlySet<string>; beforeSaved?: boolean } = {},
   ): Promise<IntakeResult> {
-    return this.intake.applyDesired(load, opts.only, { partial: opts.partial });
+    return this.intake.applyDesired(load, opts.only, {
+      partial: opts.partial,
+      beforeSaved: opts.beforeSaved,
+    });
   }
 
   observe() {

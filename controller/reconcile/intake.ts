@@ -108,10 +108,10 @@ export class Intake {
   async applyDesired(
     fullLoad: LoadResult,
     only?: ReadonlySet<string>,
-    opts: { partial?: boolean } = {},
+    opts: { partial?: boolean; beforeSaved?: boolean } = {},
   ): Promise<IntakeResult> {
     try {
-      return await this.#apply(fullLoad, only, opts.partial === true);
+      return await this.#apply(fullLoad, only, opts.partial === true, opts.beforeSaved === true);
     } catch (err) {
       // What was saved is unknown: the next merge compares with nothing and is full.
       this.#last = undefined;
@@ -119,7 +119,12 @@ export class Intake {
     }
   }
 
-  async #apply(fullLoad: LoadResult, only: ReadonlySet<string> | undefined, partial: boolean) {
+  async #apply(
+    fullLoad: LoadResult,
+    only: ReadonlySet<string> | undefined,
+    partial: boolean,
+    beforeSaved: boolean,
+  ) {
     const { store, clock, logger } = this.deps;
     const selector = this.deps.settings.selector;
     const digest = digestLoad(fullLoad);
@@ -190,8 +195,7 @@ export class Intake {
     }));
     // The store takes the records into memory at once; the file write (one durable write for the whole
     // merge) runs while the plan reads Proxmox, so a saved manifest reaches its first Proxmox call without
-    // waiting for the disk. It is awaited before returning: nothing is enqueued, and so nothing mutates
-    // Proxmox, before the specs are on disk.
+    // waiting for the disk. It is awaited before returning (unless `beforeSaved`: see IntakeResult.saved).
     const saving = (async () => {
       // Queued together, the desired state and a new revision go out in one durable write.
       await Promise.all([store.saveDesired(changes), this.#saveRevision(load)]);
@@ -215,12 +219,21 @@ export class Intake {
       logger.warn('plan without a fresh observation', { err });
       return this.reconciler.planObserved(this.#massDeleteBlocked, planned);
     });
-    const saved = await saving;
-    if (saved) throw saved.failed;
-    // A merge narrowed by a selector or `only` left the others as they were: no baseline.
-    this.#last = only || selector ? undefined : digest;
+    const finish = (saved: { failed: unknown } | undefined): void => {
+      if (saved) throw saved.failed;
+      // A merge narrowed by a selector or `only` left the others as they were: no baseline.
+      this.#last = only || selector ? undefined : digest;
+    };
     const result: IntakeResult = { changed: merged.changed, removed: merged.removed, plan, settling };
     if (touched) result.planned = touched.map((r) => r.name);
+    if (beforeSaved) {
+      result.saved = saving.then(finish).catch((err: unknown) => {
+        this.#last = undefined;
+        throw err;
+      });
+    } else {
+      finish(await saving);
+    }
     return result;
   }
 

@@ -80,9 +80,20 @@ class ScriptedFleet implements FleetReconciler {
   slow = new Map<string, number>();
   /** Per applyDesired call: whether a partial merge was asked for. */
   partials: boolean[] = [];
+  /** Set: a merge asked to return before its durable write returns this as `saved`. */
+  saving?: Promise<void>;
   constructor(readonly store: MemoryStore) {}
 
-  async applyDesired(load: LoadResult, opts: { partial?: boolean } = {}): Promise<IntakeResult> {
+  async applyDesired(
+    load: LoadResult,
+    opts: { partial?: boolean; beforeSaved?: boolean } = {},
+  ): Promise<IntakeResult> {
+    const merged = await this.#merge(load, opts);
+    if (opts.beforeSaved && this.saving) merged.saved = this.saving;
+    return merged;
+  }
+
+  async #merge(load: LoadResult, opts: { partial?: boolean }): Promise<IntakeResult> {
     this.applied++;
     this.partials.push(opts.partial === true);
     const changed: string[] = [];
@@ -243,6 +254,24 @@ describe('controller runtime loop', function () {
     await c.waitForIdle();
     expect(fleet.reconciles).to.deep.equal(['b']);
     expect(fleet.applied).to.equal(2);
+  });
+
+  it("queues a reload's changed workers before the merge is on disk, and ends the pass once it is", async () => {
+    const c = makeController();
+    await c.start();
+    await c.waitForIdle();
+    fleet.reconciles = [];
+    let saved!: () => void;
+    fleet.saving = new Promise<void>((resolve) => (saved = resolve));
+    writeFileSync(join(dir.path, 'a.yaml'), 'v2');
+    await until(() => fleet.reconciles.includes('a'));
+    let idle = false;
+    void c.waitForIdle().then(() => (idle = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(idle, 'the load pass waits for the write').to.equal(false);
+    saved();
+    await until(() => idle);
+    expect(fleet.reconciles).to.deep.equal(['a']);
   });
 
   it('a reload merges partially and hands listeners its own plan; lastPlan keeps the others; a resync merges in full', async () => {

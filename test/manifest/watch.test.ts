@@ -3,7 +3,12 @@ import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { silentLogger } from '../../controller/log.js';
-import { ManifestWatcher, isManifestFile, type ChangeBatch } from '../../controller/manifest/watch.js';
+import {
+  DEFAULT_DEBOUNCE,
+  ManifestWatcher,
+  isManifestFile,
+  type ChangeBatch,
+} from '../../controller/manifest/watch.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 /** Resolves with the batches seen once `ms` pass without a new one. */
@@ -156,6 +161,22 @@ describe('manifest watcher', function () {
     expect(batches.length).to.be.greaterThan(1);
     expect(batches[0].firstEventAt - t0).to.be.lessThan(200);
   });
+  it("sees the rest of a write that goes on after a reload started (within chokidar's change throttle)", async () => {
+    // chokidar drops a file's 'change' within 50 ms of the last one it reported; a writer that pauses
+    // longer than the quiet period (an in-place save in two writes) must still cause a second batch.
+    await startWatcher(10, 200);
+    const file = join(dir.path, 'workers', 'a.yaml');
+    const t0 = Date.now();
+    writeFileSync(file, 'a: 1\n');
+    while (batches.length === 0 && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 1));
+    expect(batches, 'the first write').to.have.length(1);
+    writeFileSync(file, 'a: 1\nb: 2\n');
+    const wroteAt = Date.now();
+    await collect(batches, 150);
+    expect(wroteAt - t0, 'the second write came within the throttle').to.be.below(50);
+    expect(batches, 'the second write').to.have.length(2);
+  });
+
   it('issue 11 point 4: a manifest replaced by a dangling symlink is a change (the loader reports it)', async () => {
     await startWatcher();
     const file = join(dir.path, 'workers', 'a.yaml');
@@ -198,7 +219,7 @@ describe('manifest watcher defaults', () => {
     await w.close();
     dir.remove();
     expect(seen).to.have.length(1);
-    expect(seen[0] - t0).to.be.at.least(45);
+    expect(seen[0] - t0).to.be.at.least(DEFAULT_DEBOUNCE.quietMs - 5);
   });
 });
 

@@ -65,6 +65,61 @@ describe('reconcile durable writes', function () {
     expect(harness.store.getWorker('w1')!.deployed).to.not.equal(undefined);
   });
 
+  it('invariant 4: a merge that returns before its durable write (beforeSaved) lets a reconcile read, not mutate, until the spec is on disk', async () => {
+    const onDiskAtCall: (string | undefined)[] = [];
+    let holding = false;
+    let readsWhileHeld = 0;
+    const harness = await startHarness({
+      onCall: (info) => {
+        if (holding && info.method === 'GET') readsWhileHeld++;
+      },
+      fleet: {
+        hooks: {
+          afterCall(op, worker) {
+            if (op === 'configure')
+              onDiskAtCall.push(harness.store.persisted()?.workers[worker]?.desired.specHash);
+          },
+        },
+      },
+    });
+    h = harness;
+    await harness.fleet.applyDesired(loadOf([spec('w1', { host: 'pve2' })]));
+    await harness.fleet.observe();
+    await harness.fleet.reconcile('w1', new AbortController().signal);
+    expect(harness.store.getWorker('w1')!.deployed).to.not.equal(undefined);
+    onDiskAtCall.length = 0;
+    // The merge's write is held on its way to "disk"; the reconcile it queues starts meanwhile.
+    const store = harness.store as unknown as { persist(data: unknown): Promise<number> };
+    const persist = store.persist.bind(store);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let held = false;
+    store.persist = async (data) => {
+      if (!held) {
+        held = true;
+        holding = true;
+        await gate;
+        holding = false;
+      }
+      return persist(data);
+    };
+    const changed = loadOf([spec('w1', { host: 'pve2', description: 'changed' })]);
+    const merged = await harness.fleet.applyDesired(changed, { partial: true, beforeSaved: true });
+    expect(merged.changed).to.deep.equal(['w1']);
+    let onDisk = false;
+    void merged.saved!.then(() => (onDisk = true));
+    const reconcile = harness.fleet.reconcile('w1', new AbortController().signal);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(onDisk, 'the merge is still on its way to disk').to.equal(false);
+    expect(onDiskAtCall, 'no mutating call before it is on disk').to.deep.equal([]);
+    expect(readsWhileHeld, 'the reconcile read Proxmox meanwhile').to.be.greaterThan(0);
+    open();
+    await merged.saved;
+    await reconcile;
+    const newHash = harness.store.getWorker('w1')!.specHash;
+    expect(onDiskAtCall, 'the config change found the new spec on disk').to.deep.equal([newHash]);
+  });
+
   it('concurrent vmid reservations do not wait for each other (their saves can share a write)', async () => {
     let next = 200;
     const client = {
