@@ -220,14 +220,13 @@ export function toTaskStatus(data: unknown, upid: string, node: string): TaskSta
     status,
     startTime: asNumber(r.starttime) ?? 0,
   };
-  if (status === 'stopped') {
-    const exit = asString(r.exitstatus) ?? 'unexpected status';
-    t.exitStatus = exit;
-    t.succeeded = isSuccessExit(exit);
-    const w = WARNINGS_RE.exec(exit);
-    t.warnings = w ? Number(w[1]) : 0;
-  }
-  return t;
+  return status === 'stopped' ? { ...t, ...exitFields(asString(r.exitstatus)) } : t;
+}
+
+/** What a stopped task's exit status says: OK and WARNINGS: n succeeded (upid_read_status). */
+function exitFields(exit = 'unexpected status'): Pick<TaskStatus, 'exitStatus' | 'succeeded' | 'warnings'> {
+  const w = WARNINGS_RE.exec(exit);
+  return { exitStatus: exit, succeeded: isSuccessExit(exit), warnings: w ? Number(w[1]) : 0 };
 }
 
 /**
@@ -236,8 +235,6 @@ export function toTaskStatus(data: unknown, upid: string, node: string): TaskSta
  * read_task_status answers it).
  */
 export function stoppedStatus(t: TaskSummary): TaskStatus {
-  const exit = t.exitStatus ?? 'unexpected status';
-  const w = WARNINGS_RE.exec(exit);
   return {
     upid: t.upid,
     node: t.node,
@@ -246,9 +243,7 @@ export function stoppedStatus(t: TaskSummary): TaskStatus {
     user: t.user,
     status: 'stopped',
     startTime: t.startTime,
-    exitStatus: exit,
-    succeeded: isSuccessExit(exit),
-    warnings: w ? Number(w[1]) : 0,
+    ...exitFields(t.exitStatus),
   };
 }
 

@@ -153,7 +153,7 @@ export class NodeTaskWatch {
     const now = clock.now();
     const parsed = parseUpid(task.upid);
     const type = parsed?.type ?? '';
-    const typical = opts.expectedMs ?? TYPICAL_MS[type] ?? TYPICAL_DEFAULT_MS;
+    const typical = TYPICAL_MS[type] ?? TYPICAL_DEFAULT_MS;
     return new Promise<TaskStatus>((resolve, reject) => {
       const n = this.#node(task.node);
       const onAbort = () => w.settle({ err: opts.signal?.reason });

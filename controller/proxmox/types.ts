@@ -217,9 +217,4 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** Give up waiting (the task keeps running) after this long. */
   timeoutMs?: number;
-  /**
-   * How long the task is expected to run (server ms): polls back off toward it. Default: what the
-   * node's last tasks of the same type took, else a typical figure per type (task-watch.ts).
-   */
-  expectedMs?: number;
 }

@@ -16,6 +16,7 @@ import type { DeployFacts } from './deploy-path.js';
 import { NotFoundError } from '../errors.js';
 import type { StorageScopes } from './execute/storage-scope.js';
 import type { FreshListing } from './fresh-listing.js';
+import { SingleFlight } from '../queue/single-flight.js';
 
 /** Keys whose change waits for the next boot, with the value in effect (undefined: unset). */
 export type PendingKeys = ReadonlyMap<string, string | undefined>;
@@ -68,7 +69,7 @@ export class Observer {
   /** When the kept deploy facts were first read (clock ms). */
   #factsAt = -Infinity;
   /** Deploy-fact reads in flight, by what they read. */
-  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #inFlight = new SingleFlight<void>();
 
   constructor(
     private readonly client: ProxmoxClient,
@@ -111,7 +112,7 @@ export class Observer {
     const reads: Promise<void>[] = [];
     if (!this.templates.has(template.vmid)) {
       reads.push(
-        this.#once(`template ${template.vmid}`, async () => {
+        this.#inFlight.run(`template ${template.vmid}`, async () => {
           const cfg = await this.client.getConfig(template.node, template.vmid);
           this.templates.set(template.vmid, cfg.values);
         }),
@@ -120,7 +121,7 @@ export class Observer {
     for (const node of new Set([template.node, host])) {
       if (!this.storages.has(node)) {
         reads.push(
-          this.#once(`storages ${node}`, async () => {
+          this.#inFlight.run(`storages ${node}`, async () => {
             const list = await this.client.storages(node);
             this.storages.set(node, list);
             // The executor keys its slots by whether a storage is shared: it need not read again.
@@ -130,16 +131,6 @@ export class Observer {
       }
     }
     await Promise.all(reads);
-  }
-
-  /** Runs `read` unless a read of the same key is in flight in this pass; then waits for that one. */
-  #once(key: string, read: () => Promise<void>): Promise<void> {
-    let p = this.#inFlight.get(key);
-    if (!p) {
-      p = read().finally(() => this.#inFlight.delete(key));
-      this.#inFlight.set(key, p);
-    }
-    return p;
   }
 
   /**

@@ -8,6 +8,7 @@
 import type { Clock } from '../../clock.js';
 import type { ProxmoxClient } from '../../proxmox/client.js';
 import type { PveStorage } from '../../proxmox/types.js';
+import { SingleFlight } from '../../queue/single-flight.js';
 
 /** How long a node's storage list is trusted (storages are rarely reconfigured). */
 export const STORAGE_SCOPE_TTL_MS = 10 * 60_000;
@@ -16,7 +17,7 @@ export class StorageScopes {
   readonly #shared = new Map<string, { at: number; shared: Set<string> }>();
   readonly #lists = new Map<string, { at: number; list: readonly PveStorage[] }>();
   /** Storage reads in flight, by node. */
-  readonly #reading = new Map<string, Promise<readonly PveStorage[]>>();
+  readonly #reading = new SingleFlight<readonly PveStorage[]>();
 
   constructor(
     private readonly client: ProxmoxClient,
@@ -52,12 +53,7 @@ export class StorageScopes {
     if (known && this.clock.now() - known.at < this.ttlMs) return known.shared.has(storage);
     try {
       // Workers asking at the same time share the one read in flight.
-      let read = this.#reading.get(node);
-      if (!read) {
-        read = this.client.storages(node).finally(() => this.#reading.delete(node));
-        this.#reading.set(node, read);
-      }
-      this.learn(node, await read);
+      this.learn(node, await this.#reading.run(node, () => this.client.storages(node)));
     } catch {
       return known?.shared.has(storage) ?? true;
     }
