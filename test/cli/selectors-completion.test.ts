@@ -85,7 +85,10 @@ describe('shell completion', function () {
   this.timeout(30_000);
 
   it('the bash script loads in bash and completes sub-commands, options and their values', function () {
-    const script = spawnSync(process.execPath, [MAIN, 'completion', 'bash'], { encoding: 'utf8' });
+    const script = spawnSync(process.execPath, [MAIN, 'completion', 'bash'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(script.status, script.stderr).to.equal(0);
     const complete = (...words: string[]) => {
       const probe = [
@@ -94,7 +97,10 @@ describe('shell completion', function () {
         '_workerctl',
         'printf "%s\\n" "${COMPREPLY[@]}"',
       ].join('\n');
-      const res = spawnSync('bash', ['--norc', '--noprofile', '-c', probe], { encoding: 'utf8' });
+      const res = spawnSync('bash', ['--norc', '--noprofile', '-c', probe], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
       expect(res.status, res.stderr).to.equal(0);
       expect(res.stderr).to.equal('');
       return res.stdout.split('\n').filter(Boolean);
@@ -122,6 +128,7 @@ describe('shell completion', function () {
     // Registered for the command: `complete -p workerctl` names the function.
     const registered = spawnSync('bash', ['--norc', '-c', `${script.stdout}\ncomplete -p workerctl`], {
       encoding: 'utf8',
+      timeout: 20_000,
     });
     expect(registered.stdout).to.contain('-F _workerctl workerctl');
   });
@@ -132,15 +139,16 @@ describe('shell completion', function () {
       ['zsh', ['-n']],
       ['fish', ['--no-execute']],
     ] as const) {
-      if (spawnSync(shell, ['--version']).error) continue;
+      if (spawnSync(shell, ['--version'], { timeout: 20_000 }).error) continue;
       const tmp = makeTempDir('wctl-completion-');
       try {
         const file = join(tmp.path, `workerctl.${shell}`);
         writeFileSync(
           file,
-          spawnSync(process.execPath, [MAIN, 'completion', shell], { encoding: 'utf8' }).stdout,
+          spawnSync(process.execPath, [MAIN, 'completion', shell], { encoding: 'utf8', timeout: 20_000 })
+            .stdout,
         );
-        const res = spawnSync(shell, [...args, file], { encoding: 'utf8' });
+        const res = spawnSync(shell, [...args, file], { encoding: 'utf8', timeout: 20_000 });
         expect(res.status, `${shell}: ${res.stderr}`).to.equal(0);
       } finally {
         tmp.remove();

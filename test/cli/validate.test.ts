@@ -9,7 +9,11 @@ import { workerDoc, yamlDocs } from '../helpers/manifests.js';
 const main = join(packageRoot, 'dist', 'controller', 'main.js');
 
 function validate(args: string[], cwd = packageRoot) {
-  const res = spawnSync(process.execPath, [main, 'validate', ...args], { cwd, encoding: 'utf8' });
+  const res = spawnSync(process.execPath, [main, 'validate', ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   return { code: res.status, out: res.stdout, err: res.stderr };
 }
 

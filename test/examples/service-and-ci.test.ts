@@ -50,7 +50,7 @@ describe('examples/deploy/workerctl.service', function () {
   const unit = readFileSync(UNIT, 'utf8');
 
   it('passes systemd-analyze verify (with workerctl at the path ExecStart names)', function () {
-    const probe = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
+    const probe = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8', timeout: 20_000 });
     if (probe.error) {
       console.log('      (systemd-analyze is not installed: apt-get install systemd to run this check)');
       this.skip();
@@ -63,7 +63,7 @@ describe('examples/deploy/workerctl.service', function () {
       chmodSync(bin, 0o755);
       const copy = join(tmp.path, 'workerctl.service');
       writeFileSync(copy, unit.replaceAll('/usr/bin/workerctl', bin));
-      const res = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
+      const res = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8', timeout: 60_000 });
       expect(res.stderr + res.stdout, 'systemd-analyze verify output').to.equal('');
       expect(res.status).to.equal(0);
     } finally {
@@ -198,7 +198,11 @@ describe('examples/ci/github-workflow.yml', function () {
       cpSync(examplesDir, workers, { recursive: true });
       const validate = runLines.find((l) => words(l)[1] === 'validate')!;
       const run = () =>
-        spawnSync(process.execPath, [MAIN, ...words(validate).slice(1)], { cwd: tmp.path, encoding: 'utf8' });
+        spawnSync(process.execPath, [MAIN, ...words(validate).slice(1)], {
+          cwd: tmp.path,
+          encoding: 'utf8',
+          timeout: 20_000,
+        });
       const good = run();
       expect(good.status, good.stdout + good.stderr).to.equal(0);
       const file = readdirSync(workers).find((f) => f.endsWith('.yaml'))!;
