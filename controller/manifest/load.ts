@@ -96,33 +96,39 @@ export async function finishLoad(
   return assembleLoad(results, pathDiagnostics(problems), files, opts, found);
 }
 
-/** Each worker's passwordFile checked on disk against the root its manifest was found under. */
+/** Each worker's passwordFile checked on disk against the root its manifest was found under, all at once. */
 async function passwordFileFindings(
   results: FileResult[],
   roots: Map<string, string>,
 ): Promise<CandidateFinding[]> {
-  const out: CandidateFinding[] = [];
+  const checks: Promise<CandidateFinding | undefined>[] = [];
   for (const r of results) {
     for (const [index, c] of r.candidates.entries()) {
       const file = c.worker.spec.updates.proxy?.passwordFile;
       if (file === undefined) continue;
       const root = roots.get(r.file);
-      const problem = await secretFileProblem(file, root ? [root] : []);
-      if (!problem) continue;
-      out.push({
-        file: r.file,
-        index,
-        finding: {
-          pointer: PASSWORD_FILE_POINTER,
-          severity: 'error',
-          code: 'semantic.password-file',
-          message: problem,
-          hint: `the password file must be a regular file of at most ${MAX_SECRET_FILE_BYTES} bytes inside the manifest directory`,
-        },
-      });
+      checks.push(
+        secretFileProblem(file, root ? [root] : []).then((problem) =>
+          problem === undefined ? undefined : passwordFileFinding(r.file, index, problem),
+        ),
+      );
     }
   }
-  return out;
+  return (await Promise.all(checks)).filter((f): f is CandidateFinding => f !== undefined);
+}
+
+function passwordFileFinding(file: string, index: number, problem: string): CandidateFinding {
+  return {
+    file,
+    index,
+    finding: {
+      pointer: PASSWORD_FILE_POINTER,
+      severity: 'error',
+      code: 'semantic.password-file',
+      message: problem,
+      hint: `the password file must be a regular file of at most ${MAX_SECRET_FILE_BYTES} bytes inside the manifest directory`,
+    },
+  };
 }
 
 /** Diagnostics for paths that could not be walked. */
