@@ -4,10 +4,10 @@
  * usage error (no path, a path that does not exist, an unknown format).
  */
 import { Option, type Command } from 'commander';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { UsageError } from '../../errors.js';
 import { loadManifests } from '../../manifest/load.js';
-import { DEFAULT_MAX_FILE_BYTES } from '../../manifest/read.js';
+import { readManifestFileSync } from '../../manifest/read.js';
 import { REPORT_FORMATS, formatReport, type ReportFormat } from '../present/validate-report.js';
 import { normalizeFormat, outputOption } from '../output.js';
 import { examples } from '../help.js';
@@ -19,17 +19,18 @@ interface ValidateOptions {
 
 /**
  * The text of a diagnosed file, for the excerpt under its message. A diagnostic may name what the
- * loader refused to read (a link to /dev/zero, a FIFO, a huge file): only a regular file within the
- * loader's size limit is read.
+ * loader refused to read (a link to /dev/zero, a FIFO, a huge file): the loader's own read (regular
+ * files within its size limit, opened non-blocking) decides, so a file swapped for a FIFO since the
+ * load cannot hang validate either.
  */
 function readSource(file: string): string | undefined {
   try {
-    const st = statSync(file);
-    if (!st.isFile() || st.size > DEFAULT_MAX_FILE_BYTES) return undefined;
-    return readFileSync(file, 'utf8');
+    if (!statSync(file).isFile()) return undefined;
   } catch {
     return undefined;
   }
+  const read = readManifestFileSync(file);
+  return 'bytes' in read ? Buffer.from(read.bytes).toString('utf8') : undefined;
 }
 
 /** Runs validate; returns the exit code. */
