@@ -10,6 +10,8 @@ describe('simulator: create, clone, delete (qemu-server PVE/API2/Qemu.pm create_
   after(() => s.close());
 
   it('creates a VM: config locked (create) synchronously, disks allocated by the task', async () => {
+    // The fast profile's 2-6 ms create could end before the lock is looked at on a loaded machine.
+    s.sim.setFault({ kind: 'slowTask', taskType: 'qmcreate', factor: 200, count: 1 });
     const a = await call(s, 'POST', '/nodes/pve2/qemu', {
       form: {
         vmid: '500',
