@@ -48,6 +48,7 @@ import type { StoreData } from '../controller/store/store.js';
 import { emptyStoreData } from '../controller/store/schema.js';
 import { splitRecord } from '../controller/store/sections.js';
 import { mergeDesired } from '../controller/reconcile/desired-state.js';
+import { cloneHandovers, describeMs } from './clone-handover.js';
 import { startSimProcess, templateOnEveryNode, workerDoc, type SimProcess } from './fleet-world.js';
 
 const MAIN = join(packageRoot, 'dist', 'controller', 'main.js');
@@ -245,6 +246,16 @@ async function benchFleet(n: number, dir: string): Promise<void> {
     `    of which: start (load ${n} manifests, record ${n} workers) to first clone call ${(startupMs / 1000).toFixed(1)} s; ` +
       `first clone to converged ${(cloneMs / 1000).toFixed(1)} s = ${(cloneMs / boundReal).toFixed(2)}x the bound; ` +
       `store: ${store.stats().writes} file writes, last ${store.stats().lastWriteMs.toFixed(1)} ms for ${(store.stats().lastWriteBytes / 1024).toFixed(0)} KiB`,
+  );
+  const hand = await cloneHandovers(
+    sim,
+    Array.from({ length: NODES }, (_, i) => `pve${i + 1}`),
+  );
+  const scale = PROFILE === 'fast' ? 1 : TIME_SCALE;
+  console.log(
+    `    clone hand-overs (a clone's end to the next clone sent on its node, ${hand.idle.length} of ${hand.clones} clones): ` +
+      `slot idle ${describeMs(hand.idle, scale)}; of which end -> first task listing after it answered ${describeMs(hand.seen, scale)}, ` +
+      `-> next clone sent ${describeMs(hand.relaunch, scale)}`,
   );
 
   // (b) calls per resync of the converged fleet.

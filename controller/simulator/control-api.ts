@@ -14,7 +14,7 @@
  *   DELETE /_sim/faults[/{id}]            clear all faults or one
  *   POST   /_sim/guest-commands           {pattern, exitCode, stdout?, stderr?, durationMs?}
  *   POST   /_sim/tasks/{upid}/crash       crash a running task
- *   GET    /_sim/tasks/{upid}             task status and log
+ *   GET    /_sim/tasks/{upid}             task status, log and end time (endedAt, epoch ms)
  *   POST   /_sim/settings                 {resourcesLag?, authFailureDelayMs?}
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -446,11 +446,17 @@ export class Simulator {
     });
   }
 
-  /** A task's status and log. */
-  task(
-    upid: string,
-  ):
-    | { upid: string; type: string; id: string; status: string; exitstatus?: string; log: string[] }
+  /** A task's status and log, and when it ended (real epoch ms: benchmarks time hand-overs with it). */
+  task(upid: string):
+    | {
+        upid: string;
+        type: string;
+        id: string;
+        status: string;
+        exitstatus?: string;
+        log: string[];
+        endedAt?: number;
+      }
     | undefined {
     const t = this.tasks.get(upid);
     return (
@@ -461,6 +467,7 @@ export class Simulator {
         status: t.status,
         exitstatus: t.exitstatus,
         log: [...t.log],
+        endedAt: t.endedAt,
       }
     );
   }

@@ -93,10 +93,15 @@ describe('simulator: /_sim control API', () => {
     expect((await control(s, 'POST', `/tasks/${encodeURIComponent(upid)}/crash`)).json).to.deep.equal({
       crashed: true,
     });
+    const crashedBy = Date.now();
     expect((await waitTask(s, upid)).exitstatus).to.equal('unexpected status');
-    expect((await control(s, 'GET', `/tasks/${encodeURIComponent(upid)}`)).json).to.include({
-      status: 'stopped',
-    });
+    const task = (await control(s, 'GET', `/tasks/${encodeURIComponent(upid)}`)).json as {
+      status: string;
+      endedAt: number;
+    };
+    expect(task.status).to.equal('stopped');
+    // When it ended, in real epoch ms (the reconcile benchmark times clone hand-overs with it).
+    expect(task.endedAt).to.be.within(crashedBy - 1000, Date.now());
     expect((await control(s, 'POST', '/guest-commands', { pattern: '^x$', exitCode: 0 })).status).to.equal(
       200,
     );
