@@ -13,9 +13,22 @@ import { exited, runCli, simFlags, startCli, storedWorkers } from '../helpers/cl
 import { eventually } from '../helpers/eventually.js';
 import { workerYaml } from '../helpers/manifests.js';
 
+/** Every controller a test started: one a failed test left running is killed after it. */
+const children: ReturnType<typeof startCli>[] = [];
+function start(args: string[]): ReturnType<typeof startCli> {
+  const child = startCli(args);
+  children.push(child);
+  return child;
+}
+
+/** The reason an eventually check gives: what it waits for, and the end of the controller's log. */
+function waitingFor(what: string, child: ReturnType<typeof startCli>): string {
+  return `${what}; controller log: ${child.output().slice(-1500)}`;
+}
+
 /** Runs `workerctl run` until the worker is Ready with no intent left, then stops it cleanly. */
 async function runUntilReady(args: string[], state: string, name: string): Promise<void> {
-  const child = startCli(args);
+  const child = start(args);
   try {
     await eventually(() => {
       const rec = storedWorkers(state)[name];
@@ -39,6 +52,13 @@ describe('crash and resume (invariant 4): kill -9 during a clone', function () {
     sim = await startSimulator({ latency: 'fast' });
     tmp = makeTempDir('workerctl-crash-');
   });
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      child.kill('SIGKILL');
+      await exited(child);
+    }
+  });
   after(async () => {
     await sim.close();
     tmp.remove();
@@ -53,9 +73,11 @@ describe('crash and resume (invariant 4): kill -9 during a clone', function () {
     sim.sim.setFault({ kind: 'slowTask', taskType: 'qmclone', factor: 100 });
     const args = ['run', '-f', manifests, ...simFlags(sim, tmp.path), '--state-dir', state, '--resync', '1s'];
 
-    const first = startCli(args);
+    const first = start(args);
     await eventually(
-      () => sim.sim.listVms().some((v) => v.name === 'crash-w1' && v.lock === 'clone'),
+      () =>
+        sim.sim.listVms().some((v) => v.name === 'crash-w1' && v.lock === 'clone') ||
+        waitingFor('no locked clone yet', first),
       15_000,
       5,
     );
@@ -93,13 +115,13 @@ describe('crash and resume (invariant 4): kill -9 during a clone', function () {
     const args = ['run', '-f', manifests, ...simFlags(sim, tmp.path), '--state-dir', state, '--resync', '1s'];
     const running = (type: string) => sim.sim.tasks.running().some((t) => t.type === type);
 
-    const first = startCli(args);
-    await eventually(() => running('qmclone'), 15_000, 5);
+    const first = start(args);
+    await eventually(() => running('qmclone') || waitingFor('no clone task yet', first), 15_000, 5);
     first.kill('SIGKILL');
     expect(await exited(first)).to.equal('SIGKILL');
 
-    const second = startCli(args);
-    await eventually(() => running('qmmove'), 15_000, 5);
+    const second = start(args);
+    await eventually(() => running('qmmove') || waitingFor('no move task yet', second), 15_000, 5);
     expect(storedWorkers(state)['crash-x1']?.intent?.op).to.equal('move-disk');
     second.kill('SIGKILL');
     expect(await exited(second)).to.equal('SIGKILL');
