@@ -226,9 +226,20 @@ describe('task waits: the schedule', () => {
   }
 
   it('looks once soon, then at the expected end', () => {
-    expect(looks(point(25_000), 25_000).at).to.deep.equal([MIN, 25_000]);
+    const learnt = (ms: number): Expectation => ({ lo: ms, hi: ms });
+    expect(looks(learnt(25_000), 25_000).at).to.deep.equal([MIN, 25_000]);
     // never more than MAX apart
-    expect(looks(point(37_000), 37_000).at).to.deep.equal([MIN, MIN + MAX, 37_000]);
+    expect(looks(learnt(37_000), 37_000).at).to.deep.equal([MIN, MIN + MAX, 37_000]);
+  });
+
+  it('under a typical figure (a guess), looks threefold apart in its first quarter, then at the figure', () => {
+    expect(looks(point(25_000), 25_000).at).to.deep.equal([MIN, 3_000, 9_000, 25_000]);
+    expect(looks(point(37_000), 37_000).at).to.deep.equal([MIN, 3_000, 9_000, 27_000, 37_000]);
+    // A task far quicker than the figure (a linked clone of 2.5 s under 30 s) is seen within 3x its time.
+    for (const actual of [1_500, 2_500, 5_000, 8_000]) {
+      const seenAt = looks(point(30_000), actual).at.at(-1)!;
+      expect(seenAt, `a ${actual} ms task`).to.be.at.most(3 * actual + MIN);
+    }
   });
 
   it('a task that overruns its expectation is looked at less and less often, within bounds', () => {
@@ -242,7 +253,7 @@ describe('task waits: the schedule', () => {
     // An overrun of o is seen within o (and within MAX).
     expect(l.at(-1)! - 300_000).to.be.at.most(MAX);
     // past a guess, a quarter of the task's time apart; past what tasks took, doubling from a second
-    expect(looks(point(30_000), 40_000).at).to.deep.equal([MIN, 30_000, 37_500, 46_875]);
+    expect(looks(point(30_000), 40_000).at).to.deep.equal([MIN, 3_000, 9_000, 30_000, 37_500, 46_875]);
     expect(looks({ lo: 30_000, hi: 30_000 }, 40_000).at).to.deep.equal([
       MIN,
       30_000,
