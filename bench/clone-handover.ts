@@ -6,6 +6,7 @@
  * (GET /_sim/calls, arrival and answer times) and its tasks (GET /_sim/tasks/{upid}: endedAt), both
  * in real ms.
  */
+import { quantile } from './quantile.js';
 
 interface Call {
   method: string;
@@ -73,6 +74,5 @@ export function describeMs(values: number[], timeScale: number): string {
   if (values.length === 0) return 'none';
   const s = [...values].sort((a, b) => a - b);
   const mean = s.reduce((a, b) => a + b, 0) / s.length;
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-  return `mean ${mean.toFixed(0)} ms (${((mean * timeScale) / 1000).toFixed(1)} s sim), p50 ${at(0.5).toFixed(0)}, p90 ${at(0.9).toFixed(0)}`;
+  return `mean ${mean.toFixed(0)} ms (${((mean * timeScale) / 1000).toFixed(1)} s sim), p50 ${quantile(s, 0.5).toFixed(0)}, p90 ${quantile(s, 0.9).toFixed(0)}`;
 }

@@ -49,6 +49,7 @@ import { emptyStoreData } from '../controller/store/schema.js';
 import { splitRecord } from '../controller/store/sections.js';
 import { mergeDesired } from '../controller/reconcile/desired-state.js';
 import { cloneHandovers, describeMs } from './clone-handover.js';
+import { quantile } from './quantile.js';
 import { startSimProcess, templateOnEveryNode, workerDoc, type SimProcess } from './fleet-world.js';
 
 const MAIN = join(packageRoot, 'dist', 'controller', 'main.js');
@@ -159,10 +160,6 @@ async function startCpuProfile(): Promise<
     writeFileSync(join(out, `reconcile-${label}.rounds.json`), JSON.stringify(windows));
     session.disconnect();
   };
-}
-
-function pct(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 async function benchFleet(n: number, dir: string): Promise<void> {
@@ -336,8 +333,8 @@ async function benchFleet(n: number, dir: string): Promise<void> {
   await profiler?.(`c-${n}`, rounds);
   const delays = roundMaxDelay.sort((a, b) => a - b);
   console.log(
-    `    (c) longest event loop delay from save to first call, per round: p50 ${pct(delays, 0.5)} ms, ` +
-      `p99 ${pct(delays, 0.99)} ms (2 ms resolution); event loop busy ${(elu.utilization * 100).toFixed(0)}% over (c)`,
+    `    (c) longest event loop delay from save to first call, per round: p50 ${quantile(delays, 0.5)} ms, ` +
+      `p99 ${quantile(delays, 0.99)} ms (2 ms resolution); event loop busy ${(elu.utilization * 100).toFixed(0)}% over (c)`,
   );
   const debounce = (d: { quietMs: number; maxWaitMs: number }) =>
     `debounce ${d.quietMs} ms quiet / ${d.maxWaitMs} ms max`;
@@ -349,13 +346,13 @@ async function benchFleet(n: number, dir: string): Promise<void> {
     if (lat[mode].length === 0) continue;
     const l = lat[mode].sort((a, b) => a - b);
     const median = (k: number) =>
-      pct(
+      quantile(
         parts[mode].map((p) => p[k]!).sort((a, b) => a - b),
         0.5,
       )?.toFixed(0);
     console.log(
       `(c) save -> first Proxmox call, ${n} workers, ${label} (${l.length}/${LATENCY_ROUNDS} rounds): ` +
-        `p50 ${pct(l, 0.5)?.toFixed(0)} ms, p90 ${pct(l, 0.9)?.toFixed(0)} ms, p99 ${pct(l, 0.99)?.toFixed(0)} ms, max ${l.at(-1)?.toFixed(0)} ms (target p99 < 100 ms at 1,000); ` +
+        `p50 ${quantile(l, 0.5)?.toFixed(0)} ms, p90 ${quantile(l, 0.9)?.toFixed(0)} ms, p99 ${quantile(l, 0.99)?.toFixed(0)} ms, max ${l.at(-1)?.toFixed(0)} ms (target p99 < 100 ms at 1,000); ` +
         `medians: save -> watcher event ${median(0)} ms, -> load pass starts ${median(1)} ms, load ${median(2)} ms, merge and plan -> first call ${median(3)} ms`,
     );
     const worst = [...parts[mode]].sort((a, b) => b[4]! - a[4]!).slice(0, 3);

@@ -109,7 +109,7 @@ async function passwordFileFindings(
       const root = roots.get(r.file);
       checks.push(
         secretFileProblem(file, root ? [root] : []).then((problem) =>
-          problem === undefined ? undefined : passwordFileFinding(r.file, index, problem),
+          problem ? passwordFileFinding(r.file, index, problem) : undefined,
         ),
       );
     }
